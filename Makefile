@@ -1,0 +1,35 @@
+# make book   create .venv, install, run every chapter with PROFILE (default cpu), build the HTML book
+# make test   create .venv, install, run the tests
+# make bench  run the benchmarks of benchmarks/
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= cpu
+BIN := $(VENV)/bin
+
+# Use the corpus shared beside this checkout when there is one (an explicit ADCRNN_EMODB wins).
+SHARED_EMODB := $(abspath ../shared/emodb/wav)
+ifneq ($(wildcard $(SHARED_EMODB)/*.wav),)
+export ADCRNN_EMODB ?= $(SHARED_EMODB)
+endif
+
+.PHONY: book test bench clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+book: $(BIN)/.installed
+	$(BIN)/adcrnn book --profile $(PROFILE) --download
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_features.py
+
+clean:
+	rm -rf _build book/*.ipynb

@@ -1,0 +1,130 @@
+"""Build the Jupyter Book: run each chapter notebook with papermill, then render with jupyter-book.
+
+The split follows the house style: papermill executes the parameterized templates of
+``notebooks/`` into ``book/`` (kernel ``python3``, no cell timeout), and ``jupyter-book build``
+only renders them (``execute_notebooks: 'off'``), with warnings as errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import find_corpus
+from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
+from .profiles import get_profile
+
+__all__ = ["Chapter", "CHAPTERS", "project_root", "run_notebook", "build_book"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One executed notebook of the book: a template and the parameters it runs with."""
+
+    template: str
+    output: str
+    parameters: dict = field(default_factory=dict)
+
+
+#: The chapters in book order; later issues append theirs.
+CHAPTERS: tuple[Chapter, ...] = (Chapter("01_data.ipynb", "01_data.ipynb"),)
+
+
+def project_root() -> Path:
+    """The source checkout this package runs from (it holds ``_config.yml``)."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "_config.yml").is_file():
+        raise AdcrnnError(f"{root} has no _config.yml: the book is built from a source checkout of adcrnn")
+    return root
+
+
+def run_notebook(template: Path, output: Path, parameters: dict) -> None:
+    """Execute ``template`` with ``parameters`` into ``output``.
+
+    The notebook runs under a temporary name and is renamed on success. On failure the partly
+    executed notebook is kept as ``<output stem>.failed.ipynb`` and an :class:`AdcrnnError` names
+    it and the failing cell's error.
+    """
+    import papermill as pm
+
+    running = output.with_name(f".{output.stem}.running.ipynb")
+    failed = output.with_name(f"{output.stem}.failed.ipynb")
+    try:
+        pm.execute_notebook(
+            str(template),
+            str(running),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(output.parent),
+            progress_bar=False,
+            execution_timeout=None,
+        )
+    except pm.PapermillExecutionError as exc:
+        os.replace(running, failed)
+        raise AdcrnnError(
+            f"{template.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+            f"partly executed notebook: {failed}"
+        ) from exc
+    failed.unlink(missing_ok=True)
+    os.replace(running, output)
+
+
+def build_book(
+    profile: str = "cpu",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    root: str | os.PathLike | None = None,
+) -> Path:
+    """Run every chapter with ``profile`` and build the HTML book.
+
+    Parameters
+    ----------
+    profile : str
+        Compute profile passed to every notebook.
+    data_dir : str or os.PathLike, optional
+        EmoDB location; found as :func:`~adcrnn_lib.data.find_corpus` does when omitted.
+    download : bool
+        Download EmoDB into ``data/emodb`` when it is found nowhere.
+    root : str or os.PathLike, optional
+        Project folder holding ``_config.yml``, ``notebooks/`` and ``book/``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``_build/html/index.html`` under ``root``.
+    """
+    prof = get_profile(profile)
+    root = Path(root) if root is not None else project_root()
+    try:
+        wav_dir = find_corpus(data_dir)
+    except CorpusNotFoundError:
+        if not download or data_dir is not None:
+            raise
+        from .download import download_emodb
+
+        logger.info("EmoDB not found; downloading it")
+        wav_dir = download_emodb()
+    for i, chapter in enumerate(CHAPTERS, 1):
+        template = root / "notebooks" / chapter.template
+        if not template.is_file():
+            raise ParameterError(f"{template}: chapter template missing")
+        params = {"profile": prof.name, "data_dir": str(wav_dir), **chapter.parameters}
+        logger.info("[%d/%d] %s %s", i, len(CHAPTERS), chapter.template, params)
+        t0 = time.perf_counter()
+        run_notebook(template, root / "book" / chapter.output, params)
+        logger.info("[%d/%d] %s done in %.1f s", i, len(CHAPTERS), chapter.template, time.perf_counter() - t0)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
+    logger.info("rendering: %s", " ".join(cmd))
+    proc = subprocess.run(cmd, cwd=root)
+    if proc.returncode != 0:
+        raise AdcrnnError(f"jupyter-book build failed (exit {proc.returncode}); see its output above")
+    return root / "_build" / "html" / "index.html"

@@ -1,0 +1,92 @@
+"""Where a result came from: git commit, machine, package versions, profile and wall time."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["git_commit", "machine", "package_versions", "provenance"]
+
+_PACKAGES = ("adcrnn", "numpy", "scipy", "librosa", "soundfile", "scikit-learn", "pandas", "keras", "tensorflow-cpu", "tensorflow")
+
+
+def git_commit(root: str | os.PathLike | None = None) -> str:
+    """The checkout's HEAD commit, with ``+dirty`` when tracked files differ from it, or ``"unknown"``."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def machine() -> dict[str, object]:
+    """CPU model, logical cores, memory, OS and Python of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        mem_gib = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+    }
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the results."""
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def provenance(*, profile: str, wall_time_s: float | None = None, **extra: object) -> dict[str, object]:
+    """Everything a reader needs to place a result: profile, commit, machine, versions, time.
+
+    Parameters
+    ----------
+    profile : str
+        The compute profile the result was made with.
+    wall_time_s : float, optional
+        Seconds the computation took.
+    **extra
+        Further fields (e.g. ``data_dir``), stored as given.
+    """
+    return {
+        "profile": profile,
+        "git_commit": git_commit(),
+        "machine": machine(),
+        "packages": package_versions(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 2),
+        **extra,
+    }
