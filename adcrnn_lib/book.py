@@ -81,6 +81,7 @@ def build_book(
     *,
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
+    verify: bool = True,
     root: str | os.PathLike | None = None,
 ) -> Path:
     """Run every chapter with ``profile`` and build the HTML book.
@@ -93,6 +94,9 @@ def build_book(
         EmoDB location; found as :func:`~adcrnn_lib.data.find_corpus` does when omitted.
     download : bool
         Download EmoDB into ``data/emodb`` when it is found nowhere.
+    verify : bool
+        Have every chapter check the corpus against EmoDB's checksum manifest (off only for
+        look-alike corpora such as the tests' synthetic one).
     root : str or os.PathLike, optional
         Project folder holding ``_config.yml``, ``notebooks/`` and ``book/``.
 
@@ -116,7 +120,7 @@ def build_book(
         template = root / "notebooks" / chapter.template
         if not template.is_file():
             raise ParameterError(f"{template}: chapter template missing")
-        params = {"profile": prof.name, "data_dir": str(wav_dir), **chapter.parameters}
+        params = {"profile": prof.name, "data_dir": str(wav_dir), "verify_checksums": verify, **chapter.parameters}
         logger.info("[%d/%d] %s %s", i, len(CHAPTERS), chapter.template, params)
         t0 = time.perf_counter()
         run_notebook(template, root / "book" / chapter.output, params)

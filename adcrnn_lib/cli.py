@@ -4,7 +4,7 @@
 
     adcrnn data info [--data-dir DIR] [--no-verify]   where the corpus is, what it holds
     adcrnn data download [--dest DIR] [--url URL] [--force]
-    adcrnn book [--profile cpu] [--data-dir DIR] [--download]
+    adcrnn book [--profile cpu] [--data-dir DIR] [--download] [--no-verify]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
-    index = build_book(args.profile, data_dir=args.data_dir, download=args.download)
+    index = build_book(args.profile, data_dir=args.data_dir, download=args.download, verify=not args.no_verify)
     print(f"book built: {index}")
     return 0
 
@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--profile", default="cpu", help="compute profile: smoke, cpu (default) or paper")
     book.add_argument("--data-dir", help="folder of the EmoDB wav files")
     book.add_argument("--download", action="store_true", help="download EmoDB when it is found nowhere")
+    book.add_argument("--no-verify", action="store_true", help="skip the checksum check (for look-alike corpora)")
     book.set_defaults(func=_cmd_book)
     return parser
 

@@ -38,6 +38,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,15 +140,19 @@ def log_mel_3d(y: np.ndarray, *, sr: int = SAMPLE_RATE, params: FeatureParams = 
         raise ParameterError(f"{y.size} samples is shorter than one {params.win_length}-sample window")
     if not np.all(np.isfinite(y)):
         raise ParameterError("audio contains NaN or infinite samples")
-    spec = librosa.stft(
-        y.astype(np.float32, copy=False),
-        n_fft=params.n_fft,
-        hop_length=params.hop_length,
-        win_length=params.win_length,
-        window=params.window,
-        center=True,
-        pad_mode="constant",
-    )
+    with warnings.catch_warnings():
+        # centred framing pads the signal by n_fft // 2 on each side, so a signal shorter than
+        # n_fft (but at least one window) is fine; librosa warns about it all the same
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large for input signal", category=UserWarning)
+        spec = librosa.stft(
+            y.astype(np.float32, copy=False),
+            n_fft=params.n_fft,
+            hop_length=params.hop_length,
+            win_length=params.win_length,
+            window=params.window,
+            center=True,
+            pad_mode="constant",
+        )
     power = spec.real**2 + spec.imag**2
     static = np.log(np.maximum(_mel_basis(params) @ power, params.log_floor))
     delta = librosa.feature.delta(static, width=params.delta_width, order=1, mode="nearest")
