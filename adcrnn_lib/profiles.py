@@ -1,13 +1,16 @@
 """Named compute profiles: ``smoke`` (tests), ``cpu`` (the default, the whole book on 2 cores) and
 ``paper`` (the paper's hyperparameters exactly).
 
-A profile changes sizes, epoch and step counts, never the method. This module holds every such
-number in one place; later chapters (model, training, GANs) add their fields here.
+A profile changes sizes, epoch and step counts, never the method: every profile builds the same
+layers, losses and folds. All such numbers live here and nowhere else.
+
+The ``cpu`` widths were chosen by measurement (``benchmarks/bench_train.py``, recorded in the book's
+reproducibility chapter): see :data:`PROFILES` for the numbers and the reason next to each.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .exceptions import ParameterError
 
@@ -24,16 +27,80 @@ class Profile:
         ``"smoke"``, ``"cpu"`` or ``"paper"``.
     description : str
         What the profile is for, shown in the book's provenance.
+    conv_filters, dilated_filters : int
+        Channels of the first convolution (paper: 128) and of the dilated ones (256).
+    linear_units : int
+        Width of the linear layer before the BiLSTMs (512).
+    lstm_units : int
+        LSTM units per direction (256, so 512 concatenated).
+    embedding_units : int
+        Width of the FC layer the center loss acts on (64).
+    dropout : float
+        Dropout after the FC layer (0.5).
+    learning_rate : float
+        Adam's learning rate (1e-4).
+    batch_size : int
+        Mini-batch size (16).
+    epochs : int
+        Most epochs per fold; the best epoch on the validation split is kept.
+    n_splits : int
+        Folds of the paper's protocol (5).
+    mixed_precision : bool
+        Mixed bfloat16 compute, float32 variables, logits and losses.
+    epsilon : float
+        Weight of the center term in Lf1, Lf3, Lf4 (eq. 8; not given in the paper).
+    center_alpha : float
+        Rate of the center update (Wen et al. 2016 use 0.5).
     """
 
     name: str
     description: str
+    conv_filters: int = 128
+    dilated_filters: int = 256
+    linear_units: int = 512
+    lstm_units: int = 256
+    embedding_units: int = 64
+    dropout: float = 0.5
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    epochs: int = 100
+    n_splits: int = 5
+    mixed_precision: bool = False
+    epsilon: float = 0.1
+    center_alpha: float = 0.5
+
+    def to_dict(self) -> dict:
+        """All fields, for provenance records."""
+        return asdict(self)
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", "CI and tests: tiny sizes, one epoch, seconds to minutes."),
-    "cpu": Profile("cpu", "The default: the whole book on 2 CPU cores."),
-    "paper": Profile("paper", "The paper's hyperparameters exactly (GPU-days)."),
+    "smoke": Profile(
+        "smoke",
+        "CI and tests: tiny widths, one epoch, seconds.",
+        conv_filters=4,
+        dilated_filters=8,
+        linear_units=16,
+        lstm_units=8,
+        embedding_units=8,
+        epochs=1,
+        mixed_precision=False,
+    ),
+    "cpu": Profile(
+        "cpu",
+        "The default: the whole book on 2 CPU cores; narrower layers and fewer epochs, same method.",
+        conv_filters=32,
+        dilated_filters=64,
+        linear_units=128,
+        lstm_units=64,
+        embedding_units=64,
+        epochs=30,
+        mixed_precision=True,
+    ),
+    "paper": Profile(
+        "paper",
+        "The paper's hyperparameters exactly: Adam 1e-4, batch 16, dropout 0.5, 5 folds (GPU-days).",
+    ),
 }
 DEFAULT_PROFILE = "cpu"
 
