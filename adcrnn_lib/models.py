@@ -41,13 +41,16 @@ Decisions where the paper is silent (see also the book's method chapter):
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import keras
 from keras import layers, ops
 
 from .exceptions import ParameterError
 from .profiles import Profile, get_profile
 
-__all__ = ["DilatedRNN", "Attention", "build_adcrnn", "dtype_policy"]
+__all__ = ["DilatedRNN", "Attention", "build_adcrnn", "dtype_policy", "bf16_supported"]
 
 
 @keras.saving.register_keras_serializable(package="adcrnn")
@@ -149,9 +152,25 @@ class Attention(layers.Layer):
         return {**super().get_config(), "return_weights": self.return_weights}
 
 
+@functools.lru_cache(maxsize=1)
+def bf16_supported() -> bool:
+    """Whether this machine computes bfloat16 natively: a GPU backend device, or a CPU with
+    AVX512-BF16 or AMX-BF16 (elsewhere bfloat16 is emulated and slower than float32)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if any(dev.platform == "gpu" for dev in jax.devices()):
+            return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def dtype_policy(profile: Profile) -> str:
-    """``"mixed_bfloat16"`` when the profile asks for it, else ``"float32"``."""
-    return "mixed_bfloat16" if profile.mixed_precision else "float32"
+    """``"mixed_bfloat16"`` when the profile asks for it and :func:`bf16_supported`, else ``"float32"``."""
+    return "mixed_bfloat16" if profile.mixed_precision and bf16_supported() else "float32"
 
 
 def build_adcrnn(

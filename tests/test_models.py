@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from adcrnn_lib.models import Attention, DilatedRNN, build_adcrnn
+from adcrnn_lib.models import Attention, DilatedRNN, bf16_supported, build_adcrnn
 from adcrnn_lib.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,8 @@ def test_forward_pass_and_dtypes():
     logits, emb = model(np.random.default_rng(0).normal(size=(2, 60, 40, 3)).astype("float32"))
     assert logits.shape == (2, 5) and emb.shape == (2, 64)
     assert keras.backend.standardize_dtype(logits.dtype) == "float32"
-    assert model.get_layer("conv1").compute_dtype == ("bfloat16" if PROFILES["cpu"].mixed_precision else "float32")
+    expected = "bfloat16" if PROFILES["cpu"].mixed_precision and bf16_supported() else "float32"
+    assert model.get_layer("conv1").compute_dtype == expected
     assert model.get_layer("conv1").variable_dtype == "float32"
 
 

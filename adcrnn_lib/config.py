@@ -1,0 +1,83 @@
+"""The one frozen, validated description of an experiment, and its stable hash."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from .exceptions import ParameterError
+from .features import PARAMS
+from .losses import LOSSES
+from .profiles import PROFILES, get_profile
+
+__all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION"]
+
+PROTOCOLS: tuple[str, ...] = ("paper", "loso")
+#: Training-set augmentations run_cv knows; the augmentation issues add theirs here.
+AUGMENTATIONS: tuple[str, ...] = ("none",)
+#: Bumped when the training or evaluation code changes results in a way the configuration does not show.
+RESULTS_VERSION = 1
+
+
+def _check_choice(name: str, value: object, allowed) -> None:
+    if value not in allowed:
+        raise ParameterError(f"{name}={value!r}; allowed: {', '.join(map(str, allowed))}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """What one cross-validated experiment is.
+
+    Attributes
+    ----------
+    profile : {"smoke", "cpu", "paper"}
+    protocol : {"paper", "loso"}
+        The paper's stratified random 5 folds, or leave one speaker out.
+    augmentation : str
+        Training-set augmentation, one of :data:`AUGMENTATIONS`.
+    loss : {"lf1", "lf2", "lf3", "lf4"}
+    attention : bool
+    seed : int
+    data_dir : str, optional
+        Where the corpus is; not part of the hash (the corpus is verified by checksum).
+    """
+
+    profile: str = "cpu"
+    protocol: str = "paper"
+    augmentation: str = "none"
+    loss: str = "lf1"
+    attention: bool = True
+    seed: int = 0
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("profile", self.profile, tuple(PROFILES))
+        _check_choice("protocol", self.protocol, PROTOCOLS)
+        _check_choice("augmentation", self.augmentation, AUGMENTATIONS)
+        _check_choice("loss", self.loss, tuple(LOSSES))
+        if not isinstance(self.attention, bool):
+            raise ParameterError(f"attention={self.attention!r}; allowed: True, False")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ParameterError(f"seed={self.seed!r}; must be an integer >= 0")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise ParameterError(f"data_dir={self.data_dir!r}; must be a string path or None")
+
+    def to_dict(self) -> dict:
+        """The fields, for JSON."""
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """Stable 16-hex-digit hash of everything that shapes the results.
+
+        It covers the fields (except ``data_dir``), every number of the profile, the feature
+        parameters and :data:`RESULTS_VERSION`, so changing any of them starts a new run folder.
+        """
+        payload = {
+            **{k: v for k, v in self.to_dict().items() if k != "data_dir"},
+            "profile_settings": get_profile(self.profile).to_dict(),
+            "features": PARAMS.key(),
+            "version": RESULTS_VERSION,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
