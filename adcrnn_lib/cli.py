@@ -5,6 +5,9 @@
     adcrnn data info [--data-dir DIR] [--no-verify]   where the corpus is, what it holds
     adcrnn data download [--dest DIR] [--url URL] [--force]
     adcrnn book [--profile cpu] [--data-dir DIR] [--download] [--no-verify]
+    adcrnn cv [--profile cpu] [--protocol paper|loso] [--augmentation none] [--loss lf1] [--no-attention] [--seed 0]
+    adcrnn train [experiment options] --out model.keras
+    adcrnn predict FILE.wav [FILE ...] --model model.keras [--json]
 """
 
 from __future__ import annotations
@@ -47,6 +50,70 @@ def _cmd_book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace):
+    from .config import ExperimentConfig
+
+    return ExperimentConfig(
+        profile=args.profile,
+        protocol=getattr(args, "protocol", "paper"),
+        augmentation=args.augmentation,
+        loss=args.loss,
+        attention=not args.no_attention,
+        seed=args.seed,
+        data_dir=args.data_dir,
+    )
+
+
+def _cmd_cv(args: argparse.Namespace) -> int:
+    from .cv import run_cv
+
+    config = _config(args)
+    result = run_cv(config, results_dir=args.results_dir, verify=not args.no_verify)
+    table = result.table()
+    print(f"{config}\nresults: {result.run_dir}")
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    for metric, s in result.summary().items():
+        print(f"{metric:9s} {100 * s['mean']:6.2f} +- {100 * s['std']:5.2f} %  (mean +- std over {len(table)} folds)")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .predict import train_final
+
+    out = train_final(_config(args), args.out, verify=not args.no_verify)
+    print(f"model saved: {out} (+ {out.name}.json)")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from .predict import Predictor, predict_files
+
+    results = predict_files(args.files, Predictor.load(args.model))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    for r in results:
+        if "error" in r:
+            print(f"adcrnn: error: {r['error']}", file=sys.stderr)
+        elif not args.json:
+            probs = "  ".join(f"{c} {p:.3f}" for c, p in r["probabilities"].items())
+            print(f"{r['file']}: {r['emotion']}  ({probs})")
+    return 1 if any("error" in r for r in results) else 0
+
+
+def _experiment_options(p: argparse.ArgumentParser, *, protocol: bool = True) -> None:
+    p.add_argument("--profile", default="cpu", help="compute profile: smoke, cpu (default) or paper")
+    if protocol:
+        p.add_argument("--protocol", default="paper", help="paper (stratified 5-fold, default) or loso (leave one speaker out)")
+    p.add_argument("--augmentation", default="none", help="training-set augmentation (default none)")
+    p.add_argument("--loss", default="lf1", help="lf1 (default), lf2, lf3 or lf4")
+    p.add_argument("--no-attention", action="store_true", help="average over time instead of attention (Table IV, model 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", help="folder of the EmoDB wav files")
+    p.add_argument("--no-verify", action="store_true", help="skip the checksum check (for look-alike corpora)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adcrnn", description="HDA + ADCRNN speech emotion recognition, reproduced.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -69,6 +136,22 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--download", action="store_true", help="download EmoDB when it is found nowhere")
     book.add_argument("--no-verify", action="store_true", help="skip the checksum check (for look-alike corpora)")
     book.set_defaults(func=_cmd_book)
+
+    cv = sub.add_parser("cv", help="cross-validate one configuration; completed folds are reused")
+    _experiment_options(cv)
+    cv.add_argument("--results-dir", help="root of the run folders (default: $ADCRNN_RESULTS_DIR, then results/runs)")
+    cv.set_defaults(func=_cmd_cv)
+
+    train = sub.add_parser("train", help="fit a final model on the whole corpus and save it")
+    _experiment_options(train, protocol=False)
+    train.add_argument("--out", required=True, help="model file, ending in .keras")
+    train.set_defaults(func=_cmd_train)
+
+    predict = sub.add_parser("predict", help="emotion and class probabilities of audio files")
+    predict.add_argument("files", nargs="+", help="audio files (any sample rate and channel count)")
+    predict.add_argument("--model", required=True, help="a model saved by adcrnn train")
+    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.set_defaults(func=_cmd_predict)
     return parser
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "load_emodb",
     "load_audio",
     "make_folds",
+    "split_validation",
 ]
 
 logger = logging.getLogger(__name__)
@@ -447,6 +448,23 @@ def _check_disjoint(fold: Fold) -> None:
                 raise AssertionError(f"fold {fold.k}: {a} and {b} share utterances")
 
 
+def split_validation(df: pd.DataFrame, positions: np.ndarray, *, seed: int = 0, val_splits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out about 1/``val_splits`` of ``positions`` for validation, stratified, takes grouped.
+
+    Returns
+    -------
+    train, val : np.ndarray
+        Sorted row positions, disjoint, together ``positions``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    positions = np.asarray(positions)
+    y = df["emotion"].astype(str).to_numpy()[positions]
+    inner = StratifiedGroupKFold(n_splits=val_splits, shuffle=True, random_state=seed)
+    tr, va = next(inner.split(np.zeros(len(positions)), y, _take_groups(df)[positions]))
+    return np.sort(positions[tr]), np.sort(positions[va])
+
+
 def make_folds(
     df: pd.DataFrame,
     *,
@@ -495,9 +513,8 @@ def make_folds(
             raise ParameterError(f"n_splits={n_splits!r}; must be an integer >= 2")
         outer = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         for k, (train_val, test) in enumerate(outer.split(np.zeros(len(df)), y, groups)):
-            inner = StratifiedGroupKFold(n_splits=val_splits, shuffle=True, random_state=seed + 1000 + k)
-            tr, va = next(inner.split(np.zeros(len(train_val)), y[train_val], groups[train_val]))
-            folds.append(Fold(k, np.sort(train_val[tr]), np.sort(train_val[va]), np.sort(test)))
+            train, val = split_validation(df, train_val, seed=seed + 1000 + k, val_splits=val_splits)
+            folds.append(Fold(k, train, val, np.sort(test)))
     else:
         if n_splits is not None:
             raise ParameterError("n_splits is fixed by the speakers under protocol='loso'; omit it")

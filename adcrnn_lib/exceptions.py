@@ -6,7 +6,7 @@ them all at once, and a user sees a message that names the file or the parameter
 
 from __future__ import annotations
 
-__all__ = ["AdcrnnError", "ParameterError", "DataError", "CorpusNotFoundError"]
+__all__ = ["AdcrnnError", "ParameterError", "DataError", "CorpusNotFoundError", "TrainingError", "LeakageError"]
 
 
 class AdcrnnError(Exception):
@@ -26,3 +26,11 @@ class DataError(AdcrnnError):
 
 class CorpusNotFoundError(DataError):
     """No copy of EmoDB was found in any of the places the library looks."""
+
+
+class TrainingError(AdcrnnError):
+    """Training went wrong in a way that must stop the fold (e.g. a NaN loss)."""
+
+
+class LeakageError(AdcrnnError, AssertionError):
+    """A test utterance, or something derived from it, reached training or validation data."""

@@ -1,0 +1,304 @@
+"""Cross-validation: every experiment of the book is one :func:`run_cv` call.
+
+For each fold of the chosen protocol: the training-set augmentation hook (training utterances only),
+the leakage guard, normalization with training statistics, training with model selection on the
+fold's validation utterances, then evaluation per utterance (segment logits averaged). Each fold is
+written atomically as JSON to ``<results>/<profile>/<config key>/fold-<k>.json``; rerunning the same
+configuration reads the completed folds back and trains only the missing ones, so a killed run
+resumes at its first missing fold.
+
+The results folder is ``$ADCRNN_RESULTS_DIR``, else ``results/runs`` in the project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .augment import GeneratedClip, augment_training_set
+from .config import ExperimentConfig
+from .data import EMOTIONS, Fold, load_emodb, make_folds
+from .exceptions import LeakageError, ParameterError
+from .features import Normalizer, extract_features, log_mel_3d
+from .metrics import confusion, paired_comparison, scores, softmax
+from .profiles import get_profile
+from .provenance import provenance
+from .storage import write_json
+from .train import make_segment_data, predict_utterances, train_model
+
+__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "check_leakage", "compare", "results_root", "load_result"]
+
+logger = logging.getLogger(__name__)
+
+#: Version of the fold JSON layout.
+SCHEMA_VERSION = 1
+RESULTS_ENV_VAR = "ADCRNN_RESULTS_DIR"
+
+
+def results_root(results_dir: str | os.PathLike | None = None) -> Path:
+    """``results_dir``, else ``$ADCRNN_RESULTS_DIR``, else ``results/runs`` in the project."""
+    if results_dir is not None:
+        return Path(results_dir)
+    env = os.environ.get(RESULTS_ENV_VAR)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "results" / "runs"
+
+
+def _run_dir(config: ExperimentConfig, results_dir) -> Path:
+    return results_root(results_dir) / config.profile / config.key()
+
+
+# --------------------------------------------------------------------------------------------
+# Leakage guard
+# --------------------------------------------------------------------------------------------
+def _groups(df: pd.DataFrame, positions: np.ndarray) -> set[str]:
+    sub = df.iloc[positions]
+    return set(sub["speaker"].astype(str) + "_" + sub["sentence"].astype(str) + "_" + sub["emotion"].astype(str))
+
+
+def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, protocol: str = "paper") -> None:
+    """Raise :class:`LeakageError` if test data, or anything made from it, reaches training or validation.
+
+    Checks that no test utterance is in the training or validation part, that no repeated take
+    of a test utterance is either (same speaker, sentence and emotion), that under ``loso`` no test
+    speaker is, and that every generated clip was made from training utterances only.
+    """
+    ids = df["utterance"].to_numpy()
+    test, train, val = set(ids[fold.test]), set(ids[fold.train]), set(ids[fold.val])
+    leaked = sorted(test & (train | val))
+    if leaked:
+        raise LeakageError(f"fold {fold.k}: test utterances also in training/validation: {leaked[:5]}")
+    shared = sorted(_groups(df, fold.test) & _groups(df, np.concatenate([fold.train, fold.val])))
+    if shared:
+        raise LeakageError(f"fold {fold.k}: repeated takes split across test and training/validation: {shared[:5]}")
+    if protocol == "loso":
+        spk = df["speaker"].to_numpy()
+        both = sorted(set(spk[fold.test]) & set(spk[np.concatenate([fold.train, fold.val])]))
+        if both:
+            raise LeakageError(f"fold {fold.k}: test speaker(s) {both} also in training/validation")
+    for clip in clips:
+        bad = sorted(set(clip.sources) - train)
+        if bad:
+            where = "test" if set(bad) & test else "validation or unknown"
+            raise LeakageError(f"fold {fold.k}: a generated {clip.method} clip was made from {where} utterance(s) {bad[:5]}")
+
+
+# --------------------------------------------------------------------------------------------
+# One fold
+# --------------------------------------------------------------------------------------------
+def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: list[np.ndarray], *, progress: bool = True) -> dict:
+    """Train and evaluate one fold; return its JSON-ready record (see :data:`SCHEMA_VERSION`)."""
+    t0 = time.perf_counter()
+    prof = get_profile(config.profile)
+    labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
+    clips = augment_training_set(config.augmentation, df.iloc[fold.train], seed=config.seed, fold=fold.k)
+    check_leakage(df, fold, clips, protocol=config.protocol)
+    train_feats = [features[i] for i in fold.train] + [log_mel_3d(c.audio) for c in clips]
+    train_labels = np.concatenate([labels[fold.train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
+    normalizer = Normalizer.fit(train_feats)
+    train = make_segment_data(train_feats, train_labels, normalizer)
+    val = make_segment_data([features[i] for i in fold.val], labels[fold.val], normalizer)
+    test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer)
+    trained = train_model(
+        train,
+        val,
+        profile=prof,
+        loss=config.loss,
+        attention=config.attention,
+        seed=config.seed + fold.k,
+        num_classes=len(EMOTIONS),
+        progress=progress,
+        description=f"fold {fold.k}",
+    )
+    logits = predict_utterances(trained.model, test)
+    probs = softmax(logits)
+    pred = probs.argmax(axis=1)
+    ids = df["utterance"].to_numpy()
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "complete": True,
+        "config": config.to_dict(),
+        "config_key": config.key(),
+        "fold": fold.k,
+        "classes": list(EMOTIONS),
+        "n_train_utterances": len(fold.train),
+        "n_generated": len(clips),
+        "n_train_segments": int(len(train.x)),
+        "train_utterances": ids[fold.train].tolist(),
+        "val_utterances": ids[fold.val].tolist(),
+        "predictions": [
+            {"utterance": u, "true": int(t), "pred": int(p), "probs": [round(float(v), 6) for v in pr]}
+            for u, t, p, pr in zip(ids[fold.test], labels[fold.test], pred, probs)
+        ],
+        "confusion": confusion(labels[fold.test], pred, len(EMOTIONS)).tolist(),
+        **scores(labels[fold.test], pred, len(EMOTIONS)),
+        "best_epoch": trained.best_epoch,
+        "val": trained.best_val,
+        "history": trained.history,
+        "wall_time_s": round(time.perf_counter() - t0, 2),
+    }
+    record["provenance"] = provenance(profile=prof.name, wall_time_s=record["wall_time_s"], data_dir=df.attrs.get("data_dir"))
+    return record
+
+
+def _load_fold(path: Path, *, config: ExperimentConfig, fold: Fold, test_ids: list[str]) -> dict | None:
+    """A completed fold record, or None when the file is missing, incomplete or for other folds."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        ok = (
+            record.get("complete") is True
+            and record.get("schema_version") == SCHEMA_VERSION
+            and record.get("config_key") == config.key()
+            and record.get("fold") == fold.k
+            and [p["utterance"] for p in record["predictions"]] == test_ids
+        )
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        logger.warning("ignoring unreadable fold file %s (%s); it will be recomputed", path, exc)
+        return None
+    if not ok:
+        logger.warning("ignoring fold file %s: incomplete or for another configuration; it will be recomputed", path)
+        return None
+    return record
+
+
+# --------------------------------------------------------------------------------------------
+# All folds
+# --------------------------------------------------------------------------------------------
+@dataclass
+class CVResult:
+    """The folds of one configuration.
+
+    Attributes
+    ----------
+    config : ExperimentConfig
+    folds : list of dict
+        The fold records, as written to JSON.
+    run_dir : pathlib.Path
+        Where they are.
+    """
+
+    config: ExperimentConfig
+    folds: list[dict]
+    run_dir: Path
+
+    def table(self) -> pd.DataFrame:
+        """One row per fold: test size, WA, UA, macro-F1, best epoch, wall time."""
+        rows = [
+            {
+                "fold": r["fold"],
+                "test": len(r["predictions"]),
+                "wa": r["wa"],
+                "ua": r["ua"],
+                "macro_f1": r["macro_f1"],
+                "best_epoch": r["best_epoch"],
+                "wall_time_s": r["wall_time_s"],
+            }
+            for r in self.folds
+        ]
+        return pd.DataFrame(rows).set_index("fold")
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Mean and sample standard deviation (ddof=1) over folds of WA, UA and macro-F1."""
+        t = self.table()
+        return {m: {"mean": float(t[m].mean()), "std": float(t[m].std(ddof=1)) if len(t) > 1 else 0.0} for m in ("wa", "ua", "macro_f1")}
+
+    def confusion(self, *, normalize: bool = False) -> np.ndarray:
+        """Confusion matrix pooled over folds (rows true, columns predicted); rows sum to 1 if ``normalize``."""
+        total = np.sum([np.asarray(r["confusion"]) for r in self.folds], axis=0)
+        if normalize:
+            return total / np.maximum(total.sum(axis=1, keepdims=True), 1)
+        return total
+
+    def predictions(self) -> pd.DataFrame:
+        """Every test utterance: fold, true and predicted class, class probabilities."""
+        rows = []
+        for r in self.folds:
+            for p in r["predictions"]:
+                rows.append({"utterance": p["utterance"], "fold": r["fold"], "true": p["true"], "pred": p["pred"], **dict(zip(EMOTIONS, p["probs"]))})
+        return pd.DataFrame(rows)
+
+    @property
+    def wall_time_s(self) -> float:
+        return float(sum(r["wall_time_s"] for r in self.folds))
+
+
+def run_cv(
+    config: ExperimentConfig,
+    *,
+    results_dir: str | os.PathLike | None = None,
+    verify: bool = True,
+    progress: bool = True,
+) -> CVResult:
+    """Cross-validate ``config``, reusing completed folds.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+    results_dir : str or os.PathLike, optional
+        Root of the run folders (see :func:`results_root`).
+    verify : bool
+        Check the corpus against EmoDB's checksums (off only for look-alike corpora).
+    progress : bool
+        tqdm bars over folds and epochs.
+
+    Returns
+    -------
+    CVResult
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(config, ExperimentConfig):
+        raise ParameterError(f"run_cv needs an ExperimentConfig, got {type(config).__name__}")
+    prof = get_profile(config.profile)
+    df = load_emodb(config.data_dir, verify=verify)
+    folds = make_folds(df, protocol=config.protocol, n_splits=prof.n_splits if config.protocol == "paper" else None, seed=config.seed)
+    run_dir = _run_dir(config, results_dir)
+    write_json(run_dir / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict()})
+    features = extract_features(df["path"].tolist(), progress=progress)
+    ids = df["utterance"].to_numpy()
+    records = []
+    for fold in tqdm(folds, desc=f"{config.augmentation}/{config.loss}/{config.protocol}", unit="fold", disable=not progress):
+        path = run_dir / f"fold-{fold.k}.json"
+        record = _load_fold(path, config=config, fold=fold, test_ids=ids[fold.test].tolist())
+        if record is None:
+            record = run_fold(config, df, fold, features, progress=progress)
+            write_json(path, record)
+        records.append(record)
+    return CVResult(config, records, run_dir)
+
+
+def load_result(config: ExperimentConfig, *, results_dir: str | os.PathLike | None = None) -> CVResult:
+    """Read a finished run back without training (every fold file must be there)."""
+    run_dir = _run_dir(config, results_dir)
+    paths = sorted(run_dir.glob("fold-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    if not paths:
+        raise ParameterError(f"no results for {config} in {run_dir}")
+    return CVResult(config, [json.loads(p.read_text()) for p in paths], run_dir)
+
+
+def compare(a: CVResult, b: CVResult, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """How much better B is than A, paired over the same folds and utterances.
+
+    Returns, for ``"wa"`` and ``"ua"``, the mean difference over folds (B - A), a paired bootstrap
+    95% confidence interval over the test utterances, and a paired t-test over folds (see
+    :func:`~adcrnn_lib.metrics.paired_comparison`).
+    """
+    if len(a.folds) != len(b.folds):
+        raise ParameterError(f"cannot pair {len(a.folds)} folds with {len(b.folds)}")
+    for fa, fb in zip(a.folds, b.folds):
+        if [p["utterance"] for p in fa["predictions"]] != [p["utterance"] for p in fb["predictions"]]:
+            raise ParameterError(f"fold {fa['fold']} tests different utterances in the two runs (protocol or seed differ)")
+    pa, pb = a.predictions(), b.predictions()
+    fold_a = {m: [r[m] for r in a.folds] for m in ("wa", "ua")}
+    fold_b = {m: [r[m] for r in b.folds] for m in ("wa", "ua")}
+    return paired_comparison(pa["true"].to_numpy(), pa["pred"].to_numpy(), pb["pred"].to_numpy(), fold_a, fold_b, n_boot=n_boot, seed=seed)

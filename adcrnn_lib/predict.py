@@ -1,0 +1,161 @@
+"""A final model for any wav file: ``adcrnn train`` fits it, ``adcrnn predict`` uses it.
+
+A model is two files: ``NAME.keras`` (the Keras model, loaded in safe mode) and ``NAME.keras.json``
+(class names, feature settings, the training normalization statistics, the configuration and its
+provenance). Prediction reads any sample rate and channel count, computes the paper's features,
+normalizes them with the training statistics, cuts 300-frame segments and averages their logits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .augment import augment_training_set
+from .config import ExperimentConfig
+from .data import EMOTIONS, load_audio, load_emodb, split_validation
+from .exceptions import AdcrnnError, DataError, ParameterError
+from .features import SEGMENT_FRAMES, FeatureParams, Normalizer, extract_features, log_mel_3d, segment
+from .metrics import softmax
+from .provenance import provenance
+from .storage import write_json
+from .train import make_segment_data, train_model
+
+__all__ = ["train_final", "Predictor", "predict_files"]
+
+
+def _meta_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.name + ".json")
+
+
+def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: bool = True, progress: bool = True) -> Path:
+    """Fit one model on the whole corpus (1/8 held out for model selection) and save it.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        ``protocol`` is ignored: there is no test fold.
+    out : str or os.PathLike
+        Model path ending in ``.keras``; the metadata goes next to it as ``out + ".json"``.
+    verify : bool
+        Check the corpus checksums.
+    progress : bool
+        tqdm bar over epochs.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+    """
+    out = Path(out)
+    if out.suffix != ".keras":
+        raise ParameterError(f"--out {out}: the model file name must end in .keras")
+    df = load_emodb(config.data_dir, verify=verify)
+    labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
+    train, val = split_validation(df, np.arange(len(df)), seed=config.seed)
+    features = extract_features(df["path"].tolist(), progress=progress)
+    clips = augment_training_set(config.augmentation, df.iloc[train], seed=config.seed, fold=-1)
+    train_feats = [features[i] for i in train] + [log_mel_3d(c.audio) for c in clips]
+    train_labels = np.concatenate([labels[train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
+    normalizer = Normalizer.fit(train_feats)
+    trained = train_model(
+        make_segment_data(train_feats, train_labels, normalizer),
+        make_segment_data([features[i] for i in val], labels[val], normalizer),
+        profile=config.profile,
+        loss=config.loss,
+        attention=config.attention,
+        seed=config.seed,
+        progress=progress,
+        description="final model",
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:  # Keras writes the file itself: stage it
+        staged = Path(tmp) / out.name
+        trained.model.save(staged)
+        os.replace(staged, out)
+    write_json(
+        _meta_path(out),
+        {
+            "classes": list(EMOTIONS),
+            "features": dataclasses.asdict(FeatureParams()),
+            "segment_frames": SEGMENT_FRAMES,
+            "normalizer": normalizer.to_dict(),
+            "config": config.to_dict(),
+            "best_epoch": trained.best_epoch,
+            "validation": trained.best_val,
+            "provenance": provenance(profile=config.profile),
+        },
+    )
+    return out
+
+
+@dataclass
+class Predictor:
+    """A loaded model with what it needs to read raw audio."""
+
+    model: object
+    normalizer: Normalizer
+    params: FeatureParams
+    classes: list[str]
+    segment_frames: int = SEGMENT_FRAMES
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Predictor:
+        """Load ``path`` (``.keras``, in safe mode) and its ``.keras.json`` metadata."""
+        import keras
+
+        from . import models  # noqa: F401  registers the custom layers
+
+        path = Path(path)
+        meta_path = _meta_path(path)
+        if not path.is_file():
+            raise DataError(f"{path}: no such model file")
+        if not meta_path.is_file():
+            raise DataError(f"{meta_path}: metadata missing (adcrnn train writes it next to the model)")
+        try:
+            meta = json.loads(meta_path.read_text())
+            normalizer = Normalizer.from_dict(meta["normalizer"])
+            params = FeatureParams(**meta["features"])
+            classes = list(meta["classes"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DataError(f"{meta_path}: not valid adcrnn model metadata ({exc})") from exc
+        try:
+            model = keras.models.load_model(path, safe_mode=True, compile=False)
+        except Exception as exc:  # keras raises many types for a bad file
+            raise DataError(f"{path}: cannot load the model ({exc})") from exc
+        return cls(model, normalizer, params, classes, int(meta.get("segment_frames", SEGMENT_FRAMES)))
+
+    def predict_audio(self, y: np.ndarray) -> np.ndarray:
+        """Class probabilities of one mono signal at the feature sample rate, shape (n_classes,)."""
+        import keras
+
+        segments = segment(self.normalizer.transform(log_mel_3d(y, sr=self.params.sr, params=self.params)), length=self.segment_frames)
+        out = self.model(segments, training=False)
+        logits = keras.ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple)) else out)
+        return softmax(logits.astype(np.float64).mean(axis=0, keepdims=True))[0]
+
+    def predict_file(self, path: str | os.PathLike) -> dict:
+        """``{"file", "emotion", "probabilities"}`` for one audio file of any rate and channel count."""
+        probs = self.predict_audio(load_audio(path, sr=self.params.sr))
+        return {
+            "file": str(path),
+            "emotion": self.classes[int(np.argmax(probs))],
+            "probabilities": {c: round(float(p), 4) for c, p in zip(self.classes, probs)},
+        }
+
+
+def predict_files(paths, predictor: Predictor) -> list[dict]:
+    """Predict each file; a file that fails gets ``{"file", "error"}`` and the others go on."""
+    results = []
+    for path in paths:
+        try:
+            results.append(predictor.predict_file(path))
+        except AdcrnnError as exc:
+            results.append({"file": str(path), "error": str(exc)})
+    return results

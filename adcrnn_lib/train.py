@@ -1,0 +1,199 @@
+"""Training one model: segments in, the best-on-validation model out.
+
+Model selection uses the validation utterances only (never the test fold): after every epoch the
+validation segments are predicted, their logits averaged per utterance, and the unweighted accuracy
+(UA) computed; the weights of the best epoch (the earliest, on ties) are kept, and training stops
+after ``profile.patience`` epochs without improvement. A NaN or infinite loss stops training with
+a :class:`~adcrnn_lib.exceptions.TrainingError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from .exceptions import ParameterError, TrainingError
+from .features import Normalizer, segment_corpus
+from .losses import attach_loss
+from .metrics import pool_logits, scores
+from .models import build_adcrnn
+from .profiles import Profile, get_profile
+
+__all__ = ["SegmentData", "make_segment_data", "TrainedModel", "train_model", "predict_utterances", "set_determinism"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SegmentData:
+    """Model-ready segments of a list of utterances.
+
+    Attributes
+    ----------
+    x : np.ndarray [shape=(n_segments, frames, bands, 3), dtype=float32]
+    y : np.ndarray [shape=(n_segments,), int]
+        Class of each segment (its utterance's).
+    utterance : np.ndarray [shape=(n_segments,), int]
+        Position of each segment's utterance in the list.
+    labels : np.ndarray [shape=(n_utterances,), int]
+        Class of each utterance.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    utterance: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def n_utterances(self) -> int:
+        return len(self.labels)
+
+
+def make_segment_data(features: Sequence[np.ndarray], labels: Sequence[int], normalizer: Normalizer) -> SegmentData:
+    """Normalize each utterance's features, cut them into segments, and label the segments."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(features) != len(labels):
+        raise ParameterError(f"{len(features)} feature arrays but {len(labels)} labels")
+    segs = segment_corpus([normalizer.transform(f) for f in features])
+    return SegmentData(segs.x, labels[segs.utterance], segs.utterance, labels)
+
+
+def set_determinism(seed: int) -> None:
+    """Seed Python, NumPy and the backend; on TensorFlow also ask for deterministic kernels."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def predict_utterances(model: keras.Model, data: SegmentData, *, batch_size: int = 64) -> np.ndarray:
+    """Utterance logits: the model's segment logits averaged per utterance, shape (n_utterances, n_classes)."""
+    logits = []
+    for start in range(0, len(data.x), batch_size):
+        out = model(data.x[start : start + batch_size], training=False)
+        logits.append(keras.ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple)) else out))
+    return pool_logits(np.concatenate(logits).astype(np.float64), data.utterance, data.n_utterances)
+
+
+@dataclass
+class TrainedModel:
+    """A trained model and how it got there.
+
+    Attributes
+    ----------
+    model : keras.Model
+        Outputs ``[logits, embedding]``, holding the weights of ``best_epoch``.
+    best_epoch : int
+        1-based epoch whose weights were kept.
+    best_val : dict
+        Validation WA, UA and macro-F1 of that epoch.
+    history : dict
+        Per epoch: ``loss`` (training), ``val_wa``, ``val_ua``.
+    """
+
+    model: keras.Model
+    best_epoch: int
+    best_val: dict[str, float]
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+class _SelectBest(keras.callbacks.Callback):
+    """Track validation UA per epoch, keep the best weights, stop on patience or NaN."""
+
+    def __init__(self, base: keras.Model, val: SegmentData, num_classes: int, patience: int, bar=None) -> None:
+        super().__init__()
+        self.base, self.val, self.num_classes, self.patience, self.bar = base, val, num_classes, patience, bar
+        self.history: dict[str, list[float]] = {"loss": [], "val_wa": [], "val_ua": []}
+        self.best_epoch, self.best_val, self.best_weights = 0, {"ua": -1.0}, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingError(f"loss became {float(loss)} at batch {batch + 1} of epoch {len(self.history['loss']) + 1}; stopping this fold")
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = float((logs or {}).get("loss", float("nan")))
+        if not math.isfinite(loss):
+            raise TrainingError(f"loss became {loss} in epoch {epoch + 1}; stopping this fold")
+        logits = predict_utterances(self.base, self.val)
+        val = scores(self.val.labels, logits.argmax(axis=1), self.num_classes)
+        self.history["loss"].append(loss)
+        self.history["val_wa"].append(val["wa"])
+        self.history["val_ua"].append(val["ua"])
+        if val["ua"] > self.best_val["ua"]:
+            self.best_epoch, self.best_val = epoch + 1, val
+            self.best_weights = self.base.get_weights()
+        elif epoch + 1 - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.3f}", val_ua=f"{val['ua']:.3f}", best=self.best_epoch)
+
+
+def train_model(
+    train: SegmentData,
+    val: SegmentData,
+    *,
+    profile: str | Profile = "cpu",
+    loss: str = "lf1",
+    attention: bool = True,
+    seed: int = 0,
+    num_classes: int = 7,
+    progress: bool = True,
+    description: str = "epochs",
+) -> TrainedModel:
+    """Train ADCRNN on ``train`` and select the epoch on ``val``.
+
+    Parameters
+    ----------
+    train, val : SegmentData
+        Normalized segments; ``val`` is only used for model selection.
+    profile : str or Profile
+        Widths, optimizer settings, epochs and patience.
+    loss : {"lf1", "lf2", "lf3", "lf4"}
+    attention : bool
+    seed : int
+        Seeds weights, shuffling and dropout.
+    num_classes : int
+    progress : bool
+        A tqdm bar over epochs.
+    description : str
+        The bar's label.
+
+    Returns
+    -------
+    TrainedModel
+    """
+    from tqdm.auto import tqdm
+
+    prof = get_profile(profile)
+    if len(train.x) == 0 or len(val.x) == 0:
+        raise ParameterError("train_model needs training and validation segments")
+    set_determinism(seed)
+    base = build_adcrnn(train.x.shape[1:], num_classes, profile=prof, attention=attention)
+    trainer = attach_loss(base, loss, epsilon=prof.epsilon, alpha=prof.center_alpha)
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=prof.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    with tqdm(total=prof.epochs, desc=description, unit="epoch", disable=not progress, leave=False) as bar:
+        select = _SelectBest(base, val, num_classes, prof.patience, bar)
+        trainer.fit(
+            [train.x, train.y],
+            train.y,
+            batch_size=prof.batch_size,
+            epochs=prof.epochs,
+            shuffle=True,
+            callbacks=[select],
+            verbose=0,
+        )
+    if select.best_weights is None:  # pragma: no cover - at least one epoch always runs
+        raise TrainingError("no epoch finished")
+    base.set_weights(select.best_weights)
+    return TrainedModel(base, select.best_epoch, select.best_val, select.history)

@@ -1,0 +1,74 @@
+"""adcrnn_lib.config and adcrnn_lib.metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from adcrnn_lib import metrics, profiles
+from adcrnn_lib.config import ExperimentConfig
+from adcrnn_lib.exceptions import ParameterError
+
+
+@pytest.mark.parametrize(
+    "field, value, allowed",
+    [
+        ("profile", "fast", "smoke, cpu, paper"),
+        ("protocol", "random", "paper, loso"),
+        ("augmentation", "mixup", "none"),
+        ("loss", "lf9", "lf1, lf2, lf3, lf4"),
+        ("attention", "yes", "True, False"),
+        ("seed", -1, ">= 0"),
+        ("seed", 1.5, ">= 0"),
+    ],
+)
+def test_config_rejects_unknown_values(field, value, allowed):
+    with pytest.raises(ParameterError, match=allowed):
+        ExperimentConfig(**{field: value})
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ExperimentConfig().loss = "lf2"
+
+
+def test_config_key_is_stable_and_specific(monkeypatch):
+    a = ExperimentConfig(profile="smoke")
+    assert a.key() == ExperimentConfig(profile="smoke").key()
+    assert len(a.key()) == 16 and int(a.key(), 16) >= 0
+    assert a.key() == ExperimentConfig(profile="smoke", data_dir="/elsewhere").key()  # location is not content
+    others = {ExperimentConfig(profile="smoke", **{f: v}).key() for f, v in [("loss", "lf2"), ("seed", 1), ("attention", False), ("protocol", "loso")]}
+    assert a.key() not in others and len(others) == 4
+    changed = dataclasses.replace(profiles.PROFILES["smoke"], epochs=2)
+    monkeypatch.setitem(profiles.PROFILES, "smoke", changed)
+    assert ExperimentConfig(profile="smoke").key() != a.key()  # a profile number is part of the key
+
+
+def test_pool_logits():
+    logits = np.array([[1.0, 0.0], [3.0, 2.0], [0.0, 5.0]])
+    np.testing.assert_allclose(metrics.pool_logits(logits, np.array([0, 0, 1]), 2), [[2.0, 1.0], [0.0, 5.0]])
+    with pytest.raises(ParameterError, match="no segment"):
+        metrics.pool_logits(logits, np.array([0, 0, 0]), 2)
+
+
+def test_scores_reference():
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    p = np.array([0, 0, 0, 1, 1, 0, 2, 2])
+    s = metrics.scores(y, p, 3)
+    assert s["wa"] == pytest.approx(6 / 8)
+    assert s["ua"] == pytest.approx((3 / 4 + 1 / 2 + 1) / 3)
+    assert metrics.confusion(y, p, 3).tolist() == [[3, 1, 0], [1, 1, 0], [0, 0, 2]]
+
+
+def test_paired_comparison(rng):
+    y = rng.integers(0, 4, 400)
+    a = np.where(rng.random(400) < 0.6, y, (y + 1) % 4)
+    same = metrics.paired_comparison(y, a, a, {"wa": [0.6, 0.6], "ua": [0.6, 0.6]}, {"wa": [0.6, 0.6], "ua": [0.6, 0.6]}, n_boot=200)
+    assert same["wa"]["diff"] == 0 and same["wa"]["ci_low"] == same["wa"]["ci_high"] == 0
+    b = np.where(rng.random(400) < 0.5, y, a)  # B fixes about half of A's errors
+    out = metrics.paired_comparison(y, a, b, {"wa": [0.60, 0.62, 0.58], "ua": [0.6, 0.6, 0.6]}, {"wa": [0.80, 0.81, 0.79], "ua": [0.8, 0.79, 0.8]}, n_boot=500)
+    assert out["wa"]["ci_low"] > 0 and out["ua"]["ci_low"] > 0
+    assert out["wa"]["diff"] == pytest.approx(0.2, abs=1e-9)
+    assert out["wa"]["p"] < 0.01 and out["wa"]["folds"] == 3
