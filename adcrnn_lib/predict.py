@@ -133,11 +133,9 @@ class Predictor:
 
     def predict_audio(self, y: np.ndarray) -> np.ndarray:
         """Class probabilities of one mono signal at the feature sample rate, shape (n_classes,)."""
-        import keras
-
         segments = segment(self.normalizer.transform(log_mel_3d(y, sr=self.params.sr, params=self.params)), length=self.segment_frames)
-        out = self.model(segments, training=False)
-        logits = keras.ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple)) else out)
+        out = self.model.predict_on_batch(segments)  # the compiled function, not an eager call
+        logits = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
         return softmax(logits.astype(np.float64).mean(axis=0, keepdims=True))[0]
 
     def predict_file(self, path: str | os.PathLike) -> dict:

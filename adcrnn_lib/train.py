@@ -76,8 +76,9 @@ def predict_utterances(model: keras.Model, data: SegmentData, *, batch_size: int
     """Utterance logits: the model's segment logits averaged per utterance, shape (n_utterances, n_classes)."""
     logits = []
     for start in range(0, len(data.x), batch_size):
-        out = model(data.x[start : start + batch_size], training=False)
-        logits.append(keras.ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple)) else out))
+        # predict_on_batch runs the compiled predict function: ~40x faster than an eager call
+        out = model.predict_on_batch(data.x[start : start + batch_size])
+        logits.append(np.asarray(out[0] if isinstance(out, (list, tuple)) else out))
     return pool_logits(np.concatenate(logits).astype(np.float64), data.utterance, data.n_utterances)
 
 
