@@ -41,9 +41,9 @@ def test_config_key_is_stable_and_specific(monkeypatch):
     assert a.key() == ExperimentConfig(profile="smoke", data_dir="/elsewhere").key()  # location is not content
     others = {ExperimentConfig(profile="smoke", **{f: v}).key() for f, v in [("loss", "lf2"), ("seed", 1), ("attention", False), ("protocol", "loso")]}
     assert a.key() not in others and len(others) == 4
-    changed = dataclasses.replace(profiles.PROFILES["smoke"], epochs=2)
-    monkeypatch.setitem(profiles.PROFILES, "smoke", changed)
-    assert ExperimentConfig(profile="smoke").key() != a.key()  # a profile number is part of the key
+    before = a.key()  # key() is computed on demand: keep it before changing the profile
+    monkeypatch.setitem(profiles.PROFILES, "smoke", dataclasses.replace(profiles.PROFILES["smoke"], epochs=2))
+    assert ExperimentConfig(profile="smoke").key() != before  # a profile number is part of the key
 
 
 def test_pool_logits():
