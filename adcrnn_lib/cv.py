@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .augment import GeneratedClip, augment_training_set
+from .augment import GeneratedClip
 from .config import ExperimentConfig
 from .data import EMOTIONS, Fold, load_emodb, make_folds
 from .exceptions import LeakageError, ParameterError
-from .features import Normalizer, extract_features, log_mel_3d
+from .features import extract_features
 from .metrics import confusion, paired_comparison, scores, softmax
 from .profiles import get_profile
 from .provenance import provenance
 from .storage import write_json
-from .train import make_segment_data, predict_utterances, train_model
+from .train import make_segment_data, predict_utterances, train_split
 
 __all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "check_leakage", "compare", "results_root", "load_result"]
 
@@ -99,25 +99,19 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
     t0 = time.perf_counter()
     prof = get_profile(config.profile)
     labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
-    clips = augment_training_set(config.augmentation, df.iloc[fold.train], seed=config.seed, fold=fold.k)
-    check_leakage(df, fold, clips, protocol=config.protocol)
-    train_feats = [features[i] for i in fold.train] + [log_mel_3d(c.audio) for c in clips]
-    train_labels = np.concatenate([labels[fold.train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
-    normalizer = Normalizer.fit(train_feats)
-    train = make_segment_data(train_feats, train_labels, normalizer)
-    val = make_segment_data([features[i] for i in fold.val], labels[fold.val], normalizer)
-    test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer)
-    trained = train_model(
-        train,
-        val,
-        profile=prof,
-        loss=config.loss,
-        attention=config.attention,
+    trained, normalizer, clips = train_split(
+        config,
+        df,
+        features,
+        fold.train,
+        fold.val,
+        fold=fold.k,
         seed=config.seed + fold.k,
-        num_classes=len(EMOTIONS),
+        check=lambda clips: check_leakage(df, fold, clips, protocol=config.protocol),
         progress=progress,
         description=f"fold {fold.k}",
     )
+    test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer)
     logits = predict_utterances(trained.model, test)
     probs = softmax(logits)
     pred = probs.argmax(axis=1)
@@ -131,7 +125,7 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
         "classes": list(EMOTIONS),
         "n_train_utterances": len(fold.train),
         "n_generated": len(clips),
-        "n_train_segments": int(len(train.x)),
+        "n_train_segments": trained.n_train_segments,
         "train_utterances": ids[fold.train].tolist(),
         "val_utterances": ids[fold.val].tolist(),
         "predictions": [

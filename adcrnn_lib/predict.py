@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .augment import augment_training_set
 from .config import ExperimentConfig
 from .data import EMOTIONS, load_audio, load_emodb, split_validation
 from .exceptions import AdcrnnError, DataError, ParameterError
@@ -25,7 +24,7 @@ from .features import SEGMENT_FRAMES, FeatureParams, Normalizer, extract_feature
 from .metrics import softmax
 from .provenance import provenance
 from .storage import write_json
-from .train import make_segment_data, train_model
+from .train import train_split
 
 __all__ = ["train_final", "Predictor", "predict_files"]
 
@@ -57,23 +56,9 @@ def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: boo
     if out.suffix != ".keras":
         raise ParameterError(f"--out {out}: the model file name must end in .keras")
     df = load_emodb(config.data_dir, verify=verify)
-    labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
     train, val = split_validation(df, np.arange(len(df)), seed=config.seed)
     features = extract_features(df["path"].tolist(), progress=progress)
-    clips = augment_training_set(config.augmentation, df.iloc[train], seed=config.seed, fold=-1)
-    train_feats = [features[i] for i in train] + [log_mel_3d(c.audio) for c in clips]
-    train_labels = np.concatenate([labels[train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
-    normalizer = Normalizer.fit(train_feats)
-    trained = train_model(
-        make_segment_data(train_feats, train_labels, normalizer),
-        make_segment_data([features[i] for i in val], labels[val], normalizer),
-        profile=config.profile,
-        loss=config.loss,
-        attention=config.attention,
-        seed=config.seed,
-        progress=progress,
-        description="final model",
-    )
+    trained, normalizer, _ = train_split(config, df, features, train, val, fold=-1, seed=config.seed, progress=progress, description="final model")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:  # Keras writes the file itself: stage it
         staged = Path(tmp) / out.name

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import keras
@@ -24,7 +24,15 @@ from .metrics import pool_logits, scores
 from .models import build_adcrnn
 from .profiles import Profile, get_profile
 
-__all__ = ["SegmentData", "make_segment_data", "TrainedModel", "train_model", "predict_utterances", "set_determinism"]
+__all__ = [
+    "SegmentData",
+    "make_segment_data",
+    "TrainedModel",
+    "train_model",
+    "train_split",
+    "predict_utterances",
+    "set_determinism",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +104,15 @@ class TrainedModel:
         Validation WA, UA and macro-F1 of that epoch.
     history : dict
         Per epoch: ``loss`` (training), ``val_wa``, ``val_ua``.
+    n_train_segments : int
+        Segments it was trained on.
     """
 
     model: keras.Model
     best_epoch: int
     best_val: dict[str, float]
     history: dict[str, list[float]] = field(default_factory=dict)
+    n_train_segments: int = 0
 
 
 class _SelectBest(keras.callbacks.Callback):
@@ -197,4 +208,71 @@ def train_model(
     if select.best_weights is None:  # pragma: no cover - at least one epoch always runs
         raise TrainingError("no epoch finished")
     base.set_weights(select.best_weights)
-    return TrainedModel(base, select.best_epoch, select.best_val, select.history)
+    return TrainedModel(base, select.best_epoch, select.best_val, select.history, int(len(train.x)))
+
+
+def train_split(
+    config,
+    df,
+    features: Sequence[np.ndarray],
+    train: np.ndarray,
+    val: np.ndarray,
+    *,
+    fold: int,
+    seed: int,
+    check: Callable[[list], None] | None = None,
+    progress: bool = True,
+    description: str = "epochs",
+) -> tuple[TrainedModel, Normalizer, list]:
+    """Augment, normalize, segment and train on one training/validation split of the corpus.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        Profile, augmentation, loss and attention.
+    df : pandas.DataFrame
+        The corpus table.
+    features : sequence of np.ndarray
+        Features of every row of ``df``.
+    train, val : np.ndarray
+        Row positions.
+    fold : int
+        Passed to the augmentation hook (``-1`` for a final model).
+    seed : int
+        Seeds the augmentation and the training.
+    check : callable, optional
+        Called with the generated clips before anything is trained (the leakage guard).
+    progress : bool
+    description : str
+        The progress bar's label.
+
+    Returns
+    -------
+    trained : TrainedModel
+    normalizer : Normalizer
+        Fitted on the training utterances and the generated clips.
+    clips : list of GeneratedClip
+    """
+    from .augment import augment_training_set
+    from .data import EMOTIONS
+    from .features import log_mel_3d
+
+    labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
+    clips = augment_training_set(config.augmentation, df.iloc[train], seed=config.seed, fold=fold)
+    if check is not None:
+        check(clips)
+    train_feats = [features[i] for i in train] + [log_mel_3d(c.audio) for c in clips]
+    train_labels = np.concatenate([labels[train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
+    normalizer = Normalizer.fit(train_feats)
+    trained = train_model(
+        make_segment_data(train_feats, train_labels, normalizer),
+        make_segment_data([features[i] for i in val], labels[val], normalizer),
+        profile=config.profile,
+        loss=config.loss,
+        attention=config.attention,
+        seed=seed,
+        num_classes=len(EMOTIONS),
+        progress=progress,
+        description=description,
+    )
+    return trained, normalizer, clips

@@ -15,7 +15,6 @@ cached extraction at least 20x faster than a cold one.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
