@@ -34,7 +34,10 @@ class Chapter:
 
 
 #: The chapters in book order; later issues append theirs.
-CHAPTERS: tuple[Chapter, ...] = (Chapter("01_data.ipynb", "01_data.ipynb"),)
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("01_data.ipynb", "01_data.ipynb"),
+    Chapter("02_augmentation.ipynb", "02_augmentation.ipynb"),
+)
 
 
 def project_root() -> Path:

@@ -7,6 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from .augment import AUGMENTATIONS
 from .exceptions import ParameterError
 from .features import PARAMS
 from .losses import LOSSES
@@ -15,8 +16,6 @@ from .profiles import PROFILES, get_profile
 __all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION"]
 
 PROTOCOLS: tuple[str, ...] = ("paper", "loso")
-#: Training-set augmentations run_cv knows; the augmentation issues add theirs here.
-AUGMENTATIONS: tuple[str, ...] = ("none",)
 #: Bumped when the training or evaluation code changes results in a way the configuration does not show.
 RESULTS_VERSION = 1
 

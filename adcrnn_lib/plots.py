@@ -7,7 +7,7 @@ import pandas as pd
 
 from .data import EMOTION_ABBREVIATIONS, EMOTIONS
 
-__all__ = ["plot_class_counts", "plot_speaker_counts", "plot_durations", "plot_waveform_logmel"]
+__all__ = ["plot_class_counts", "plot_speaker_counts", "plot_durations", "plot_waveform_logmel", "plot_balance"]
 
 _CHANNELS = ("static log-Mel", "delta", "delta-delta")
 
@@ -100,3 +100,23 @@ def plot_waveform_logmel(y: np.ndarray, features: np.ndarray, *, sr: int, hop_le
         fig.colorbar(im, ax=ax, pad=0.01)
     axes[-1].set_xlabel("time (s)")
     return fig
+
+
+def plot_balance(counts: pd.DataFrame, ax=None):
+    """Utterances per emotion in one training fold, one bar group per emotion, one bar per column.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Index: the emotions; columns: e.g. ``original``, ``+ time_shift``, ``+ pitch_shift``.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    counts = counts.reindex(EMOTIONS)
+    counts.index = _emotion_labels()
+    counts.plot.bar(ax=ax, rot=0, width=0.8)
+    ax.set(ylabel="training utterances", xlabel="", title="One training fold before and after balancing")
+    ax.legend(frameon=False, ncols=len(counts.columns), loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    return ax

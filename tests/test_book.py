@@ -24,6 +24,8 @@ def project(tmp_path) -> Path:
         shutil.copy(ROOT / name, dest / name)
     shutil.copytree(ROOT / "notebooks", dest / "notebooks")
     shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("*.ipynb"))
+    (dest / ".pytest_cache").mkdir()  # hidden folders (caches, checkpoints) must not enter the book
+    (dest / ".pytest_cache" / "README.md").write_text("# pytest cache\n")
     return dest
 
 
@@ -47,6 +49,7 @@ def test_smoke_book_builds(project, synthetic_corpus):
     index = book.build_book("smoke", data_dir=synthetic_corpus, verify=False, root=project)
     assert index.is_file()
     page = (project / "_build" / "html" / "book" / "01_data.html").read_text()
+    assert (project / "_build" / "html" / "book" / "02_augmentation.html").is_file()
     n = len(list(synthetic_corpus.glob("*.wav")))
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     assert f"The corpus holds {n} utterances by 10 speakers" in text  # a glued, computed number

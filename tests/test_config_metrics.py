@@ -17,7 +17,7 @@ from adcrnn_lib.exceptions import ParameterError
     [
         ("profile", "fast", "smoke, cpu, paper"),
         ("protocol", "random", "paper, loso"),
-        ("augmentation", "mixup", "none"),
+        ("augmentation", "mixup", "none, time_shift, pitch_shift"),
         ("loss", "lf9", "lf1, lf2, lf3, lf4"),
         ("attention", "yes", "True, False"),
         ("seed", -1, ">= 0"),

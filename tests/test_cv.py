@@ -218,3 +218,15 @@ def test_nan_fold_writes_no_result(small_corpus, tmp_path, monkeypatch):
     with pytest.raises(TrainingError, match="loss became nan"):
         cv.run_cv(config, results_dir=tmp_path, verify=False, progress=False)
     assert not list(tmp_path.rglob("fold-*.json"))
+
+
+def test_augmented_run_generates_from_training_folds_only(small_corpus, tmp_path):
+    config = ExperimentConfig(profile="smoke", protocol="loso", augmentation="time_shift", data_dir=str(small_corpus))
+    result = cv.run_cv(config, results_dir=tmp_path, verify=False, progress=False)
+    table = data.load_emodb(small_corpus, verify=False)
+    for record in result.folds:
+        check_schema(record)
+        train = table[table["utterance"].isin(record["train_utterances"])]
+        counts = train["emotion"].astype(str).value_counts()
+        assert record["n_generated"] == sum(counts.max() - counts.get(e, 0) for e in ("boredom", "disgust", "fear", "happiness", "neutral", "sadness"))
+        assert record["n_train_segments"] == record["n_train_utterances"] + record["n_generated"]  # all clips < 3 s

@@ -14,7 +14,10 @@ import pandas as pd
 
 from ..exceptions import ParameterError
 
-__all__ = ["GeneratedClip", "augment_training_set"]
+__all__ = ["AUGMENTATIONS", "GeneratedClip", "augment_training_set"]
+
+#: The training-set augmentations :func:`augment_training_set` knows.
+AUGMENTATIONS: tuple[str, ...] = ("none", "time_shift", "pitch_shift")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,9 @@ def augment_training_set(method: str, train: pd.DataFrame, *, seed: int, fold: i
     Parameters
     ----------
     method : str
-        ``"none"`` for now.
+        One of :data:`AUGMENTATIONS`: ``"none"`` adds nothing; ``"time_shift"`` and
+        ``"pitch_shift"`` balance the six minority emotions up to the largest class
+        (:func:`~adcrnn_lib.augment.balance.balance`).
     train : pandas.DataFrame
         The training rows of the corpus table.
     seed, fold : int
@@ -54,4 +59,8 @@ def augment_training_set(method: str, train: pd.DataFrame, *, seed: int, fold: i
     """
     if method == "none":
         return []
-    raise ParameterError(f"augmentation={method!r}; allowed: 'none'")
+    if method in ("time_shift", "pitch_shift"):
+        from .balance import balance
+
+        return balance(train, method=method, seed=seed * 1000 + fold + 1)
+    raise ParameterError(f"augmentation={method!r}; allowed: {', '.join(AUGMENTATIONS)}")
