@@ -8,6 +8,7 @@
     adcrnn cv [--profile cpu] [--protocol paper|loso] [--augmentation none] [--loss lf1] [--no-attention] [--seed 0]
     adcrnn train [experiment options] --out model.keras
     adcrnn predict FILE.wav [FILE ...] --model model.keras [--json]
+    adcrnn baseline [--features compare|egemaps] [--classifier logreg|svm] [--protocol paper|loso] [--speaker-norm]
 """
 
 from __future__ import annotations
@@ -68,12 +69,25 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     from .cv import run_cv
 
     config = _config(args)
-    result = run_cv(config, results_dir=args.results_dir, verify=not args.no_verify)
+    _print_result(run_cv(config, results_dir=args.results_dir, verify=not args.no_verify), str(config))
+    return 0
+
+
+def _print_result(result, name: str) -> None:
     table = result.table()
-    print(f"{config}\nresults: {result.run_dir}")
+    print(f"{name}\nresults: {result.run_dir}")
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     for metric, s in result.summary().items():
         print(f"{metric:9s} {100 * s['mean']:6.2f} +- {100 * s['std']:5.2f} %  (mean +- std over {len(table)} folds)")
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from .baselines import BaselineConfig, run_baseline
+
+    config = BaselineConfig(
+        features=args.features, classifier=args.classifier, protocol=args.protocol, speaker_norm=args.speaker_norm, seed=args.seed, data_dir=args.data_dir
+    )
+    _print_result(run_baseline(config, results_dir=args.results_dir, verify=not args.no_verify), str(config))
     return 0
 
 
@@ -152,6 +166,17 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, help="a model saved by adcrnn train")
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.set_defaults(func=_cmd_predict)
+
+    base = sub.add_parser("baseline", help="openSMILE functionals + logistic regression or SVM, in the same folds")
+    base.add_argument("--features", default="compare", help="compare (ComParE_2016, default) or egemaps (eGeMAPSv02)")
+    base.add_argument("--classifier", default="logreg", help="logreg (default) or svm")
+    base.add_argument("--protocol", default="paper", help="paper (default) or loso")
+    base.add_argument("--speaker-norm", action="store_true", help="standardize each speaker's features with its own statistics")
+    base.add_argument("--seed", type=int, default=0)
+    base.add_argument("--data-dir", help="folder of the EmoDB wav files")
+    base.add_argument("--no-verify", action="store_true", help="skip the checksum check")
+    base.add_argument("--results-dir", help="root of the run folders")
+    base.set_defaults(func=_cmd_baseline)
     return parser
 
 

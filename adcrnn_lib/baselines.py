@@ -1,0 +1,346 @@
+"""The baseline a reader tries first: openSMILE functionals with a linear or SVM classifier.
+
+* **Features**: openSMILE's ``ComParE_2016`` (6373) or ``eGeMAPSv02`` (88) functionals per utterance,
+  through the ``opensmile`` package, cached per file like the log-Mel features.
+* **Classifiers**: scikit-learn pipelines, standardization fitted on the training fold, then
+  logistic regression or an RBF SVM. The regularization ``C`` is chosen by an inner
+  cross-validation on the training fold only, with the outer protocol's grouping (repeated takes
+  grouped for ``paper``, leave one speaker out for ``loso``), scored by UA.
+* **Folds and results**: exactly the outer folds of :func:`~adcrnn_lib.data.make_folds` (the
+  validation part joins the training part, since the inner cross-validation does the selecting),
+  the same metrics and the same fold JSON as :func:`~adcrnn_lib.cv.run_cv`, under
+  ``<results>/baseline/<config key>/``, so :func:`~adcrnn_lib.cv.compare` pairs a baseline with
+  any ADCRNN run fold by fold.
+* **Speaker normalization** (beyond the paper, off by default): each speaker's features are
+  standardized with the mean and standard deviation of that speaker's own utterances. It uses no
+  labels, but it does use the *test* speaker's unlabeled audio, which a deployed system would have
+  to collect first.
+
+For the SVM the "probabilities" in the fold JSON are the softmax of its one-vs-rest decision
+values, not calibrated probabilities.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, StratifiedGroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from .data import EMOTIONS, load_emodb, make_folds
+from .exceptions import AdcrnnError, ParameterError
+from .metrics import confusion, scores, softmax
+from .provenance import provenance
+from .storage import save_npy, sha256_file, write_json
+
+__all__ = [
+    "FEATURE_SETS",
+    "CLASSIFIERS",
+    "BaselineConfig",
+    "opensmile_features",
+    "speaker_normalize",
+    "make_classifier",
+    "fit_fold",
+    "run_baseline",
+]
+
+#: Our names -> openSMILE feature set names.
+FEATURE_SETS: dict[str, str] = {"compare": "ComParE_2016", "egemaps": "eGeMAPSv02"}
+#: Classifier name -> grid of C for the inner cross-validation.
+CLASSIFIERS: dict[str, list[float]] = {
+    "logreg": [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+    "svm": [0.1, 1.0, 10.0, 100.0],
+}
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """One baseline experiment; the same fields as an ADCRNN one where they mean the same."""
+
+    features: str = "compare"
+    classifier: str = "logreg"
+    protocol: str = "paper"
+    speaker_norm: bool = False
+    seed: int = 0
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in [
+            ("features", self.features, tuple(FEATURE_SETS)),
+            ("classifier", self.classifier, tuple(CLASSIFIERS)),
+            ("protocol", self.protocol, ("paper", "loso")),
+            ("speaker_norm", self.speaker_norm, (True, False)),
+        ]:
+            if value not in allowed or (name == "speaker_norm" and not isinstance(value, bool)):
+                raise ParameterError(f"{name}={value!r}; allowed: {', '.join(map(str, allowed))}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ParameterError(f"seed={self.seed!r}; must be an integer >= 0")
+
+    @property
+    def name(self) -> str:
+        return f"{self.features}+{self.classifier}" + ("+speaker_norm" if self.speaker_norm else "")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """Stable hash of the fields (except ``data_dir``), the C grid and the code version."""
+        payload = {**{k: v for k, v in self.to_dict().items() if k != "data_dir"}, "grid": CLASSIFIERS[self.classifier], "version": _VERSION}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# Features
+# --------------------------------------------------------------------------------------------
+def _smile(feature_set: str):
+    try:
+        import opensmile
+    except ImportError as exc:
+        raise AdcrnnError("the openSMILE baseline needs the opensmile package: pip install opensmile") from exc
+    return opensmile.Smile(
+        feature_set=getattr(opensmile.FeatureSet, FEATURE_SETS[feature_set]),
+        feature_level=opensmile.FeatureLevel.Functionals,
+    )
+
+
+def _extract(paths: list[str], feature_set: str) -> np.ndarray:
+    """openSMILE functionals of ``paths`` in this process (the worker's job)."""
+    from .data import SAMPLE_RATE, load_audio
+
+    smile = _smile(feature_set)
+    return np.vstack([smile.process_signal(load_audio(p), SAMPLE_RATE).to_numpy(dtype=np.float64) for p in paths])
+
+
+def _extract_in_workers(paths: list[str], feature_set: str, workers: int) -> np.ndarray:
+    """Run :func:`_extract` in ``workers`` fresh ``python -m adcrnn_lib.baselines`` processes."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from .exceptions import DataError
+
+    chunks = [paths[w::workers] for w in range(max(1, min(workers, len(paths))))]
+    with tempfile.TemporaryDirectory(prefix="adcrnn-opensmile-") as tmp:
+        procs = []
+        for w, chunk in enumerate(chunks):
+            job, out = Path(tmp) / f"job{w}.json", Path(tmp) / f"out{w}.npy"
+            job.write_text(json.dumps({"paths": chunk, "feature_set": feature_set}))
+            cmd = [sys.executable, "-m", "adcrnn_lib.baselines", str(job), str(out)]
+            procs.append((subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True), out))
+        results = []
+        for proc, out in procs:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                last = err.strip().splitlines()[-1] if err.strip() else f"exit status {proc.returncode}"
+                raise DataError(f"openSMILE extraction failed: {last}")
+            results.append(np.load(out))
+    rows = np.empty((len(paths), results[0].shape[1]))
+    for w, result in enumerate(results):
+        rows[w::len(chunks)] = result
+    return rows
+
+
+def opensmile_features(
+    paths, *, feature_set: str = "compare", cache: bool | str | os.PathLike = True, progress: bool = True, workers: int = 2
+) -> np.ndarray:
+    """openSMILE functionals of each file, shape (n_files, n_features), cached per file content.
+
+    Every file is read with :func:`~adcrnn_lib.data.load_audio` first, so bad files raise the same
+    :class:`~adcrnn_lib.exceptions.DataError` as everywhere else (naming the file).
+
+    openSMILE runs in ``workers`` separate ``python -m adcrnn_lib.baselines`` processes: its native
+    library corrupts the heap when TensorFlow was loaded first in the same process (seen with
+    opensmile 2.6 and tensorflow-cpu 2.21: ``malloc(): invalid size``), and a notebook or the book
+    needs both.
+    """
+    from pathlib import Path
+
+    from .features import default_cache_dir
+
+    if feature_set not in FEATURE_SETS:
+        raise ParameterError(f"feature_set={feature_set!r}; allowed: {', '.join(FEATURE_SETS)}")
+    try:
+        import opensmile  # noqa: F401  a missing package fails here, with its message
+    except ImportError as exc:
+        raise AdcrnnError("the openSMILE baseline needs the opensmile package: pip install opensmile") from exc
+    paths = [str(p) for p in paths]
+    folder = None if cache is False else (default_cache_dir() if cache is True else Path(cache)) / "opensmile" / feature_set
+    entries = [folder / f"{sha256_file(p)}.npy" if folder is not None else None for p in paths]
+    rows: list[np.ndarray | None] = [np.load(e) if e is not None and e.exists() else None for e in entries]
+    todo = [i for i, r in enumerate(rows) if r is None]
+    if todo:
+        if progress:
+            print(f"openSMILE {feature_set}: extracting {len(todo)} file(s) in {workers} process(es)", flush=True)
+        fresh = _extract_in_workers([paths[i] for i in todo], feature_set, workers)
+        for i, row in zip(todo, fresh):
+            rows[i] = row
+            if entries[i] is not None:
+                save_npy(entries[i], row)
+    return np.vstack(rows)
+
+
+def speaker_normalize(features: np.ndarray, speakers: np.ndarray) -> np.ndarray:
+    """Standardize each speaker's rows with that speaker's own mean and standard deviation.
+
+    Takes no labels: only the features and who spoke them.
+    """
+    out = np.empty_like(features, dtype=np.float64)
+    for s in np.unique(speakers):
+        rows = speakers == s
+        mean = features[rows].mean(axis=0)
+        std = features[rows].std(axis=0)
+        out[rows] = (features[rows] - mean) / np.where(std > 1e-12, std, 1.0)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# One fold
+# --------------------------------------------------------------------------------------------
+def make_classifier(name: str, *, seed: int = 0) -> Pipeline:
+    """Standardization then the classifier (``C`` is set by the inner cross-validation)."""
+    if name == "logreg":
+        clf = LogisticRegression(max_iter=2000, random_state=seed)
+    elif name == "svm":
+        clf = SVC(kernel="rbf", gamma="scale", random_state=seed)
+    else:
+        raise ParameterError(f"classifier={name!r}; allowed: {', '.join(CLASSIFIERS)}")
+    return Pipeline([("scale", StandardScaler()), ("clf", clf)])
+
+
+def _inner_splitter(protocol: str, seed: int):
+    if protocol == "loso":
+        return LeaveOneGroupOut()
+    return StratifiedGroupKFold(n_splits=4, shuffle=True, random_state=seed)
+
+
+def fit_fold(X: np.ndarray, y: np.ndarray, groups: np.ndarray, train: np.ndarray, *, classifier: str, protocol: str, seed: int = 0) -> GridSearchCV:
+    """Choose ``C`` by inner cross-validation on ``train`` rows and refit on all of them.
+
+    ``groups`` are the take groups (``paper``) or the speakers (``loso``) of every row; only the
+    ``train`` rows are ever passed to scikit-learn.
+    """
+    search = GridSearchCV(
+        make_classifier(classifier, seed=seed),
+        {"clf__C": CLASSIFIERS[classifier]},
+        cv=_inner_splitter(protocol, seed),
+        scoring="balanced_accuracy",
+        n_jobs=1,
+    )
+    search.fit(X[train], y[train], groups=groups[train])
+    return search
+
+
+def _take_groups(df: pd.DataFrame) -> np.ndarray:
+    return (df["speaker"].astype(str) + "_" + df["sentence"].astype(str) + "_" + df["emotion"].astype(str)).to_numpy()
+
+
+def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = True, progress: bool = True, features: np.ndarray | None = None):
+    """Cross-validate a baseline over the same folds as ADCRNN; completed folds are reused.
+
+    Parameters
+    ----------
+    config : BaselineConfig
+    results_dir : path, optional
+        Root of the run folders (see :func:`~adcrnn_lib.cv.results_root`).
+    verify : bool
+        Check the corpus checksums.
+    progress : bool
+    features : np.ndarray, optional
+        Precomputed features of every corpus row (else extracted, cached).
+
+    Returns
+    -------
+    adcrnn_lib.cv.CVResult
+    """
+    from tqdm.auto import tqdm
+
+    from .cv import SCHEMA_VERSION, CVResult, _load_fold, results_root
+    from .profiles import get_profile
+
+    df = load_emodb(config.data_dir, verify=verify)
+    n_splits = get_profile("paper").n_splits if config.protocol == "paper" else None
+    folds = make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
+    run_dir = results_root(results_dir) / "baseline" / config.key()
+    write_json(run_dir / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})
+    X = opensmile_features(df["path"].tolist(), feature_set=config.features, progress=progress) if features is None else features
+    speakers = df["speaker"].to_numpy()
+    if config.speaker_norm:
+        X = speaker_normalize(X, speakers)
+    y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
+    groups = speakers if config.protocol == "loso" else _take_groups(df)
+    ids = df["utterance"].to_numpy()
+    records = []
+    for fold in tqdm(folds, desc=config.name, unit="fold", disable=not progress):
+        path = run_dir / f"fold-{fold.k}.json"
+        record = _load_fold(path, config=config, fold=fold, test_ids=ids[fold.test].tolist())
+        if record is None:
+            t0 = time.perf_counter()
+            train = np.concatenate([fold.train, fold.val])
+            search = fit_fold(X, y, groups, train, classifier=config.classifier, protocol=config.protocol, seed=config.seed)
+            model = search.best_estimator_
+            if hasattr(model, "predict_proba"):
+                probs = model.predict_proba(X[fold.test])
+            else:
+                probs = softmax(model.decision_function(X[fold.test]))
+            pred = probs.argmax(axis=1)
+            record = {
+                "schema_version": SCHEMA_VERSION,
+                "complete": True,
+                "config": config.to_dict(),
+                "config_key": config.key(),
+                "fold": fold.k,
+                "classes": list(EMOTIONS),
+                "n_train_utterances": int(len(train)),
+                "n_generated": 0,
+                "n_train_segments": int(len(train)),
+                "train_utterances": ids[train].tolist(),
+                "val_utterances": [],
+                "predictions": [
+                    {"utterance": u, "true": int(t), "pred": int(p), "probs": [round(float(v), 6) for v in pr]}
+                    for u, t, p, pr in zip(ids[fold.test], y[fold.test], pred, probs)
+                ],
+                "confusion": confusion(y[fold.test], pred, len(EMOTIONS)).tolist(),
+                **scores(y[fold.test], pred, len(EMOTIONS)),
+                "best_epoch": 0,
+                "val": {"C": float(search.best_params_["clf__C"]), "inner_ua": float(search.best_score_)},
+                "history": {"loss": [], "val_wa": [], "val_ua": []},
+                "wall_time_s": round(time.perf_counter() - t0, 2),
+            }
+            record["provenance"] = provenance(profile="baseline", wall_time_s=record["wall_time_s"], data_dir=df.attrs.get("data_dir"))
+            write_json(path, record)
+        records.append(record)
+    return CVResult(config, records, run_dir)
+
+
+def _worker_main(argv: list[str]) -> int:
+    """``python -m adcrnn_lib.baselines JOB.json OUT.npy``: extract the job's files (no TensorFlow here)."""
+    import sys
+
+    from .exceptions import AdcrnnError as _Error
+
+    job = json.loads(open(argv[0]).read())
+    try:
+        rows = _extract(job["paths"], job["feature_set"])
+    except _Error as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 2
+    save_npy(argv[1], rows)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_worker_main(sys.argv[1:]))

@@ -1,0 +1,119 @@
+"""adcrnn_lib.baselines: openSMILE functionals + logistic regression / SVM in the same folds as ADCRNN."""
+
+from __future__ import annotations
+
+import builtins
+import json
+
+import numpy as np
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+from adcrnn_lib import baselines, data
+from adcrnn_lib.baselines import BaselineConfig, run_baseline
+from adcrnn_lib.exceptions import AdcrnnError, ParameterError
+
+from .test_cv import check_schema
+
+
+@pytest.fixture(scope="module")
+def egemaps(small_corpus):
+    df = data.load_emodb(small_corpus, verify=False)
+    return df, baselines.opensmile_features(df["path"].tolist(), feature_set="egemaps", progress=False)
+
+
+def test_opensmile_features(egemaps, small_corpus, tmp_path):
+    df, X = egemaps
+    assert X.shape == (len(df), 88) and np.all(np.isfinite(X))
+    assert np.std(X, axis=0).max() > 0
+
+
+class RecordingScaler(StandardScaler):
+    """A StandardScaler that remembers every row it was fitted on (by its first column)."""
+
+    seen: list[set] = []
+
+    def fit(self, X, y=None, sample_weight=None):
+        RecordingScaler.seen.append(set(np.asarray(X)[:, 0].tolist()))
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.mark.parametrize("protocol", ["paper", "loso"])
+def test_fitting_never_sees_the_test_fold(egemaps, protocol, monkeypatch):
+    df, X = egemaps
+    X = X.copy()
+    X[:, 0] = np.arange(len(df))  # column 0 tags every row with its position
+    monkeypatch.setattr(baselines, "StandardScaler", RecordingScaler)
+    y = df["emotion"].cat.codes.to_numpy()
+    groups = df["speaker"].to_numpy() if protocol == "loso" else baselines._take_groups(df)
+    for fold in data.make_folds(df, protocol=protocol)[:2]:
+        RecordingScaler.seen = []
+        train = np.concatenate([fold.train, fold.val])
+        search = baselines.fit_fold(X, y, groups, train, classifier="logreg", protocol=protocol)
+        assert len(RecordingScaler.seen) > len(baselines.CLASSIFIERS["logreg"])  # inner fits + refit
+        for rows in RecordingScaler.seen:  # every scaler fit (inner folds and refit) on training rows only
+            assert rows <= set(train.tolist()) and not rows & set(fold.test.tolist())
+        assert search.best_params_["clf__C"] in baselines.CLASSIFIERS["logreg"]
+        if protocol == "loso":  # inner folds leave one training speaker out
+            spk = df["speaker"].to_numpy()
+            assert search.n_splits_ == len(set(spk[train]))
+
+
+@pytest.mark.parametrize("classifier", ["logreg", "svm"])
+def test_run_baseline_writes_run_cv_fold_json(egemaps, small_corpus, tmp_path, classifier):
+    _, X = egemaps
+    config = BaselineConfig(features="egemaps", classifier=classifier, protocol="paper", data_dir=str(small_corpus))
+    result = run_baseline(config, results_dir=tmp_path, verify=False, progress=False, features=X)
+    assert len(result.folds) == 5
+    for path in sorted(result.run_dir.glob("fold-*.json")):
+        check_schema(json.loads(path.read_text()))
+    assert result.summary()["wa"]["mean"] > 1 / 7  # the synthetic emotions differ in pitch: well above chance
+    again = run_baseline(config, results_dir=tmp_path, verify=False, progress=False, features=X)
+    assert again.folds == result.folds  # completed folds reused
+
+
+def test_baseline_pairs_with_adcrnn_folds(egemaps, small_corpus, tmp_path):
+    from adcrnn_lib.cv import compare
+
+    _, X = egemaps
+    a = run_baseline(BaselineConfig(features="egemaps", data_dir=str(small_corpus)), results_dir=tmp_path, verify=False, progress=False, features=X)
+    b = run_baseline(BaselineConfig(features="egemaps", speaker_norm=True, data_dir=str(small_corpus)), results_dir=tmp_path, verify=False, progress=False, features=X)
+    assert a.run_dir != b.run_dir
+    out = compare(a, b, n_boot=100)
+    assert out["wa"]["folds"] == 5
+    # the baseline tests exactly the utterances of the ADCRNN folds with the same protocol and seed
+    folds = data.make_folds(data.load_emodb(small_corpus, verify=False), protocol="paper", seed=0)
+    ids = data.load_emodb(small_corpus, verify=False)["utterance"].to_numpy()
+    assert [[p["utterance"] for p in r["predictions"]] for r in a.folds] == [ids[f.test].tolist() for f in folds]
+
+
+def test_speaker_normalization_uses_no_labels(rng):
+    X = rng.normal(3.0, 2.0, size=(60, 5))
+    speakers = np.repeat(["03", "08", "09"], 20)
+    X[speakers == "08"] += 10.0
+    Z = baselines.speaker_normalize(X, speakers)
+    for s in np.unique(speakers):
+        np.testing.assert_allclose(Z[speakers == s].mean(axis=0), 0, atol=1e-12)
+        np.testing.assert_allclose(Z[speakers == s].std(axis=0), 1, atol=1e-12)
+    import inspect
+
+    assert list(inspect.signature(baselines.speaker_normalize).parameters) == ["features", "speakers"]
+
+
+def test_missing_opensmile_gives_a_clear_message(monkeypatch, tmp_path):
+    real_import = builtins.__import__
+
+    def no_opensmile(name, *args, **kwargs):
+        if name == "opensmile":
+            raise ImportError("No module named 'opensmile'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_opensmile)
+    with pytest.raises(AdcrnnError, match="pip install opensmile"):
+        baselines.opensmile_features([tmp_path / "x.wav"], feature_set="egemaps")
+
+
+@pytest.mark.parametrize("field, value", [("features", "mfcc"), ("classifier", "forest"), ("protocol", "random"), ("speaker_norm", "yes"), ("seed", -2)])
+def test_baseline_config_rejects(field, value):
+    with pytest.raises(ParameterError):
+        BaselineConfig(**{field: value})
