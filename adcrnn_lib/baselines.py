@@ -225,18 +225,21 @@ def _inner_splitter(protocol: str, seed: int):
     return StratifiedGroupKFold(n_splits=4, shuffle=True, random_state=seed)
 
 
-def fit_fold(X: np.ndarray, y: np.ndarray, groups: np.ndarray, train: np.ndarray, *, classifier: str, protocol: str, seed: int = 0) -> GridSearchCV:
+def fit_fold(
+    X: np.ndarray, y: np.ndarray, groups: np.ndarray, train: np.ndarray, *, classifier: str, protocol: str, seed: int = 0, n_jobs: int = -1
+) -> GridSearchCV:
     """Choose ``C`` by inner cross-validation on ``train`` rows and refit on all of them.
 
     ``groups`` are the take groups (``paper``) or the speakers (``loso``) of every row; only the
-    ``train`` rows are ever passed to scikit-learn.
+    ``train`` rows are ever passed to scikit-learn. ``n_jobs`` inner fits run in parallel (all
+    cores by default).
     """
     search = GridSearchCV(
         make_classifier(classifier, seed=seed),
         {"clf__C": CLASSIFIERS[classifier]},
         cv=_inner_splitter(protocol, seed),
         scoring="balanced_accuracy",
-        n_jobs=1,
+        n_jobs=n_jobs,
     )
     search.fit(X[train], y[train], groups=groups[train])
     return search

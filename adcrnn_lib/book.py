@@ -37,6 +37,7 @@ class Chapter:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_data.ipynb", "01_data.ipynb"),
     Chapter("02_augmentation.ipynb", "02_augmentation.ipynb"),
+    Chapter("baseline.ipynb", "baseline.ipynb"),
 )
 
 
@@ -86,6 +87,7 @@ def build_book(
     download: bool = False,
     verify: bool = True,
     root: str | os.PathLike | None = None,
+    overrides: dict[str, dict] | None = None,
 ) -> Path:
     """Run every chapter with ``profile`` and build the HTML book.
 
@@ -102,6 +104,9 @@ def build_book(
         look-alike corpora such as the tests' synthetic one).
     root : str or os.PathLike, optional
         Project folder holding ``_config.yml``, ``notebooks/`` and ``book/``.
+    overrides : dict, optional
+        Template name -> extra papermill parameters for that chapter, e.g.
+        ``{"baseline.ipynb": {"features": "egemaps"}}``.
 
     Returns
     -------
@@ -110,6 +115,9 @@ def build_book(
     """
     prof = get_profile(profile)
     root = Path(root) if root is not None else project_root()
+    unknown = set(overrides or {}) - {c.template for c in CHAPTERS}
+    if unknown:
+        raise ParameterError(f"overrides for unknown chapter(s) {sorted(unknown)}; chapters: {[c.template for c in CHAPTERS]}")
     try:
         wav_dir = find_corpus(data_dir)
     except CorpusNotFoundError:
@@ -123,7 +131,7 @@ def build_book(
         template = root / "notebooks" / chapter.template
         if not template.is_file():
             raise ParameterError(f"{template}: chapter template missing")
-        params = {"profile": prof.name, "data_dir": str(wav_dir), "verify_checksums": verify, **chapter.parameters}
+        params = {"profile": prof.name, "data_dir": str(wav_dir), "verify_checksums": verify, **chapter.parameters, **(overrides or {}).get(chapter.template, {})}
         logger.info("[%d/%d] %s %s", i, len(CHAPTERS), chapter.template, params)
         t0 = time.perf_counter()
         run_notebook(template, root / "book" / chapter.output, params)

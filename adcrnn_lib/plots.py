@@ -7,7 +7,7 @@ import pandas as pd
 
 from .data import EMOTION_ABBREVIATIONS, EMOTIONS
 
-__all__ = ["plot_class_counts", "plot_speaker_counts", "plot_durations", "plot_waveform_logmel", "plot_balance"]
+__all__ = ["plot_class_counts", "plot_speaker_counts", "plot_durations", "plot_waveform_logmel", "plot_balance", "plot_confusion"]
 
 _CHANNELS = ("static log-Mel", "delta", "delta-delta")
 
@@ -119,4 +119,27 @@ def plot_balance(counts: pd.DataFrame, ax=None):
     counts.plot.bar(ax=ax, rot=0, width=0.8)
     ax.set(ylabel="training utterances", xlabel="", title="One training fold before and after balancing")
     ax.legend(frameon=False, ncols=len(counts.columns), loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    return ax
+
+
+def plot_confusion(matrix: np.ndarray, ax=None, *, title: str = ""):
+    """Row-normalized confusion matrix in the paper's class order (as its Figs. 8, 10, 12, 14, 16).
+
+    Parameters
+    ----------
+    matrix : np.ndarray [shape=(7, 7)]
+        Counts, rows the true emotion, columns the predicted one.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.2))
+    counts = np.asarray(matrix, dtype=float)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    sns.heatmap(
+        100 * share, annot=True, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True, cbar_kws={"label": "% of the true class"},
+        xticklabels=EMOTION_ABBREVIATIONS, yticklabels=EMOTION_ABBREVIATIONS, ax=ax,
+    )
+    ax.set(xlabel="predicted", ylabel="true", title=title)
     return ax

@@ -49,7 +49,7 @@ def test_fitting_never_sees_the_test_fold(egemaps, protocol, monkeypatch):
     for fold in data.make_folds(df, protocol=protocol)[:2]:
         RecordingScaler.seen = []
         train = np.concatenate([fold.train, fold.val])
-        search = baselines.fit_fold(X, y, groups, train, classifier="logreg", protocol=protocol)
+        search = baselines.fit_fold(X, y, groups, train, classifier="logreg", protocol=protocol, n_jobs=1)  # in-process, so the probe sees every fit
         assert len(RecordingScaler.seen) > len(baselines.CLASSIFIERS["logreg"])  # inner fits + refit
         for rows in RecordingScaler.seen:  # every scaler fit (inner folds and refit) on training rows only
             assert rows <= set(train.tolist()) and not rows & set(fold.test.tolist())

@@ -46,10 +46,13 @@ def test_toc_lists_every_chapter():
 
 @pytest.mark.slow
 def test_smoke_book_builds(project, synthetic_corpus):
-    index = book.build_book("smoke", data_dir=synthetic_corpus, verify=False, root=project)
+    # eGeMAPS (88 features) keeps the baseline chapter's 2 x 10 leave-one-speaker-out fits quick
+    index = book.build_book("smoke", data_dir=synthetic_corpus, verify=False, root=project, overrides={"baseline.ipynb": {"features": "egemaps"}})
     assert index.is_file()
     page = (project / "_build" / "html" / "book" / "01_data.html").read_text()
     assert (project / "_build" / "html" / "book" / "02_augmentation.html").is_file()
+    baseline = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (project / "_build" / "html" / "book" / "baseline.html").read_text()))
+    assert re.search(r"the baseline reaches \d+\.\d % WA", baseline) and "85.66 ± 1.85 (the paper's)" in baseline
     n = len(list(synthetic_corpus.glob("*.wav")))
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     assert f"The corpus holds {n} utterances by 10 speakers" in text  # a glued, computed number
