@@ -37,10 +37,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from .data import EMOTIONS, load_emodb, make_folds
+from .data import load_emodb, make_folds
 from .exceptions import AdcrnnError, ParameterError
-from .metrics import confusion, scores, softmax
-from .provenance import provenance
+from .metrics import softmax
 from .storage import save_npy, sha256_file, write_json
 
 __all__ = [
@@ -76,16 +75,14 @@ class BaselineConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
-        for name, value, allowed in [
-            ("features", self.features, tuple(FEATURE_SETS)),
-            ("classifier", self.classifier, tuple(CLASSIFIERS)),
-            ("protocol", self.protocol, ("paper", "loso")),
-            ("speaker_norm", self.speaker_norm, (True, False)),
-        ]:
-            if value not in allowed or (name == "speaker_norm" and not isinstance(value, bool)):
-                raise ParameterError(f"{name}={value!r}; allowed: {', '.join(map(str, allowed))}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ParameterError(f"seed={self.seed!r}; must be an integer >= 0")
+        from .config import PROTOCOLS, check_choice, check_seed
+
+        check_choice("features", self.features, tuple(FEATURE_SETS))
+        check_choice("classifier", self.classifier, tuple(CLASSIFIERS))
+        check_choice("protocol", self.protocol, PROTOCOLS)
+        if not isinstance(self.speaker_norm, bool):
+            raise ParameterError(f"speaker_norm={self.speaker_norm!r}; allowed: True, False")
+        check_seed(self.seed)
 
     @property
     def name(self) -> str:
@@ -269,7 +266,7 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     """
     from tqdm.auto import tqdm
 
-    from .cv import SCHEMA_VERSION, CVResult, _load_fold, results_root
+    from .cv import CVResult, _load_fold, fold_record, results_root
     from .profiles import get_profile
 
     df = load_emodb(config.data_dir, verify=verify)
@@ -297,31 +294,23 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
                 probs = model.predict_proba(X[fold.test])
             else:
                 probs = softmax(model.decision_function(X[fold.test]))
-            pred = probs.argmax(axis=1)
-            record = {
-                "schema_version": SCHEMA_VERSION,
-                "complete": True,
-                "config": config.to_dict(),
-                "config_key": config.key(),
-                "fold": fold.k,
-                "classes": list(EMOTIONS),
-                "n_train_utterances": int(len(train)),
-                "n_generated": 0,
-                "n_train_segments": int(len(train)),
-                "train_utterances": ids[train].tolist(),
-                "val_utterances": [],
-                "predictions": [
-                    {"utterance": u, "true": int(t), "pred": int(p), "probs": [round(float(v), 6) for v in pr]}
-                    for u, t, p, pr in zip(ids[fold.test], y[fold.test], pred, probs)
-                ],
-                "confusion": confusion(y[fold.test], pred, len(EMOTIONS)).tolist(),
-                **scores(y[fold.test], pred, len(EMOTIONS)),
-                "best_epoch": 0,
-                "val": {"C": float(search.best_params_["clf__C"]), "inner_ua": float(search.best_score_)},
-                "history": {"loss": [], "val_wa": [], "val_ua": []},
-                "wall_time_s": round(time.perf_counter() - t0, 2),
-            }
-            record["provenance"] = provenance(profile="baseline", wall_time_s=record["wall_time_s"], data_dir=df.attrs.get("data_dir"))
+            record = fold_record(
+                config,
+                fold.k,
+                test_ids=ids[fold.test].tolist(),
+                y_true=y[fold.test],
+                probs=probs,
+                train_ids=ids[train].tolist(),
+                val_ids=[],
+                n_generated=0,
+                n_train_segments=len(train),
+                best_epoch=0,
+                val={"C": float(search.best_params_["clf__C"]), "inner_ua": float(search.best_score_)},
+                history={"loss": [], "val_wa": [], "val_ua": []},
+                started=t0,
+                profile="baseline",
+                data_dir=df.attrs.get("data_dir"),
+            )
             write_json(path, record)
         records.append(record)
     return CVResult(config, records, run_dir)

@@ -13,16 +13,23 @@ from .features import PARAMS
 from .losses import LOSSES
 from .profiles import PROFILES, get_profile
 
-__all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION"]
+__all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION", "check_choice", "check_seed"]
 
 PROTOCOLS: tuple[str, ...] = ("paper", "loso")
 #: Bumped when the training or evaluation code changes results in a way the configuration does not show.
 RESULTS_VERSION = 1
 
 
-def _check_choice(name: str, value: object, allowed) -> None:
+def check_choice(name: str, value: object, allowed) -> None:
+    """Raise a ParameterError listing ``allowed`` unless ``value`` is one of them."""
     if value not in allowed:
         raise ParameterError(f"{name}={value!r}; allowed: {', '.join(map(str, allowed))}")
+
+
+def check_seed(seed: object) -> None:
+    """Raise a ParameterError unless ``seed`` is an integer >= 0 (not a bool)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ParameterError(f"seed={seed!r}; must be an integer >= 0")
 
 
 @dataclass(frozen=True)
@@ -52,14 +59,13 @@ class ExperimentConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
-        _check_choice("profile", self.profile, tuple(PROFILES))
-        _check_choice("protocol", self.protocol, PROTOCOLS)
-        _check_choice("augmentation", self.augmentation, AUGMENTATIONS)
-        _check_choice("loss", self.loss, tuple(LOSSES))
+        check_choice("profile", self.profile, tuple(PROFILES))
+        check_choice("protocol", self.protocol, PROTOCOLS)
+        check_choice("augmentation", self.augmentation, AUGMENTATIONS)
+        check_choice("loss", self.loss, tuple(LOSSES))
         if not isinstance(self.attention, bool):
             raise ParameterError(f"attention={self.attention!r}; allowed: True, False")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ParameterError(f"seed={self.seed!r}; must be an integer >= 0")
+        check_seed(self.seed)
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise ParameterError(f"data_dir={self.data_dir!r}; must be a string path or None")
 

@@ -33,7 +33,7 @@ from .provenance import provenance
 from .storage import write_json
 from .train import make_segment_data, predict_utterances, train_split
 
-__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "check_leakage", "compare", "results_root", "load_result"]
+__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "check_leakage", "compare", "results_root", "load_result"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,34 +112,75 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
         description=f"fold {fold.k}",
     )
     test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer)
-    logits = predict_utterances(trained.model, test)
-    probs = softmax(logits)
-    pred = probs.argmax(axis=1)
     ids = df["utterance"].to_numpy()
+    return fold_record(
+        config,
+        fold.k,
+        test_ids=ids[fold.test].tolist(),
+        y_true=labels[fold.test],
+        probs=softmax(predict_utterances(trained.model, test)),
+        train_ids=ids[fold.train].tolist(),
+        val_ids=ids[fold.val].tolist(),
+        n_generated=len(clips),
+        n_train_segments=trained.n_train_segments,
+        best_epoch=trained.best_epoch,
+        val=trained.best_val,
+        history=trained.history,
+        started=t0,
+        profile=prof.name,
+        data_dir=df.attrs.get("data_dir"),
+    )
+
+
+def fold_record(
+    config,
+    fold: int,
+    *,
+    test_ids,
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    train_ids,
+    val_ids,
+    n_generated: int,
+    n_train_segments: int,
+    best_epoch: int,
+    val: dict,
+    history: dict,
+    started: float,
+    profile: str,
+    data_dir: str | None,
+) -> dict:
+    """The JSON record of one evaluated fold (layout :data:`SCHEMA_VERSION`), for ADCRNN and baselines alike.
+
+    ``probs`` are the class probabilities of the test utterances, shape (n_test, n_classes);
+    ``started`` is the ``time.perf_counter()`` at which the fold began.
+    """
+    pred = probs.argmax(axis=1)
+    wall = round(time.perf_counter() - started, 2)
     record = {
         "schema_version": SCHEMA_VERSION,
         "complete": True,
         "config": config.to_dict(),
         "config_key": config.key(),
-        "fold": fold.k,
+        "fold": int(fold),
         "classes": list(EMOTIONS),
-        "n_train_utterances": len(fold.train),
-        "n_generated": len(clips),
-        "n_train_segments": trained.n_train_segments,
-        "train_utterances": ids[fold.train].tolist(),
-        "val_utterances": ids[fold.val].tolist(),
+        "n_train_utterances": int(len(train_ids)),
+        "n_generated": int(n_generated),
+        "n_train_segments": int(n_train_segments),
+        "train_utterances": list(train_ids),
+        "val_utterances": list(val_ids),
         "predictions": [
             {"utterance": u, "true": int(t), "pred": int(p), "probs": [round(float(v), 6) for v in pr]}
-            for u, t, p, pr in zip(ids[fold.test], labels[fold.test], pred, probs)
+            for u, t, p, pr in zip(test_ids, y_true, pred, probs)
         ],
-        "confusion": confusion(labels[fold.test], pred, len(EMOTIONS)).tolist(),
-        **scores(labels[fold.test], pred, len(EMOTIONS)),
-        "best_epoch": trained.best_epoch,
-        "val": trained.best_val,
-        "history": trained.history,
-        "wall_time_s": round(time.perf_counter() - t0, 2),
+        "confusion": confusion(y_true, pred, len(EMOTIONS)).tolist(),
+        **scores(y_true, pred, len(EMOTIONS)),
+        "best_epoch": int(best_epoch),
+        "val": val,
+        "history": history,
+        "wall_time_s": wall,
     }
-    record["provenance"] = provenance(profile=prof.name, wall_time_s=record["wall_time_s"], data_dir=df.attrs.get("data_dir"))
+    record["provenance"] = provenance(profile=profile, wall_time_s=wall, data_dir=data_dir)
     return record
 
 
