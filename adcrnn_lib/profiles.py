@@ -19,6 +19,22 @@ So ``paper`` computes in mixed bfloat16 where the CPU supports it (1.35x trainin
 inference) and ``cpu`` stays in float32, which is as fast for its narrow layers. At the ``cpu``
 widths the two BiLSTMs' 2 x 149 sequential steps bound the speed: the ``smoke`` widths, with
 almost no arithmetic, still train at only about 410 samples/s. XLA is off everywhere.
+
+Optimizer budget of ``cpu``, measured on the real corpus (paper protocol, seed 0, lf1, no
+augmentation, 2026-11-27):
+
+=====================  ================  ================  ===================
+Adam step, batch       fold 0 WA / UA    fold 1 WA / UA    time per fold
+=====================  ================  ================  ===================
+1e-4, 16 (the paper)   63.0 / 60.4 %     (not run)         122 s (28 epochs)
+1e-3, 16               79.6 / 79.3 %     51.4 / 56.0 %     91-124 s
+1e-3, 32               78.7 / 80.4 %     66.4 / 65.1 %     98-105 s
+=====================  ================  ================  ===================
+
+With at most 30 epochs on a CPU, the paper's step of 1e-4 has not converged (the training loss
+is still falling when patience stops it), so ``cpu`` takes a 10x larger step and batches of 32:
+a compute-budget change of the optimizer's step size and batch, stated here and in the book; the
+layers, losses and folds are the paper's. ``paper`` keeps Adam 1e-4 and batch 16 exactly.
 """
 
 from __future__ import annotations
@@ -105,14 +121,16 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         "cpu",
-        "The default: the whole book on 2 CPU cores; narrower layers and fewer epochs, same method.",
+        "The default: the whole book on 2 CPU cores; narrower layers, fewer epochs, Adam 1e-3 and batch 32.",
         conv_filters=32,
         dilated_filters=64,
         linear_units=128,
         lstm_units=64,
         embedding_units=64,
-        epochs=30,
-        patience=8,
+        learning_rate=1e-3,  # measured: the paper's 1e-4 does not converge in a CPU budget (module docstring)
+        batch_size=32,
+        epochs=25,
+        patience=6,
         mixed_precision=False,  # measured: no faster in bfloat16 at these widths (module docstring)
     ),
     "paper": Profile(
