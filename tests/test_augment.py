@@ -11,7 +11,6 @@ from adcrnn_lib.augment import augment_training_set, balance as bal
 from adcrnn_lib.augment.classic import pitch_shift, time_shift
 from adcrnn_lib.exceptions import ParameterError
 
-from .conftest import tone
 
 
 # ------------------------------------------------------------------------------------------
