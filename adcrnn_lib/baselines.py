@@ -30,14 +30,13 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from .data import load_emodb, make_folds
+from .data import load_emodb, make_folds, take_groups
 from .exceptions import AdcrnnError, ParameterError
 from .metrics import softmax
 from .storage import save_npy, sha256_file, write_json
@@ -100,11 +99,17 @@ class BaselineConfig:
 # --------------------------------------------------------------------------------------------
 # Features
 # --------------------------------------------------------------------------------------------
-def _smile(feature_set: str):
+def _require_opensmile():
+    """The opensmile module, or an AdcrnnError saying how to install it."""
     try:
         import opensmile
     except ImportError as exc:
         raise AdcrnnError("the openSMILE baseline needs the opensmile package: pip install opensmile") from exc
+    return opensmile
+
+
+def _smile(feature_set: str):
+    opensmile = _require_opensmile()
     return opensmile.Smile(
         feature_set=getattr(opensmile.FeatureSet, FEATURE_SETS[feature_set]),
         feature_level=opensmile.FeatureLevel.Functionals,
@@ -162,18 +167,14 @@ def opensmile_features(
     opensmile 2.6 and tensorflow-cpu 2.21: ``malloc(): invalid size``), and a notebook or the book
     needs both.
     """
-    from pathlib import Path
-
-    from .features import default_cache_dir
+    from .features import resolve_cache_dir
 
     if feature_set not in FEATURE_SETS:
         raise ParameterError(f"feature_set={feature_set!r}; allowed: {', '.join(FEATURE_SETS)}")
-    try:
-        import opensmile  # noqa: F401  a missing package fails here, with its message
-    except ImportError as exc:
-        raise AdcrnnError("the openSMILE baseline needs the opensmile package: pip install opensmile") from exc
+    _require_opensmile()  # a missing package fails here, with its message, not in a worker
     paths = [str(p) for p in paths]
-    folder = None if cache is False else (default_cache_dir() if cache is True else Path(cache)) / "opensmile" / feature_set
+    root = resolve_cache_dir(cache)
+    folder = None if root is None else root / "opensmile" / feature_set
     entries = [folder / f"{sha256_file(p)}.npy" if folder is not None else None for p in paths]
     rows: list[np.ndarray | None] = [np.load(e) if e is not None and e.exists() else None for e in entries]
     todo = [i for i, r in enumerate(rows) if r is None]
@@ -242,10 +243,6 @@ def fit_fold(
     return search
 
 
-def _take_groups(df: pd.DataFrame) -> np.ndarray:
-    return (df["speaker"].astype(str) + "_" + df["sentence"].astype(str) + "_" + df["emotion"].astype(str)).to_numpy()
-
-
 def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = True, progress: bool = True, features: np.ndarray | None = None):
     """Cross-validate a baseline over the same folds as ADCRNN; completed folds are reused.
 
@@ -279,7 +276,7 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     if config.speaker_norm:
         X = speaker_normalize(X, speakers)
     y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
-    groups = speakers if config.protocol == "loso" else _take_groups(df)
+    groups = speakers if config.protocol == "loso" else take_groups(df)
     ids = df["utterance"].to_numpy()
     records = []
     for fold in tqdm(folds, desc=config.name, unit="fold", disable=not progress):

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .augment import GeneratedClip
 from .config import ExperimentConfig
-from .data import EMOTIONS, Fold, load_emodb, make_folds
+from .data import EMOTIONS, Fold, load_emodb, make_folds, take_groups
 from .exceptions import LeakageError, ParameterError
 from .features import extract_features
 from .metrics import confusion, paired_comparison, scores, softmax
@@ -59,11 +59,6 @@ def _run_dir(config: ExperimentConfig, results_dir) -> Path:
 # --------------------------------------------------------------------------------------------
 # Leakage guard
 # --------------------------------------------------------------------------------------------
-def _groups(df: pd.DataFrame, positions: np.ndarray) -> set[str]:
-    sub = df.iloc[positions]
-    return set(sub["speaker"].astype(str) + "_" + sub["sentence"].astype(str) + "_" + sub["emotion"].astype(str))
-
-
 def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, protocol: str = "paper") -> None:
     """Raise :class:`LeakageError` if test data, or anything made from it, reaches training or validation.
 
@@ -76,7 +71,8 @@ def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, p
     leaked = sorted(test & (train | val))
     if leaked:
         raise LeakageError(f"fold {fold.k}: test utterances also in training/validation: {leaked[:5]}")
-    shared = sorted(_groups(df, fold.test) & _groups(df, np.concatenate([fold.train, fold.val])))
+    groups = take_groups(df)
+    shared = sorted(set(groups[fold.test]) & set(groups[np.concatenate([fold.train, fold.val])]))
     if shared:
         raise LeakageError(f"fold {fold.k}: repeated takes split across test and training/validation: {shared[:5]}")
     if protocol == "loso":

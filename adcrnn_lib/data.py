@@ -55,6 +55,7 @@ __all__ = [
     "load_audio",
     "make_folds",
     "split_validation",
+    "take_groups",
 ]
 
 logger = logging.getLogger(__name__)
@@ -434,7 +435,7 @@ class Fold:
     test: np.ndarray
 
 
-def _take_groups(df: pd.DataFrame) -> np.ndarray:
+def take_groups(df: pd.DataFrame) -> np.ndarray:
     """Group label of each row: the repeated takes of one speaker, sentence and emotion."""
     return (df["speaker"].astype(str) + "_" + df["sentence"].astype(str) + "_" + df["emotion"].astype(str)).to_numpy()
 
@@ -461,7 +462,7 @@ def split_validation(df: pd.DataFrame, positions: np.ndarray, *, seed: int = 0, 
     positions = np.asarray(positions)
     y = df["emotion"].astype(str).to_numpy()[positions]
     inner = StratifiedGroupKFold(n_splits=val_splits, shuffle=True, random_state=seed)
-    tr, va = next(inner.split(np.zeros(len(positions)), y, _take_groups(df)[positions]))
+    tr, va = next(inner.split(np.zeros(len(positions)), y, take_groups(df)[positions]))
     return np.sort(positions[tr]), np.sort(positions[va])
 
 
@@ -505,7 +506,7 @@ def make_folds(
     if protocol not in ("paper", "loso"):
         raise ParameterError(f"protocol={protocol!r}; allowed: 'paper', 'loso'")
     y = df["emotion"].astype(str).to_numpy()
-    groups = _take_groups(df)
+    groups = take_groups(df)
     folds: list[Fold] = []
     if protocol == "paper":
         n_splits = 5 if n_splits is None else n_splits

@@ -60,6 +60,7 @@ __all__ = [
     "Normalizer",
     "FeatureCache",
     "default_cache_dir",
+    "resolve_cache_dir",
     "extract_features",
 ]
 
@@ -265,12 +266,24 @@ class Normalizer:
 # --------------------------------------------------------------------------------------------
 # Cache
 # --------------------------------------------------------------------------------------------
+def _file_features(path: str | os.PathLike, params: FeatureParams) -> np.ndarray:
+    """Read ``path`` (checked by :func:`~adcrnn_lib.data.load_audio`) and compute its features."""
+    return log_mel_3d(load_audio(path, sr=params.sr), sr=params.sr, params=params)
+
+
 def default_cache_dir() -> Path:
     """``$ADCRNN_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/adcrnn`` (``~/.cache/adcrnn``)."""
     env = os.environ.get(CACHE_ENV_VAR)
     if env:
         return Path(env).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")).expanduser() / "adcrnn"
+
+
+def resolve_cache_dir(cache: bool | str | os.PathLike) -> Path | None:
+    """The cache folder a ``cache`` argument names: ``True`` the default, a path itself, ``False`` none."""
+    if cache is False:
+        return None
+    return default_cache_dir() if cache is True else Path(cache)
 
 
 class FeatureCache:
@@ -360,7 +373,7 @@ class FeatureCache:
                 if entry.exists():
                     feats.append(np.load(entry))
                     continue
-                f = log_mel_3d(load_audio(path, sr=self.params.sr), sr=self.params.sr, params=self.params)
+                f = _file_features(path, self.params)
                 save_npy(entry, f)
                 feats.append(f)
         finally:
@@ -401,14 +414,14 @@ def extract_features(
 
         out = []
         for p in tqdm(list(paths), desc="log-Mel", unit="file", disable=not progress):
-            out.append(log_mel_3d(load_audio(p, sr=params.sr), sr=params.sr, params=params))
+            out.append(_file_features(p, params))
         return out
     if isinstance(cache, FeatureCache):
         if cache.params != params:
             raise ParameterError("the FeatureCache was made for other feature parameters")
         store = cache
     else:
-        store = FeatureCache(None if cache is True else cache, params=params)
+        store = FeatureCache(resolve_cache_dir(cache), params=params)
     try:
         return store.get_many(paths, progress=progress)
     except FileNotFoundError as exc:

@@ -20,7 +20,7 @@ import numpy as np
 from .config import ExperimentConfig
 from .data import EMOTIONS, load_audio, load_emodb, split_validation
 from .exceptions import AdcrnnError, DataError, ParameterError
-from .features import SEGMENT_FRAMES, FeatureParams, Normalizer, extract_features, log_mel_3d, segment
+from .features import PARAMS, SEGMENT_FRAMES, FeatureParams, Normalizer, extract_features, log_mel_3d, segment
 from .metrics import softmax
 from .provenance import provenance
 from .storage import write_json
@@ -68,7 +68,7 @@ def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: boo
         _meta_path(out),
         {
             "classes": list(EMOTIONS),
-            "features": dataclasses.asdict(FeatureParams()),
+            "features": dataclasses.asdict(PARAMS),
             "segment_frames": SEGMENT_FRAMES,
             "normalizer": normalizer.to_dict(),
             "config": config.to_dict(),

@@ -10,7 +10,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["git_commit", "machine", "package_versions", "provenance"]
+__all__ = ["git_commit", "machine", "package_versions", "provenance", "provenance_table"]
 
 _PACKAGES = ("adcrnn", "numpy", "scipy", "librosa", "soundfile", "scikit-learn", "pandas", "keras", "tensorflow-cpu", "tensorflow")
 
@@ -90,3 +90,13 @@ def provenance(*, profile: str, wall_time_s: float | None = None, **extra: objec
         "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 2),
         **extra,
     }
+
+
+def provenance_table(record: dict):
+    """A :func:`provenance` record as a one-column table, nested fields flattened, for the book."""
+    import pandas as pd
+
+    flat = {k: v for k, v in record.items() if not isinstance(v, dict)}
+    flat.update({f"machine.{k}": v for k, v in record["machine"].items()})
+    flat.update({f"version.{k}": v for k, v in record["packages"].items()})
+    return pd.Series(flat, name="value").to_frame()

@@ -45,7 +45,7 @@ def test_fitting_never_sees_the_test_fold(egemaps, protocol, monkeypatch):
     X[:, 0] = np.arange(len(df))  # column 0 tags every row with its position
     monkeypatch.setattr(baselines, "StandardScaler", RecordingScaler)
     y = df["emotion"].cat.codes.to_numpy()
-    groups = df["speaker"].to_numpy() if protocol == "loso" else baselines._take_groups(df)
+    groups = df["speaker"].to_numpy() if protocol == "loso" else data.take_groups(df)
     for fold in data.make_folds(df, protocol=protocol)[:2]:
         RecordingScaler.seen = []
         train = np.concatenate([fold.train, fold.val])

@@ -131,10 +131,10 @@ def balance(
     list of GeneratedClip
         Each with its source utterance, the method and its parameters.
     """
-    from ..features import default_cache_dir
+    from ..features import resolve_cache_dir
 
     jobs = plan(train, method=method, target=target, seed=seed)
-    cache_dir = None if cache is False else (default_cache_dir() if cache is True else Path(cache))
+    cache_dir = resolve_cache_dir(cache)
     clips = []
     for pos, emotion, params in jobs:
         row = train.iloc[pos]
