@@ -16,6 +16,9 @@ from .profiles import PROFILES, get_profile
 __all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION", "check_choice", "check_seed"]
 
 PROTOCOLS: tuple[str, ...] = ("paper", "loso")
+#: Augmentations that train GANs; only their runs are keyed by the profile's GAN settings.
+GAN_AUGMENTATIONS: tuple[str, ...] = ("wavegan", "specgan")
+GAN_FIELD_PREFIXES: tuple[str, ...] = ("gan_", "wavegan_", "specgan_")
 #: Bumped when the training or evaluation code changes results in a way the configuration does not show.
 RESULTS_VERSION = 1
 
@@ -79,9 +82,12 @@ class ExperimentConfig:
         It covers the fields (except ``data_dir``), every number of the profile, the feature
         parameters and :data:`RESULTS_VERSION`, so changing any of them starts a new run folder.
         """
+        settings = get_profile(self.profile).to_dict()
+        if self.augmentation not in GAN_AUGMENTATIONS:  # GAN sizes do not shape runs without a GAN
+            settings = {k: v for k, v in settings.items() if not k.startswith(GAN_FIELD_PREFIXES)}
         payload = {
             **{k: v for k, v in self.to_dict().items() if k != "data_dir"},
-            "profile_settings": get_profile(self.profile).to_dict(),
+            "profile_settings": settings,
             "features": PARAMS.key(),
             "version": RESULTS_VERSION,
         }

@@ -258,7 +258,7 @@ def train_split(
     from .features import log_mel_3d
 
     labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
-    clips = augment_training_set(config.augmentation, df.iloc[train], seed=config.seed, fold=fold)
+    clips = augment_training_set(config.augmentation, df.iloc[train], seed=config.seed, fold=fold, profile=config.profile, progress=progress)
     if check is not None:
         check(clips)
     train_feats = [features[i] for i in train] + [log_mel_3d(c.audio) for c in clips]

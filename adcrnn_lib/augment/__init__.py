@@ -17,7 +17,7 @@ from ..exceptions import ParameterError
 __all__ = ["AUGMENTATIONS", "GeneratedClip", "augment_training_set"]
 
 #: The training-set augmentations :func:`augment_training_set` knows.
-AUGMENTATIONS: tuple[str, ...] = ("none", "time_shift", "pitch_shift")
+AUGMENTATIONS: tuple[str, ...] = ("none", "time_shift", "pitch_shift", "wavegan", "specgan")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class GeneratedClip:
     params: dict = field(default_factory=dict)
 
 
-def augment_training_set(method: str, train: pd.DataFrame, *, seed: int, fold: int) -> list[GeneratedClip]:
+def augment_training_set(method: str, train: pd.DataFrame, *, seed: int, fold: int, profile: str = "cpu", progress: bool = False) -> list[GeneratedClip]:
     """New training clips for one fold, made from ``train`` (the fold's training rows) only.
 
     Parameters
@@ -51,16 +51,21 @@ def augment_training_set(method: str, train: pd.DataFrame, *, seed: int, fold: i
     method : str
         One of :data:`AUGMENTATIONS`: ``"none"`` adds nothing; ``"time_shift"`` and
         ``"pitch_shift"`` balance the six minority emotions up to the largest class
-        (:func:`~adcrnn_lib.augment.balance.balance`).
+        (:func:`~adcrnn_lib.augment.balance.balance`); ``"wavegan"`` and ``"specgan"`` do the
+        same with clips of one GAN per emotion trained on ``train`` only.
     train : pandas.DataFrame
         The training rows of the corpus table.
     seed, fold : int
         Seed the generation; the same seed and fold give the same clips.
+    profile : str
+        The compute profile (GAN sizes and steps).
+    progress : bool
+        Progress bars for GAN training.
     """
     if method == "none":
         return []
-    if method in ("time_shift", "pitch_shift"):
+    if method in AUGMENTATIONS:
         from .balance import balance
 
-        return balance(train, method=method, seed=seed * 1000 + fold + 1)
+        return balance(train, method=method, seed=seed * 1000 + fold + 1, profile=profile, progress=progress)
     raise ParameterError(f"augmentation={method!r}; allowed: {', '.join(AUGMENTATIONS)}")

@@ -9,7 +9,10 @@ fold's training utterances of the same emotion, never from anything else:
   used twice, and no source gets the same parameters twice);
 * ``time_shift`` cycles through shifts of 1, 2, 3, 4 and 5 times the paper's ``tau = sr / 100``
   (10 to 50 ms), forward then backward, each with roll;
-* ``pitch_shift`` cycles through +1, -1, +2, -2, +3, -3, +4, -4 half-steps.
+* ``pitch_shift`` cycles through +1, -1, +2, -2, +3, -3, +4, -4 half-steps;
+* ``wavegan`` and ``specgan`` train one GAN per emotion on all of that emotion's training
+  utterances (:mod:`adcrnn_lib.augment.gan_clips`) and fill the emotion with its screened clips;
+  each clip lists every utterance its GAN saw as its sources.
 
 Generated audio is cached on disk, keyed by the source file's SHA-256, the method and the
 parameters (``<cache>/augment/``), so a rerun, or another fold with the same source, reuses it.
@@ -32,7 +35,10 @@ from ..storage import save_npy, sha256_file
 from . import GeneratedClip
 from .classic import pitch_shift, time_shift
 
-__all__ = ["AUGMENTED_EMOTIONS", "PARAMETER_CYCLES", "METHODS", "target_count", "plan", "balance"]
+__all__ = ["AUGMENTED_EMOTIONS", "PARAMETER_CYCLES", "METHODS", "GAN_METHODS", "target_count", "plan", "balance", "emotion_sources"]
+
+#: Methods that generate with a GAN per emotion instead of transforming one source.
+GAN_METHODS: tuple[str, ...] = ("wavegan", "specgan")
 
 #: The six emotions the paper generates clips for (all but anger).
 AUGMENTED_EMOTIONS: tuple[str, ...] = ("boredom", "disgust", "fear", "happiness", "neutral", "sadness")
@@ -111,6 +117,8 @@ def balance(
     target: str | int | float = "max",
     seed: int = 0,
     cache: bool | str | os.PathLike = True,
+    profile: str = "cpu",
+    progress: bool = False,
 ) -> list[GeneratedClip]:
     """Generate clips that bring each augmented emotion of ``train`` up to the target count.
 
@@ -118,13 +126,18 @@ def balance(
     ----------
     train : pandas.DataFrame
         The fold's training rows of the corpus table (``utterance``, ``path``, ``emotion``).
-    method : {"time_shift", "pitch_shift"}
+    method : {"time_shift", "pitch_shift", "wavegan", "specgan"}
     target : "max", int or float
         See :func:`target_count`.
     seed : int
         Same seed, same clips.
     cache : bool or path
-        ``True``: the default cache folder; a path: there; ``False``: no cache.
+        ``True``: the default cache folder; a path: there; ``False``: no cache (classic methods
+        only: GANs always keep their checkpoints, in a temporary folder if need be).
+    profile : str
+        Compute profile of the GAN sizes and steps (GAN methods only).
+    progress : bool
+        Progress bars over GAN training steps.
 
     Returns
     -------
@@ -133,6 +146,10 @@ def balance(
     """
     from ..features import resolve_cache_dir
 
+    if method not in (*METHODS, *GAN_METHODS):
+        raise ParameterError(f"method={method!r}; allowed: {', '.join((*METHODS, *GAN_METHODS))}")
+    if method in GAN_METHODS:
+        return _balance_with_gan(train, kind=method, target=target, seed=seed, cache=cache, profile=profile, progress=progress)
     jobs = plan(train, method=method, target=target, seed=seed)
     cache_dir = resolve_cache_dir(cache)
     clips = []
@@ -147,3 +164,45 @@ def balance(
                 save_npy(path, audio)
         clips.append(GeneratedClip(audio, emotion, (str(row["utterance"]),), method, params))
     return clips
+
+
+def emotion_sources(train: pd.DataFrame, target: str | int | float = "max") -> dict[str, tuple[pd.DataFrame, int]]:
+    """Per augmented emotion: its training rows and how many clips it lacks (emotions lacking none are left out)."""
+    emotions = train["emotion"].astype(str)
+    goal = target_count(emotions.value_counts().reindex(EMOTIONS, fill_value=0), target)
+    out = {}
+    for emotion in AUGMENTED_EMOTIONS:
+        rows = train[emotions.to_numpy() == emotion]
+        if len(rows) and goal > len(rows):
+            out[emotion] = (rows, goal - len(rows))
+    return out
+
+
+def _balance_with_gan(train: pd.DataFrame, *, kind: str, target, seed: int, cache, profile: str, progress: bool) -> list[GeneratedClip]:
+    import tempfile
+
+    from ..features import resolve_cache_dir
+    from .gan import GanSettings
+    from .gan_clips import emotion_gan, generate_clips
+
+    settings = GanSettings.from_profile(kind, profile)
+    cache_dir = resolve_cache_dir(cache)
+    tmp = None
+    if cache_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="adcrnn-gan-")
+        cache_dir = Path(tmp.name)
+    try:
+        clips = []
+        for emotion, (rows, missing) in emotion_sources(train, target).items():
+            gan_seed = seed * 10 + AUGMENTED_EMOTIONS.index(emotion)
+            model = emotion_gan(
+                settings, rows["utterance"].astype(str).tolist(), rows["path"].astype(str).tolist(),
+                seed=gan_seed, cache_dir=cache_dir, progress=progress, desc=f"{kind} {emotion}",
+            )
+            audio, _ = generate_clips(model, missing, seed=gan_seed)
+            params = {"gan": model.key, "step": model.gan.step}
+            clips += [GeneratedClip(y, emotion, model.sources, kind, {**params, "index": i}) for i, y in enumerate(audio)]
+        return clips
+    finally:
+        if tmp is not None:
+            tmp.cleanup()

@@ -36,17 +36,21 @@ _EPS = 1e-6
 GRIFFIN_LIM_ITERATIONS = 16
 
 
-def log_spectrogram(y: np.ndarray) -> np.ndarray:
+def log_spectrogram(y: np.ndarray, *, whole: bool = False) -> np.ndarray:
     """Log-magnitude spectrogram of one clip, shape (128 frames, 128 bins), float32.
 
-    ``y`` is padded or cut to 16384 samples first.
+    ``y`` is padded or cut to 16384 samples first; with ``whole=True`` the whole signal is
+    transformed instead, giving ``len(y) // 128`` frames (at least 128, padding short signals).
     """
     import librosa
 
     y = np.asarray(y, dtype=np.float32)
-    y = np.pad(y, (0, max(0, SLICE_SAMPLES - y.size)))[:SLICE_SAMPLES]
+    y = np.pad(y, (0, max(0, SLICE_SAMPLES - y.size)))
+    if not whole:
+        y = y[:SLICE_SAMPLES]
+    frames = y.size // HOP
     spec = librosa.stft(y, n_fft=N_FFT, hop_length=HOP, window="hann", center=True)
-    return np.log(np.abs(spec[:BINS, :FRAMES]).T + _EPS).astype(np.float32)
+    return np.log(np.abs(spec[:BINS, :frames]).T + _EPS).astype(np.float32)
 
 
 @dataclass(frozen=True)
