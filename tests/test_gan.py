@@ -96,3 +96,153 @@ def test_griffin_lim_reconstructs_the_magnitudes():
     mag_hat = np.exp(log_spectrogram(y_hat)) - 1e-6
     snr = 10 * np.log10(np.sum(mag**2) / np.sum((mag - mag_hat) ** 2))
     assert snr >= 15
+
+
+# --- WGAN-GP training (adcrnn_lib.augment.gan) ------------------------------------------------
+import importlib.util  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from adcrnn_lib.augment.gan import WGANGP, GanSettings, gradient_penalty, spectrogram_sampler, wave_sampler  # noqa: E402
+from adcrnn_lib.augment.gan_clips import emotion_gan, generate_clips, screen_clip  # noqa: E402
+from adcrnn_lib.exceptions import ParameterError, TrainingError  # noqa: E402
+
+from .conftest import tone, write_wav  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(size=2, batch_size=4, critic_steps=2, checkpoint_every=1)
+
+
+def _weights(gan: WGANGP) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(v.value) for v in gan.generator.variables + gan.critic.variables + gan.d_opt.variables]
+
+
+def test_gradient_penalty_of_a_linear_critic_is_hand_computable():
+    # critic(x) = w . x + b has gradient w everywhere, so the penalty is (||w|| - 1)^2 for any batch
+    critic = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    w = np.array([[2.0], [1.0], [2.0]], np.float32)  # ||w|| = 3
+    critic.layers[0].set_weights([w, np.array([0.5], np.float32)])
+    real = np.random.default_rng(0).normal(size=(5, 3))
+    fake = np.random.default_rng(1).normal(size=(5, 3))
+    assert gradient_penalty(critic, real, fake, np.linspace(0, 1, 5)) == pytest.approx((3.0 - 1.0) ** 2, rel=1e-5)
+    critic.layers[0].set_weights([w / 3.0, np.zeros(1, np.float32)])  # unit-norm gradient: no penalty
+    assert gradient_penalty(critic, real, fake, np.full(5, 0.3)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gan_settings_reject_bad_values():
+    with pytest.raises(ParameterError, match="kind"):
+        GanSettings("melgan")
+    with pytest.raises(ParameterError, match="steps"):
+        GanSettings("wavegan", steps=0)
+    paper = GanSettings.from_profile("wavegan", "paper")
+    assert (paper.size, paper.batch_size, paper.steps, paper.critic_steps) == (64, 64, 90_000, 5)
+    assert GanSettings.from_profile("specgan", "paper").steps == 35_000
+
+
+@pytest.mark.parametrize("kind", ["wavegan", "specgan"])
+def test_training_is_finite_and_a_checkpoint_resumes_exactly(kind, tmp_path, rng):
+    if kind == "wavegan":
+        sampler = wave_sampler([tone(150, 1.3, seed=i) for i in range(3)] + [tone(200, 0.5)])  # one shorter than a slice
+    else:
+        sampler = spectrogram_sampler([rng.uniform(-1, 1, (150, 128)).astype(np.float32), rng.uniform(-1, 1, (60, 128)).astype(np.float32)])
+    straight = WGANGP(GanSettings(kind, steps=4, **TINY), seed=3)
+    history = straight.train(sampler)
+    assert len(history["critic_loss"]) == 4 and np.all(np.isfinite(history["gradient_penalty"]))
+    # "killed" after 2 steps: a new process with the full step count resumes from the checkpoint
+    ckpt = tmp_path / "ckpt.npz"
+    WGANGP(GanSettings(kind, steps=2, **TINY), seed=3).train(sampler, checkpoint=ckpt)
+    resumed = WGANGP(GanSettings(kind, steps=4, **TINY), seed=3)
+    resumed.train(sampler, checkpoint=ckpt)
+    assert resumed.step == 4 and resumed.history["critic_loss"] == history["critic_loss"]
+    for a, b in zip(_weights(straight), _weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+    out = resumed.generate(3, seed=0)
+    assert out.shape[0] == 3 and np.all(np.abs(out) <= 1.0)
+    np.testing.assert_array_equal(out, resumed.generate(3, seed=0))
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    WGANGP(GanSettings("wavegan", steps=1, **TINY), seed=0).save(path)
+    with pytest.raises(TrainingError, match="other GAN settings"):
+        WGANGP(GanSettings("wavegan", steps=1, **{**TINY, "size": 3}), seed=0).load(path)
+    with pytest.raises(TrainingError, match="seed"):
+        WGANGP(GanSettings("wavegan", steps=1, **TINY), seed=1).load(path)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(TrainingError, match="ckpt.npz"):
+        WGANGP(GanSettings("wavegan", steps=1, **TINY), seed=0).load(path)
+
+
+def test_screening_rejects_unusable_clips():
+    y = tone(200, 1.0)
+    assert screen_clip(y) is None
+    assert screen_clip(np.where(np.arange(y.size) == 5, np.nan, y)) == "nonfinite"
+    assert screen_clip(np.zeros(100)) == "silent"
+    assert screen_clip(np.sign(y)) == "clipped"
+
+
+def test_emotion_gan_is_keyed_by_its_sources_and_clips_are_cached(tmp_path):
+
+
+    paths = [str(write_wav(tmp_path / f"w{i}.wav", tone(150 + 10 * i, 1.2, seed=i))) for i in range(3)]
+    settings = GanSettings("wavegan", steps=2, **TINY)
+    a = emotion_gan(settings, ["u0", "u1"], paths[:2], seed=0, cache_dir=tmp_path / "c")
+    b = emotion_gan(settings, ["u0", "u2"], [paths[0], paths[2]], seed=0, cache_dir=tmp_path / "c")
+    assert a.key != b.key and a.sources == ("u0", "u1")
+    clips, counts = generate_clips(a, 5, seed=1)
+    assert len(clips) == 5 == counts["accepted"] and counts["drawn"] >= 5
+    assert all(screen_clip(c) is None and c.shape == (16384,) for c in clips)
+    again = emotion_gan(settings, ["u0", "u1"], paths[:2], seed=0, cache_dir=tmp_path / "c")  # loads, trains nothing
+    assert again.gan.step == 2 and (again.folder / "checkpoint.npz").exists()
+    cached, _ = generate_clips(again, 5, seed=1)
+    for x, y in zip(clips, cached):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("kind", ["wavegan", "specgan"])
+def test_gan_balancing_fills_each_emotion_from_its_training_rows_only(kind, small_corpus, tmp_path):
+    from adcrnn_lib.augment.balance import balance, emotion_sources
+    from adcrnn_lib.data import load_emodb
+
+    df = load_emodb(small_corpus, verify=False)
+    train = df[df["speaker"] != df["speaker"].iloc[0]]
+    missing = {e: n for e, (_, n) in emotion_sources(train).items()}
+    clips = balance(train, method=kind, profile="smoke", seed=0, cache=tmp_path)
+    counts = {e: sum(c.emotion == e for c in clips) for e in missing}
+    assert counts == missing and sum(missing.values()) > 0
+    train_ids = set(train["utterance"])
+    for clip in clips:
+        own = set(train.loc[train["emotion"] == clip.emotion, "utterance"])
+        assert set(clip.sources) == own <= train_ids and clip.method == kind
+        assert clip.audio.shape == (16384,) and screen_clip(clip.audio) is None
+
+
+_JAX_GAN = textwrap.dedent(
+    """
+    import numpy as np, keras
+    assert keras.backend.backend() == "jax"
+    from adcrnn_lib.augment.gan import WGANGP, GanSettings, gradient_penalty, wave_sampler
+    s = dict(size=2, batch_size=4, critic_steps=2, checkpoint_every=1)
+    sampler = wave_sampler([np.random.default_rng(i).normal(0, 0.1, 20000).astype("float32") for i in range(2)])
+    straight = WGANGP(GanSettings("wavegan", steps=3, **s), seed=1); straight.train(sampler)
+    WGANGP(GanSettings("wavegan", steps=1, **s), seed=1).train(sampler, checkpoint="ck.npz")
+    resumed = WGANGP(GanSettings("wavegan", steps=3, **s), seed=1); resumed.train(sampler, checkpoint="ck.npz")
+    assert resumed.history["critic_loss"] == straight.history["critic_loss"]
+    assert np.all(np.isfinite(straight.history["gradient_penalty"]))
+    critic = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    critic.layers[0].set_weights([np.array([[2.0], [1.0], [2.0]], "float32"), np.zeros(1, "float32")])
+    assert abs(gradient_penalty(critic, np.ones((2, 3)), np.zeros((2, 3)), [0.2, 0.7]) - 4.0) < 1e-4
+    print("jax gan ok")
+    """
+)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (GPU machines have it; CI does not)")
+def test_gan_training_runs_on_jax(tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", _JAX_GAN], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "jax gan ok" in proc.stdout

@@ -392,13 +392,15 @@ class WGANGP:
             np.savez(fh, **arrays)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Restore the state :meth:`save` wrote; the settings must match except ``steps`` and ``checkpoint_every``."""
+        """Restore the state :meth:`save` wrote; the seed and the settings must match (except ``steps`` and ``checkpoint_every``)."""
         try:
             with np.load(path) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
                 resumable = ("steps", "checkpoint_every")  # a run may be extended or checkpointed differently
                 if {k: v for k, v in meta["settings"].items() if k not in resumable} != {k: v for k, v in self.settings.to_dict().items() if k not in resumable}:
                     raise TrainingError(f"{path}: checkpoint of other GAN settings {meta['settings']}, expected {self.settings.to_dict()}")
+                if meta["seed"] != self.seed:
+                    raise TrainingError(f"{path}: checkpoint of seed {meta['seed']}, expected {self.seed}")
                 for group, variables in self._variable_groups().items():
                     for i, var in enumerate(variables):
                         value = data[f"{group}/{i}"]
