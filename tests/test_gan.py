@@ -246,3 +246,51 @@ def test_gan_training_runs_on_jax(tmp_path):
     proc = subprocess.run([sys.executable, "-c", _JAX_GAN], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "jax gan ok" in proc.stdout
+
+
+# --- quality report (adcrnn_lib.augment.quality) ----------------------------------------------
+def test_classifier_scores_by_hand():
+    from adcrnn_lib.augment.quality import classifier_scores
+
+    confident = np.eye(7)[[4, 4, 0, 1]]  # two of four are happiness (index 4)
+    scores = classifier_scores(confident, "happiness")
+    assert scores["intended_share"] == 0.5
+    # p(y) = (1/4, 1/4, 0, 0, 1/2, 0, 0); KL of each one-hot row = -log p(y of that row)
+    expected = np.exp(np.mean([np.log(2), np.log(2), np.log(4), np.log(4)]))
+    assert scores["inception_score"] == pytest.approx(expected, rel=1e-6)
+    assert classifier_scores(np.full((5, 7), 1 / 7), "fear")["inception_score"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="shape"):
+        classifier_scores(np.ones((3, 4)), "fear")
+
+
+def test_memorization_flags_copies_and_not_new_clips():
+    from adcrnn_lib.augment.quality import memorization, nearest_distances
+
+    train = [tone(120 + 15 * i, 1.1, seed=i) for i in range(6)]
+    copies = memorization([t.copy() for t in train[:3]], train)
+    assert copies["gen_to_train_median"] == pytest.approx(0.0, abs=1e-4) and copies["share_closer_than_train_p5"] == 1.0
+    noise = memorization([np.random.default_rng(i).normal(0, 0.1, 16384).astype(np.float32) for i in range(3)], train)
+    assert noise["share_closer_than_train_p5"] == 0.0 and noise["ratio"] > 1.0
+    x = np.array([[0.0], [1.0], [3.0]])
+    np.testing.assert_allclose(nearest_distances(x, x, exclude_self=True), [1.0, 1.0, 2.0])
+
+
+def test_gan_quality_reports_every_augmented_emotion(small_corpus):
+    from adcrnn_lib.augment.balance import emotion_sources
+    from adcrnn_lib.augment.quality import gan_quality
+    from adcrnn_lib.data import load_emodb
+
+    df = load_emodb(small_corpus, verify=False)
+    train = df[df["speaker"] != df["speaker"].iloc[0]]
+    seen = []
+
+    def predict(y):
+        seen.append(len(y))
+        return np.eye(7)[4]  # always "happiness"
+
+    table = gan_quality(train, "wavegan", predict, seed=0, fold=0, profile="smoke")
+    missing = {e: n for e, (_, n) in emotion_sources(train).items()}
+    assert list(table.index) == list(missing) and table["kept"].to_dict() == missing
+    assert len(seen) == sum(missing.values())
+    assert (table["intended_share"] == [1.0 if e == "happiness" else 0.0 for e in table.index]).all()
+    assert (table["drawn"] >= table["kept"]).all() and table["gen_to_train_median"].gt(0).all()

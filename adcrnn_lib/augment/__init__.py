@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..exceptions import ParameterError
 
-__all__ = ["AUGMENTATIONS", "GeneratedClip", "augment_training_set"]
+__all__ = ["AUGMENTATIONS", "GeneratedClip", "augment_training_set", "fold_seed"]
 
 #: The training-set augmentations :func:`augment_training_set` knows.
 AUGMENTATIONS: tuple[str, ...] = ("none", "time_shift", "pitch_shift", "wavegan", "specgan")
@@ -43,6 +43,11 @@ class GeneratedClip:
     params: dict = field(default_factory=dict)
 
 
+def fold_seed(seed: int, fold: int) -> int:
+    """The generation seed of one fold of a run with ``seed`` (folds never share clips by accident)."""
+    return seed * 1000 + fold + 1
+
+
 def augment_training_set(method: str, train: pd.DataFrame, *, seed: int, fold: int, profile: str = "cpu", progress: bool = False) -> list[GeneratedClip]:
     """New training clips for one fold, made from ``train`` (the fold's training rows) only.
 
@@ -67,5 +72,5 @@ def augment_training_set(method: str, train: pd.DataFrame, *, seed: int, fold: i
     if method in AUGMENTATIONS:
         from .balance import balance
 
-        return balance(train, method=method, seed=seed * 1000 + fold + 1, profile=profile, progress=progress)
+        return balance(train, method=method, seed=fold_seed(seed, fold), profile=profile, progress=progress)
     raise ParameterError(f"augmentation={method!r}; allowed: {', '.join(AUGMENTATIONS)}")

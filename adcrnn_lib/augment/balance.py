@@ -35,7 +35,7 @@ from ..storage import save_npy, sha256_file
 from . import GeneratedClip
 from .classic import pitch_shift, time_shift
 
-__all__ = ["AUGMENTED_EMOTIONS", "PARAMETER_CYCLES", "METHODS", "GAN_METHODS", "target_count", "plan", "balance", "emotion_sources"]
+__all__ = ["AUGMENTED_EMOTIONS", "PARAMETER_CYCLES", "METHODS", "GAN_METHODS", "target_count", "plan", "balance", "emotion_sources", "gan_models"]
 
 #: Methods that generate with a GAN per emotion instead of transforming one source.
 GAN_METHODS: tuple[str, ...] = ("wavegan", "specgan")
@@ -178,31 +178,36 @@ def emotion_sources(train: pd.DataFrame, target: str | int | float = "max") -> d
     return out
 
 
-def _balance_with_gan(train: pd.DataFrame, *, kind: str, target, seed: int, cache, profile: str, progress: bool) -> list[GeneratedClip]:
+def gan_models(train: pd.DataFrame, *, kind: str, seed: int, profile: str = "cpu", target: str | int | float = "max", cache: bool | str | os.PathLike = True, progress: bool = False):
+    """Yield ``(emotion, EmotionGan, clips missing, GAN seed)`` for each emotion that needs clips.
+
+    Each GAN is trained (or resumed, or loaded) on that emotion's rows of ``train`` only; without
+    a cache folder the checkpoints go to a temporary folder removed afterwards.
+    """
     import tempfile
 
     from ..features import resolve_cache_dir
     from .gan import GanSettings
-    from .gan_clips import emotion_gan, generate_clips
+    from .gan_clips import emotion_gan
 
     settings = GanSettings.from_profile(kind, profile)
     cache_dir = resolve_cache_dir(cache)
-    tmp = None
-    if cache_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="adcrnn-gan-")
-        cache_dir = Path(tmp.name)
-    try:
-        clips = []
+    with tempfile.TemporaryDirectory(prefix="adcrnn-gan-") as tmp:
         for emotion, (rows, missing) in emotion_sources(train, target).items():
             gan_seed = seed * 10 + AUGMENTED_EMOTIONS.index(emotion)
             model = emotion_gan(
                 settings, rows["utterance"].astype(str).tolist(), rows["path"].astype(str).tolist(),
-                seed=gan_seed, cache_dir=cache_dir, progress=progress, desc=f"{kind} {emotion}",
+                seed=gan_seed, cache_dir=cache_dir or tmp, progress=progress, desc=f"{kind} {emotion}",
             )
-            audio, _ = generate_clips(model, missing, seed=gan_seed)
-            params = {"gan": model.key, "step": model.gan.step}
-            clips += [GeneratedClip(y, emotion, model.sources, kind, {**params, "index": i}) for i, y in enumerate(audio)]
-        return clips
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
+            yield emotion, model, missing, gan_seed
+
+
+def _balance_with_gan(train: pd.DataFrame, *, kind: str, target, seed: int, cache, profile: str, progress: bool) -> list[GeneratedClip]:
+    from .gan_clips import generate_clips
+
+    clips = []
+    for emotion, model, missing, gan_seed in gan_models(train, kind=kind, seed=seed, profile=profile, target=target, cache=cache, progress=progress):
+        audio, _ = generate_clips(model, missing, seed=gan_seed)
+        params = {"gan": model.key, "step": model.gan.step}
+        clips += [GeneratedClip(y, emotion, model.sources, kind, {**params, "index": i}) for i, y in enumerate(audio)]
+    return clips

@@ -1,0 +1,136 @@
+"""How good, and how new, are the GANs' clips? (Beyond the paper, which shows spectrograms only.)
+
+For each emotion's GAN of one training fold:
+
+* **classifier score**: the share of generated clips that an ADCRNN trained on the fold's *real*
+  training utterances assigns to the intended emotion, and an inception-score-style spread,
+  ``exp(mean_x KL(p(y|x) || p(y)))``, between 1 (every clip gets the same class distribution) and 7
+  (every clip is confidently one class and the classes are used equally);
+* **memorization**: the log-Mel distance from each generated clip to its nearest training clip,
+  against the distances from each training clip to its nearest *other* training clip; a GAN that
+  copies its data has generated-to-train distances far below the train-to-train ones. Both sides
+  use the first 1.024 s of a clip (the GANs' length) and the static log-Mel channel;
+* **screening**: clips rejected as non-finite, silent or clipped
+  (:func:`~adcrnn_lib.augment.gan_clips.screen_clip`), from the generation counts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..data import EMOTIONS
+
+__all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality"]
+
+
+def classifier_scores(probs: np.ndarray, intended: str) -> dict[str, float]:
+    """``{"intended_share", "inception_score"}`` of class probabilities ``(n_clips, 7)``."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1] != len(EMOTIONS) or not len(probs):
+        raise ValueError(f"expected probabilities of shape (n, {len(EMOTIONS)}), got {probs.shape}")
+    share = float(np.mean(probs.argmax(axis=1) == EMOTIONS.index(intended)))
+    p = np.clip(probs, 1e-12, 1.0)
+    marginal = p.mean(axis=0, keepdims=True)
+    kl = np.sum(p * (np.log(p) - np.log(marginal)), axis=1)
+    return {"intended_share": share, "inception_score": float(np.exp(kl.mean()))}
+
+
+def clip_features(audios: list[np.ndarray]) -> np.ndarray:
+    """Flattened static log-Mel of the first 16384 samples of each clip (zero-padded), ``(n, d)``."""
+    from ..features import log_mel_3d
+    from .wavegan import SLICE_SAMPLES
+
+    rows = []
+    for y in audios:
+        y = np.pad(np.asarray(y, np.float32), (0, max(0, SLICE_SAMPLES - len(y))))[:SLICE_SAMPLES]
+        rows.append(log_mel_3d(y)[:, :, 0].ravel())
+    return np.stack(rows)
+
+
+def nearest_distances(queries: np.ndarray, references: np.ndarray, *, exclude_self: bool = False) -> np.ndarray:
+    """Euclidean distance from each query row to its nearest reference row.
+
+    With ``exclude_self`` the two arrays are the same set and each row's distance to itself is
+    skipped (train-to-train).
+    """
+    from sklearn.metrics import pairwise_distances
+
+    d = pairwise_distances(queries, references)
+    if exclude_self:
+        if d.shape[0] != d.shape[1] or d.shape[0] < 2:
+            raise ValueError("exclude_self needs the same set of at least two rows on both sides")
+        np.fill_diagonal(d, np.inf)
+    return d.min(axis=1)
+
+
+def memorization(generated: list[np.ndarray], training: list[np.ndarray]) -> dict[str, float]:
+    """Nearest-neighbour distances of generated clips to the training clips, against train-to-train.
+
+    Returns
+    -------
+    dict
+        ``gen_to_train_median``, ``train_to_train_median`` (log-Mel units), their ratio, and
+        ``share_closer_than_train_p5``: the share of generated clips nearer to a training clip
+        than 95% of training clips are to their nearest other training clip (near-copies).
+    """
+    gen, train = clip_features(generated), clip_features(training)
+    g = nearest_distances(gen, train)
+    t = nearest_distances(train, train, exclude_self=True)
+    return {
+        "gen_to_train_median": float(np.median(g)),
+        "train_to_train_median": float(np.median(t)),
+        "ratio": float(np.median(g) / np.median(t)),
+        "share_closer_than_train_p5": float(np.mean(g < np.percentile(t, 5))),
+    }
+
+
+def gan_quality(train: pd.DataFrame, kind: str, predict, *, seed: int, fold: int, profile: str = "cpu", progress: bool = False) -> pd.DataFrame:
+    """The quality table of one fold's GANs of ``kind``, one row per augmented emotion.
+
+    The GANs and clips are the ones :func:`~adcrnn_lib.augment.augment_training_set` makes for
+    this fold and seed (loaded from the cache when that run is done, trained otherwise).
+
+    Parameters
+    ----------
+    train : pandas.DataFrame
+        The fold's training rows.
+    kind : {"wavegan", "specgan"}
+    predict : callable
+        Audio -> class probabilities (7,), e.g. a
+        :class:`~adcrnn_lib.predict.Predictor`'s ``predict_audio`` for an ADCRNN trained on the
+        same real training rows.
+    seed, fold : int
+        As given to :func:`~adcrnn_lib.augment.augment_training_set`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``emotion``; columns: clips kept, drawn, rejected per reason, the classifier
+        scores and the memorization distances.
+    """
+    from ..data import load_audio
+    from . import fold_seed
+    from .balance import gan_models
+    from .gan_clips import generate_clips
+
+    rows = []
+    for emotion, model, missing, gan_seed in gan_models(train, kind=kind, seed=fold_seed(seed, fold), profile=profile, progress=progress):
+        clips, counts = generate_clips(model, missing, seed=gan_seed)
+        real = [load_audio(p) for p in train.loc[train["emotion"].astype(str) == emotion, "path"]]
+        probs = np.stack([predict(y) for y in clips])
+        rows.append(
+            {
+                "emotion": emotion,
+                "steps": model.gan.step,
+                "kept": counts["accepted"],
+                "drawn": counts["drawn"],
+                "nonfinite": counts["nonfinite"],
+                "silent": counts["silent"],
+                "clipped": counts["clipped"],
+                **classifier_scores(probs, emotion),
+                **memorization(clips, real),
+            }
+        )
+    return pd.DataFrame(rows).set_index("emotion")
+
