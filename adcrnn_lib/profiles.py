@@ -35,6 +35,19 @@ With at most 30 epochs on a CPU, the paper's step of 1e-4 has not converged (the
 is still falling when patience stops it), so ``cpu`` takes a 10x larger step and batches of 32:
 a compute-budget change of the optimizer's step size and batch, stated here and in the book; the
 layers, losses and folds are the paper's. ``paper`` keeps Adam 1e-4 and batch 16 exactly.
+
+Epochs of ``cpu``: with at most 25 epochs (patience 6) the best validation epoch fell between 9
+and 20 on the five folds, and a fold took about 100 s (130 s balanced). The book needs about 65
+fold trainings (Tables IV and V, leave-one-speaker-out), so ``cpu`` stops at 15 epochs with
+patience 4 to stay near its 2-hour budget.
+
+GAN sizes, measured with ``benchmarks/bench_gan.py`` (2026-11-27, while a training ran on the same
+2 cores): at the paper's D = 64 and batch 64 a WaveGAN critic update takes 5.2 s and a generator
+update 3.0 s, so the paper's 90,000 steps would take about 720 hours per GAN on this machine
+(SpecGAN's 35,000: about 420 hours), and the book trains 30 of each. ``cpu`` uses D = 8, batch 32
+(0.17 s and 0.06 s per update) and 20 generator steps, about 20 s per GAN: enough to run the whole
+method end to end (train in each fold, generate, screen, balance), not enough to learn speech. The
+quality report in the augmentation chapter measures what that gives.
 """
 
 from __future__ import annotations
@@ -157,9 +170,9 @@ PROFILES: dict[str, Profile] = {
         mixed_precision=False,  # measured: no faster in bfloat16 at these widths (module docstring)
         gan_size=8,  # measured: D=64 takes about 45 s per generator step on 2 cores (module docstring)
         gan_batch_size=32,
-        wavegan_steps=40,
-        specgan_steps=40,
-        gan_checkpoint_every=10,
+        wavegan_steps=20,
+        specgan_steps=20,
+        gan_checkpoint_every=5,
     ),
     "paper": Profile(
         "paper",
