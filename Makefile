@@ -33,6 +33,7 @@ bench: $(BIN)/.installed
 	-$(BIN)/python benchmarks/bench_features.py --json benchmarks/results/bench_features.json
 	-$(BIN)/python benchmarks/bench_train.py --json benchmarks/results/bench_train.json
 	-$(BIN)/python benchmarks/bench_predict.py --json benchmarks/results/bench_predict.json
+	-$(BIN)/python benchmarks/bench_gan.py --json benchmarks/results/bench_gan.json
 
 clean:
 	rm -rf _build book/*.ipynb

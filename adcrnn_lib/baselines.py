@@ -90,6 +90,11 @@ class BaselineConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @property
+    def results_group(self) -> str:
+        """The folder under the results root that holds baseline runs."""
+        return "baseline"
+
     def key(self) -> str:
         """Stable hash of the fields (except ``data_dir``), the C grid and the code version."""
         payload = {**{k: v for k, v in self.to_dict().items() if k != "data_dir"}, "grid": CLASSIFIERS[self.classifier], "version": _VERSION}
@@ -263,14 +268,14 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     """
     from tqdm.auto import tqdm
 
-    from .cv import CVResult, _load_fold, fold_record, results_root
+    from .cv import CVResult, _load_fold, fold_record, run_dir
     from .profiles import get_profile
 
     df = load_emodb(config.data_dir, verify=verify)
     n_splits = get_profile("paper").n_splits if config.protocol == "paper" else None
     folds = make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
-    run_dir = results_root(results_dir) / "baseline" / config.key()
-    write_json(run_dir / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})
+    folder = run_dir(config, results_dir)
+    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})
     X = opensmile_features(df["path"].tolist(), feature_set=config.features, progress=progress) if features is None else features
     speakers = df["speaker"].to_numpy()
     if config.speaker_norm:
@@ -280,7 +285,7 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     ids = df["utterance"].to_numpy()
     records = []
     for fold in tqdm(folds, desc=config.name, unit="fold", disable=not progress):
-        path = run_dir / f"fold-{fold.k}.json"
+        path = folder / f"fold-{fold.k}.json"
         record = _load_fold(path, config=config, fold=fold, test_ids=ids[fold.test].tolist())
         if record is None:
             t0 = time.perf_counter()
@@ -310,7 +315,7 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
             )
             write_json(path, record)
         records.append(record)
-    return CVResult(config, records, run_dir)
+    return CVResult(config, records, folder)
 
 
 def _worker_main(argv: list[str]) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .data import find_corpus
 from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
+from .grid import HDA_AUGMENTATIONS, run_grid
 from .profiles import get_profile
 
 __all__ = ["Chapter", "CHAPTERS", "project_root", "run_notebook", "build_book"]
@@ -33,11 +34,17 @@ class Chapter:
     parameters: dict = field(default_factory=dict)
 
 
-#: The chapters in book order; later issues append theirs.
+#: The chapters in book order: notebook templates, and the parameters of each executed copy.
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_data.ipynb", "01_data.ipynb"),
     Chapter("02_augmentation.ipynb", "02_augmentation.ipynb"),
     Chapter("baseline.ipynb", "baseline.ipynb"),
+    Chapter("03_table_v.ipynb", "03_table_v.ipynb"),
+    *(Chapter("03_hda.ipynb", f"03_hda_{aug}.ipynb", {"augmentation": aug}) for aug in HDA_AUGMENTATIONS),
+    Chapter("04_ablation.ipynb", "04_ablation.ipynb"),
+    Chapter("05_comparison.ipynb", "05_comparison.ipynb"),
+    Chapter("06_speaker_independent.ipynb", "06_speaker_independent.ipynb"),
+    Chapter("07_reproducibility.ipynb", "07_reproducibility.ipynb"),
 )
 
 
@@ -80,6 +87,13 @@ def run_notebook(template: Path, output: Path, parameters: dict) -> None:
     os.replace(running, output)
 
 
+def _declared_parameters(template: Path) -> set[str]:
+    """Names the template's ``parameters`` cell declares."""
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(template)))
+
+
 def build_book(
     profile: str = "cpu",
     *,
@@ -88,8 +102,14 @@ def build_book(
     verify: bool = True,
     root: str | os.PathLike | None = None,
     overrides: dict[str, dict] | None = None,
+    grid: bool = True,
+    baseline_features: str = "compare",
 ) -> Path:
-    """Run every chapter with ``profile`` and build the HTML book.
+    """Run the grid of cross-validations, every chapter with ``profile``, and build the HTML book.
+
+    First :func:`~adcrnn_lib.grid.run_grid` trains (or finds cached) every run the chapters show,
+    logging which run of how many is going and the time left; then papermill executes each chapter
+    into ``book/`` (the chapters read the cached folds); then ``jupyter-book build -W -n``.
 
     Parameters
     ----------
@@ -107,6 +127,11 @@ def build_book(
     overrides : dict, optional
         Template name -> extra papermill parameters for that chapter, e.g.
         ``{"baseline.ipynb": {"features": "egemaps"}}``.
+    baseline_features : {"compare", "egemaps"}
+        openSMILE set of the baseline rows in the results chapters.
+    grid : bool
+        Run the grid first (the chapters would otherwise train what is missing themselves, without
+        the overall progress and time estimate).
 
     Returns
     -------
@@ -127,15 +152,21 @@ def build_book(
 
         logger.info("EmoDB not found; downloading it")
         wav_dir = download_emodb()
+    if grid:
+        run_grid(prof.name, wav_dir, verify=verify, baseline_features=baseline_features)
+    started = time.perf_counter()
     for i, chapter in enumerate(CHAPTERS, 1):
         template = root / "notebooks" / chapter.template
         if not template.is_file():
             raise ParameterError(f"{template}: chapter template missing")
         params = {"profile": prof.name, "data_dir": str(wav_dir), "verify_checksums": verify, **chapter.parameters, **(overrides or {}).get(chapter.template, {})}
-        logger.info("[%d/%d] %s %s", i, len(CHAPTERS), chapter.template, params)
+        if "baseline_features" in _declared_parameters(template):
+            params.setdefault("baseline_features", baseline_features)
+        logger.info("[chapter %d/%d] %s %s", i, len(CHAPTERS), chapter.output, params)
         t0 = time.perf_counter()
         run_notebook(template, root / "book" / chapter.output, params)
-        logger.info("[%d/%d] %s done in %.1f s", i, len(CHAPTERS), chapter.template, time.perf_counter() - t0)
+        spent = time.perf_counter() - started
+        logger.info("[%d/%d] %s done in %.1f s; about %.0f s of chapters left", i, len(CHAPTERS), chapter.output, time.perf_counter() - t0, spent / i * (len(CHAPTERS) - i))
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
     logger.info("rendering: %s", " ".join(cmd))

@@ -5,7 +5,7 @@
     adcrnn data info [--data-dir DIR] [--no-verify]   where the corpus is, what it holds
     adcrnn data download [--dest DIR] [--url URL] [--force]
     adcrnn book [--profile cpu] [--data-dir DIR] [--download] [--no-verify]
-    adcrnn cv [--profile cpu] [--protocol paper|loso] [--augmentation none] [--loss lf1] [--no-attention] [--seed 0]
+    adcrnn cv [--profile cpu] [--protocol paper|loso] [--augmentation none] [--loss lf1] [--no-attention] [--speaker-norm] [--seed 0]
     adcrnn train [experiment options] --out model.keras
     adcrnn predict FILE.wav [FILE ...] --model model.keras [--json]
     adcrnn baseline [--features compare|egemaps] [--classifier logreg|svm] [--protocol paper|loso] [--speaker-norm]
@@ -61,6 +61,7 @@ def _config(args: argparse.Namespace):
         loss=args.loss,
         attention=not args.no_attention,
         seed=args.seed,
+        speaker_norm=getattr(args, "speaker_norm", False),
         data_dir=args.data_dir,
     )
 
@@ -120,6 +121,7 @@ def _experiment_options(p: argparse.ArgumentParser, *, protocol: bool = True) ->
     p.add_argument("--profile", default="cpu", help="compute profile: smoke, cpu (default) or paper")
     if protocol:
         p.add_argument("--protocol", default="paper", help="paper (stratified 5-fold, default) or loso (leave one speaker out)")
+        p.add_argument("--speaker-norm", action="store_true", help="standardize features per speaker (uses the test speaker's unlabeled audio; beyond the paper)")
     p.add_argument("--augmentation", default="none", help="training-set augmentation (default none)")
     p.add_argument("--loss", default="lf1", help="lf1 (default), lf2, lf3 or lf4")
     p.add_argument("--no-attention", action="store_true", help="average over time instead of attention (Table IV, model 1)")

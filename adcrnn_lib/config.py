@@ -13,7 +13,7 @@ from .features import PARAMS
 from .losses import LOSSES
 from .profiles import PROFILES, get_profile
 
-__all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION", "check_choice", "check_seed"]
+__all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION", "check_choice", "check_seed", "check_notebook_parameters"]
 
 PROTOCOLS: tuple[str, ...] = ("paper", "loso")
 #: Augmentations that train GANs; only their runs are keyed by the profile's GAN settings.
@@ -27,6 +27,15 @@ def check_choice(name: str, value: object, allowed) -> None:
     """Raise a ParameterError listing ``allowed`` unless ``value`` is one of them."""
     if value not in allowed:
         raise ParameterError(f"{name}={value!r}; allowed: {', '.join(map(str, allowed))}")
+
+
+def check_notebook_parameters(*, data_dir: object, verify_checksums: object, seed: object) -> None:
+    """Raise a ParameterError naming the first of a chapter's common parameters with a wrong type or value."""
+    if not isinstance(data_dir, str):
+        raise ParameterError(f"data_dir={data_dir!r}; must be a string (\"\" to search the usual places)")
+    if not isinstance(verify_checksums, bool):
+        raise ParameterError(f"verify_checksums={verify_checksums!r}; allowed: True, False")
+    check_seed(seed)
 
 
 def check_seed(seed: object) -> None:
@@ -49,6 +58,12 @@ class ExperimentConfig:
     loss : {"lf1", "lf2", "lf3", "lf4"}
     attention : bool
     seed : int
+    speaker_norm : bool
+        Standardize each utterance's features with its speaker's statistics (all of that
+        speaker's utterances, no labels) before the training-fold normalization. Beyond the
+        paper, off by default; it uses the test speaker's unlabeled audio, and a generated clip
+        takes the statistics of its source's speaker (so it is not offered with the GANs, whose
+        clips have many sources).
     data_dir : str, optional
         Where the corpus is; not part of the hash (the corpus is verified by checksum).
     """
@@ -59,6 +74,7 @@ class ExperimentConfig:
     loss: str = "lf1"
     attention: bool = True
     seed: int = 0
+    speaker_norm: bool = False
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
@@ -69,8 +85,17 @@ class ExperimentConfig:
         if not isinstance(self.attention, bool):
             raise ParameterError(f"attention={self.attention!r}; allowed: True, False")
         check_seed(self.seed)
+        if not isinstance(self.speaker_norm, bool):
+            raise ParameterError(f"speaker_norm={self.speaker_norm!r}; allowed: True, False")
+        if self.speaker_norm and self.augmentation in GAN_AUGMENTATIONS:
+            raise ParameterError(f"speaker_norm=True with augmentation={self.augmentation!r}: a GAN clip has many source speakers; use none, time_shift or pitch_shift")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise ParameterError(f"data_dir={self.data_dir!r}; must be a string path or None")
+
+    @property
+    def results_group(self) -> str:
+        """The folder under the results root that holds this run (its profile)."""
+        return self.profile
 
     def to_dict(self) -> dict:
         """The fields, for JSON."""
@@ -85,8 +110,9 @@ class ExperimentConfig:
         settings = get_profile(self.profile).to_dict()
         if self.augmentation not in GAN_AUGMENTATIONS:  # GAN sizes do not shape runs without a GAN
             settings = {k: v for k, v in settings.items() if not k.startswith(GAN_FIELD_PREFIXES)}
+        skip = {"data_dir"} | ({"speaker_norm"} if not self.speaker_norm else set())  # runs from before the option keep their keys
         payload = {
-            **{k: v for k, v in self.to_dict().items() if k != "data_dir"},
+            **{k: v for k, v in self.to_dict().items() if k not in skip},
             "profile_settings": settings,
             "features": PARAMS.key(),
             "version": RESULTS_VERSION,

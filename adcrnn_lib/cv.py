@@ -31,7 +31,7 @@ from .metrics import confusion, paired_comparison, scores, softmax
 from .profiles import get_profile
 from .provenance import provenance
 from .storage import write_json
-from .train import make_segment_data, predict_utterances, train_split
+from .train import make_segment_data, predict_utterances, speaker_normalize, train_split
 
 __all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "check_leakage", "compare", "results_root", "load_result"]
 
@@ -52,8 +52,12 @@ def results_root(results_dir: str | os.PathLike | None = None) -> Path:
     return Path(__file__).resolve().parent.parent / "results" / "runs"
 
 
-def _run_dir(config: ExperimentConfig, results_dir) -> Path:
-    return results_root(results_dir) / config.profile / config.key()
+def run_dir(config, results_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of one configuration's fold files: ``<root>/<results_group>/<key>``.
+
+    ``results_group`` is the profile for ADCRNN runs and ``"baseline"`` for baselines.
+    """
+    return results_root(results_dir) / config.results_group / config.key()
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,6 +99,9 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
     t0 = time.perf_counter()
     prof = get_profile(config.profile)
     labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
+    speaker_norms = None
+    if config.speaker_norm:
+        features, speaker_norms = speaker_normalize(df, features)
     trained, normalizer, clips = train_split(
         config,
         df,
@@ -106,6 +113,7 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
         check=lambda clips: check_leakage(df, fold, clips, protocol=config.protocol),
         progress=progress,
         description=f"fold {fold.k}",
+        speaker_norms=speaker_norms,
     )
     test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer)
     ids = df["utterance"].to_numpy()
@@ -293,28 +301,28 @@ def run_cv(
     prof = get_profile(config.profile)
     df = load_emodb(config.data_dir, verify=verify)
     folds = make_folds(df, protocol=config.protocol, n_splits=prof.n_splits if config.protocol == "paper" else None, seed=config.seed)
-    run_dir = _run_dir(config, results_dir)
-    write_json(run_dir / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict()})
+    folder = run_dir(config, results_dir)
+    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict()})
     features = extract_features(df["path"].tolist(), progress=progress)
     ids = df["utterance"].to_numpy()
     records = []
     for fold in tqdm(folds, desc=f"{config.augmentation}/{config.loss}/{config.protocol}", unit="fold", disable=not progress):
-        path = run_dir / f"fold-{fold.k}.json"
+        path = folder / f"fold-{fold.k}.json"
         record = _load_fold(path, config=config, fold=fold, test_ids=ids[fold.test].tolist())
         if record is None:
             record = run_fold(config, df, fold, features, progress=progress)
             write_json(path, record)
         records.append(record)
-    return CVResult(config, records, run_dir)
+    return CVResult(config, records, folder)
 
 
 def load_result(config: ExperimentConfig, *, results_dir: str | os.PathLike | None = None) -> CVResult:
-    """Read a finished run back without training (every fold file must be there)."""
-    run_dir = _run_dir(config, results_dir)
-    paths = sorted(run_dir.glob("fold-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    """Read a finished run (ADCRNN or baseline) back without training (every fold file must be there)."""
+    folder = run_dir(config, results_dir)
+    paths = sorted(folder.glob("fold-*.json"), key=lambda p: int(p.stem.split("-")[1]))
     if not paths:
-        raise ParameterError(f"no results for {config} in {run_dir}")
-    return CVResult(config, [json.loads(p.read_text()) for p in paths], run_dir)
+        raise ParameterError(f"no results for {config} in {folder}")
+    return CVResult(config, [json.loads(p.read_text()) for p in paths], folder)
 
 
 def compare(a: CVResult, b: CVResult, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:

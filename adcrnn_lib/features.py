@@ -50,6 +50,7 @@ from .exceptions import DataError, ParameterError
 from .storage import atomic_write, save_npy, sha256_file, write_json
 
 __all__ = [
+    "speaker_normalizers",
     "FeatureParams",
     "PARAMS",
     "SEGMENT_FRAMES",
@@ -261,6 +262,18 @@ class Normalizer:
     def from_dict(cls, d: dict) -> Normalizer:
         """Inverse of :meth:`to_dict`."""
         return cls(np.asarray(d["mean"], dtype=np.float32), np.asarray(d["std"], dtype=np.float32))
+
+
+def speaker_normalizers(features: Sequence[np.ndarray], speakers: Sequence[str]) -> dict[str, Normalizer]:
+    """One :class:`Normalizer` per speaker, fitted on all of that speaker's utterances.
+
+    Per-speaker normalization (an option beyond the paper, off by default) uses no labels, but it
+    does use every utterance of the speaker, including a test speaker's unlabeled audio.
+    """
+    if len(features) != len(speakers):
+        raise ParameterError(f"{len(features)} feature arrays but {len(speakers)} speakers")
+    speakers = np.asarray(speakers)
+    return {str(spk): Normalizer.fit([f for f, s in zip(features, speakers) if s == spk]) for spk in np.unique(speakers)}
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,6 +16,11 @@ def _emotion_labels() -> list[str]:
     return [f"{a}\n{e}" for a, e in zip(EMOTION_ABBREVIATIONS, EMOTIONS)]
 
 
+def class_labels() -> list[str]:
+    """``"An anger"``, ...: the paper's class order with its abbreviations, for table indexes."""
+    return [f"{a} {e}" for a, e in zip(EMOTION_ABBREVIATIONS, EMOTIONS)]
+
+
 def plot_class_counts(df: pd.DataFrame, ax=None):
     """Utterances per emotion in the paper's class order (Fig. 6)."""
     import matplotlib.pyplot as plt

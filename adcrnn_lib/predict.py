@@ -47,6 +47,11 @@ def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: boo
     progress : bool
         tqdm bar over epochs.
 
+    Raises
+    ------
+    ParameterError
+        With ``config.speaker_norm``: a model for any wav file has no statistics of its speaker.
+
     Returns
     -------
     pathlib.Path
@@ -55,6 +60,8 @@ def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: boo
     out = Path(out)
     if out.suffix != ".keras":
         raise ParameterError(f"--out {out}: the model file name must end in .keras")
+    if config.speaker_norm:
+        raise ParameterError("speaker_norm=True: a final model for any wav file has no statistics of that file's speaker")
     df = load_emodb(config.data_dir, verify=verify)
     train, val = split_validation(df, np.arange(len(df)), seed=config.seed)
     features = extract_features(df["path"].tolist(), progress=progress)

@@ -10,7 +10,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["git_commit", "machine", "package_versions", "provenance", "provenance_table"]
+__all__ = ["git_commit", "machine", "package_versions", "provenance", "provenance_table", "run_provenance"]
 
 _PACKAGES = ("adcrnn", "numpy", "scipy", "librosa", "soundfile", "scikit-learn", "pandas", "keras", "tensorflow-cpu", "tensorflow")
 
@@ -100,3 +100,33 @@ def provenance_table(record: dict):
     flat.update({f"machine.{k}": v for k, v in record["machine"].items()})
     flat.update({f"version.{k}": v for k, v in record["packages"].items()})
     return pd.Series(flat, name="value").to_frame()
+
+
+def run_provenance(results: dict) -> dict[str, object]:
+    """Provenance fields of the runs a chapter shows, read from their fold files.
+
+    Parameters
+    ----------
+    results : dict
+        Name -> :class:`~adcrnn_lib.cv.CVResult`.
+
+    Returns
+    -------
+    dict
+        ``runs`` (name: run folder), ``fold_commits`` (the commits that trained the folds),
+        ``fold_machines`` and ``fold_wall_time_s`` (summed over every fold shown).
+    """
+    commits, machines, total = set(), set(), 0.0
+    for result in results.values():
+        for fold in result.folds:
+            prov = fold.get("provenance", {})
+            commits.add(str(prov.get("git_commit", "unknown")))
+            m = prov.get("machine", {})
+            machines.add(f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores")
+            total += float(fold.get("wall_time_s", 0.0))
+    return {
+        "runs": "; ".join(f"{name}: {r.run_dir.name}" for name, r in results.items()),
+        "fold_commits": ", ".join(sorted(commits)),
+        "fold_machines": "; ".join(sorted(machines)),
+        "fold_wall_time_s": round(total, 1),
+    }

@@ -211,6 +211,19 @@ def train_model(
     return TrainedModel(base, select.best_epoch, select.best_val, select.history, int(len(train.x)))
 
 
+def speaker_normalize(df, features: Sequence[np.ndarray]) -> tuple[list[np.ndarray], dict[str, Normalizer]]:
+    """Every row's features standardized with its speaker's statistics, and those normalizers.
+
+    See :func:`~adcrnn_lib.features.speaker_normalizers`: no labels are used, but a test speaker's
+    unlabeled utterances are.
+    """
+    from .features import speaker_normalizers
+
+    speakers = df["speaker"].astype(str).to_numpy()
+    norms = speaker_normalizers(features, speakers)
+    return [norms[s].transform(f) for f, s in zip(features, speakers)], norms
+
+
 def train_split(
     config,
     df,
@@ -223,6 +236,7 @@ def train_split(
     check: Callable[[list], None] | None = None,
     progress: bool = True,
     description: str = "epochs",
+    speaker_norms: dict[str, Normalizer] | None = None,
 ) -> tuple[TrainedModel, Normalizer, list]:
     """Augment, normalize, segment and train on one training/validation split of the corpus.
 
@@ -245,6 +259,9 @@ def train_split(
     progress : bool
     description : str
         The progress bar's label.
+    speaker_norms : dict, optional
+        Per-speaker normalizers (``config.speaker_norm``): ``features`` are then already
+        speaker-normalized, and each generated clip is normalized with its source's speaker.
 
     Returns
     -------
@@ -261,7 +278,11 @@ def train_split(
     clips = augment_training_set(config.augmentation, df.iloc[train], seed=config.seed, fold=fold, profile=config.profile, progress=progress)
     if check is not None:
         check(clips)
-    train_feats = [features[i] for i in train] + [log_mel_3d(c.audio) for c in clips]
+    clip_feats = [log_mel_3d(c.audio) for c in clips]
+    if speaker_norms is not None:
+        speaker_of = dict(zip(df["utterance"].astype(str), df["speaker"].astype(str)))
+        clip_feats = [speaker_norms[speaker_of[c.sources[0]]].transform(f) for c, f in zip(clips, clip_feats)]
+    train_feats = [features[i] for i in train] + clip_feats
     train_labels = np.concatenate([labels[train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
     normalizer = Normalizer.fit(train_feats)
     trained = train_model(

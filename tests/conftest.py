@@ -24,8 +24,9 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own feature cache folder; no test writes to the user's cache."""
+    """Each test gets its own cache and results folders; no test writes to the user's."""
     monkeypatch.setenv("ADCRNN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
 
 
 def tone(f0: float, seconds: float, *, sr: int = 16000, seed: int = 0) -> np.ndarray:

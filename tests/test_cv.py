@@ -230,3 +230,52 @@ def test_augmented_run_generates_from_training_folds_only(small_corpus, tmp_path
         counts = train["emotion"].astype(str).value_counts()
         assert record["n_generated"] == sum(counts.max() - counts.get(e, 0) for e in ("boredom", "disgust", "fear", "happiness", "neutral", "sadness"))
         assert record["n_train_segments"] == record["n_train_utterances"] + record["n_generated"]  # all clips < 3 s
+
+
+# --- per-speaker normalization (beyond the paper) ---------------------------------------------
+def test_speaker_normalizers_standardize_each_speaker_without_labels(rng):
+    from adcrnn_lib.features import speaker_normalizers
+
+    feats = [rng.normal(3.0 if i % 2 else -2.0, 1.0 + i % 2, size=(50 + i, 4, 3)).astype(np.float32) for i in range(6)]
+    speakers = ["03" if i % 2 else "08" for i in range(6)]
+    norms = speaker_normalizers(feats, speakers)
+    for spk in ("03", "08"):
+        frames = np.concatenate([norms[spk].transform(f) for f, s in zip(feats, speakers) if s == spk])
+        np.testing.assert_allclose(frames.mean(axis=0), 0.0, atol=1e-4)
+        np.testing.assert_allclose(frames.std(axis=0), 1.0, atol=1e-3)
+    with pytest.raises(ParameterError, match="6 feature arrays but 5 speakers"):
+        speaker_normalizers(feats, speakers[:5])
+
+
+def test_speaker_norm_option_is_validated_and_keyed():
+    assert ExperimentConfig(speaker_norm=True).key() != ExperimentConfig().key()
+    with pytest.raises(ParameterError, match="speaker_norm"):
+        ExperimentConfig(speaker_norm="yes")
+    with pytest.raises(ParameterError, match="many source speakers"):
+        ExperimentConfig(speaker_norm=True, augmentation="wavegan")
+
+
+def test_speaker_norm_runs_under_loso_with_augmentation(small_corpus, tmp_path, monkeypatch):
+    from adcrnn_lib import features
+
+    seen = []
+    real = features.speaker_normalizers
+
+    def spy(feats, speakers):  # records what the statistics are computed from
+        seen.append(list(speakers))
+        return real(feats, speakers)
+
+    monkeypatch.setattr(features, "speaker_normalizers", spy)
+    config = ExperimentConfig(profile="smoke", protocol="loso", augmentation="time_shift", speaker_norm=True, data_dir=str(small_corpus))
+    result = cv.run_cv(config, results_dir=tmp_path, verify=False, progress=False)
+    assert len(result.folds) == 4 and all(f["n_generated"] > 0 for f in result.folds)
+    assert result.folds[0]["config"]["speaker_norm"] is True
+    df = data.load_emodb(small_corpus, verify=False)
+    assert len(seen) == 4 and all(s == df["speaker"].astype(str).tolist() for s in seen)  # speakers only, no labels
+
+
+def test_a_final_model_refuses_speaker_norm(small_corpus, tmp_path):
+    from adcrnn_lib.predict import train_final
+
+    with pytest.raises(ParameterError, match="speaker_norm"):
+        train_final(ExperimentConfig(profile="smoke", speaker_norm=True, data_dir=str(small_corpus)), tmp_path / "m.keras", verify=False)

@@ -1,0 +1,230 @@
+"""Every cross-validated run the book shows, in one place, and the runner that does them in order.
+
+The chapters ask this module for their configurations, so the book, ``adcrnn book`` and a reader's
+``papermill -p`` rerun agree on what "Table V" or "the best augmentation" means:
+
+* :func:`hda_configs`: Table V, loss Lf1 with each augmentation;
+* :func:`ablation_configs`: Table IV, WaveGAN data with each model and loss;
+* :func:`loso_configs`: leave one speaker out, without augmentation and with the best one;
+* :func:`baseline_configs`: the openSMILE baseline under both protocols, with and without speaker
+  normalization.
+
+:func:`run_grid` runs all of them before the notebooks execute (each notebook then reads cached
+folds), logging which run of how many is going and an estimate of the time left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from .baselines import BaselineConfig
+from .config import ExperimentConfig
+from .profiles import get_profile
+
+__all__ = [
+    "HDA_AUGMENTATIONS",
+    "ABLATION_MODELS",
+    "hda_configs",
+    "ablation_configs",
+    "baseline_configs",
+    "loso_configs",
+    "best_augmentation",
+    "reference_root",
+    "run_grid",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Table V's rows, in the paper's order.
+HDA_AUGMENTATIONS: tuple[str, ...] = ("none", "time_shift", "pitch_shift", "wavegan", "specgan")
+#: Table IV's models 1-5: (attention, loss), all on WaveGAN data.
+ABLATION_MODELS: tuple[tuple[bool, str], ...] = ((False, "lf1"), (True, "lf2"), (True, "lf1"), (True, "lf3"), (True, "lf4"))
+#: Seconds per fold assumed for the time estimate until a fold of this grid run has been timed.
+_FOLD_SECONDS_GUESS = {"smoke": 3.0, "cpu": 90.0, "paper": 4 * 3600.0}
+
+
+def _data(data_dir) -> str | None:
+    return str(data_dir) if data_dir else None
+
+
+def hda_configs(profile: str, data_dir=None, *, seed: int = 0) -> dict[str, ExperimentConfig]:
+    """Table V: augmentation -> configuration (paper protocol, Lf1, attention)."""
+    return {aug: ExperimentConfig(profile=profile, augmentation=aug, seed=seed, data_dir=_data(data_dir)) for aug in HDA_AUGMENTATIONS}
+
+
+def ablation_configs(profile: str, data_dir=None, *, seed: int = 0) -> dict[tuple[bool, str], ExperimentConfig]:
+    """Table IV: (attention, loss) -> configuration (paper protocol, WaveGAN data)."""
+    return {
+        (att, loss): ExperimentConfig(profile=profile, augmentation="wavegan", loss=loss, attention=att, seed=seed, data_dir=_data(data_dir))
+        for att, loss in ABLATION_MODELS
+    }
+
+
+def baseline_configs(data_dir=None, *, seed: int = 0, features: str = "compare", classifier: str = "logreg") -> dict[tuple[str, bool], BaselineConfig]:
+    """(protocol, speaker normalization) -> baseline configuration."""
+    return {
+        (protocol, norm): BaselineConfig(features=features, classifier=classifier, protocol=protocol, speaker_norm=norm, seed=seed, data_dir=_data(data_dir))
+        for protocol in ("paper", "loso")
+        for norm in (False, True)
+    }
+
+
+def best_augmentation(profile: str, data_dir=None, *, seed: int = 0, results_dir=None) -> str:
+    """The augmentation of Table V with the highest mean UA over folds (its runs must be done)."""
+    from .cv import load_result
+
+    scores = {}
+    for aug, config in hda_configs(profile, data_dir, seed=seed).items():
+        if aug != "none":
+            scores[aug] = load_result(config, results_dir=results_dir).summary()["ua"]["mean"]
+    return max(scores, key=scores.get)
+
+
+def loso_configs(profile: str, data_dir=None, *, augmentation: str = "best", seed: int = 0, results_dir=None) -> dict[str, ExperimentConfig]:
+    """Leave one speaker out: ``none``, ``none`` with per-speaker normalization, and ``augmentation``
+    (``"best"``: :func:`best_augmentation`)."""
+    if augmentation == "best":
+        augmentation = best_augmentation(profile, data_dir, seed=seed, results_dir=results_dir)
+    out = {
+        "none": ExperimentConfig(profile=profile, protocol="loso", seed=seed, data_dir=_data(data_dir)),
+        "none, speaker-normalized": ExperimentConfig(profile=profile, protocol="loso", seed=seed, speaker_norm=True, data_dir=_data(data_dir)),
+    }
+    if augmentation != "none":
+        out[augmentation] = ExperimentConfig(profile=profile, protocol="loso", augmentation=augmentation, seed=seed, data_dir=_data(data_dir))
+    return out
+
+
+def reference_root() -> Path:
+    """``results/reference`` of the checkout: the committed reference run (fold JSON only)."""
+    return Path(__file__).resolve().parent.parent / "results" / "reference"
+
+
+def _n_folds(config, n_speakers: int) -> int:
+    if config.protocol == "loso":
+        return n_speakers
+    return get_profile(config.profile).n_splits if isinstance(config, ExperimentConfig) else get_profile("paper").n_splits
+
+
+def _missing_folds(config, results_dir, n_speakers: int) -> list[int]:
+    from .cv import run_dir
+
+    folder = run_dir(config, results_dir)
+    return [k for k in range(_n_folds(config, n_speakers)) if not (folder / f"fold-{k}.json").is_file()]
+
+
+def _reference_seconds(config, fold: int) -> float | None:
+    from .cv import run_dir
+
+    path = run_dir(config, reference_root()) / f"fold-{fold}.json"
+    try:
+        return float(json.loads(path.read_text())["wall_time_s"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _estimate(pending: list, results_dir, profile: str, speed: float | None, n_speakers: int) -> float:
+    """Seconds left for ``pending`` runs: reference fold times scaled by this machine's speed."""
+    total = 0.0
+    for config in pending:
+        for k in _missing_folds(config, results_dir, n_speakers):
+            ref = _reference_seconds(config, k)
+            guess = _FOLD_SECONDS_GUESS.get(profile, 60.0)
+            total += ref * (speed or 1.0) if ref is not None else guess * (speed or 1.0)
+    return total
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def run_grid(
+    profile: str = "cpu",
+    data_dir: str | os.PathLike | None = None,
+    *,
+    seed: int = 0,
+    verify: bool = True,
+    results_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    baseline_features: str = "compare",
+) -> dict:
+    """Run (or find cached) every configuration the book shows, logging progress and time left.
+
+    Order: the baselines, Table V, Table IV, then leave one speaker out (which needs Table V to pick
+    the best augmentation). The time estimate uses the committed reference run's fold times, scaled
+    by how fast this machine has been so far, or a per-profile guess where there is no reference.
+
+    Parameters
+    ----------
+    profile : str
+    data_dir : path, optional
+        The corpus (found as :func:`~adcrnn_lib.data.find_corpus` does when omitted).
+    seed : int
+    verify : bool
+        Check the corpus checksums.
+    results_dir : path, optional
+        Root of the run folders.
+    progress : bool
+        tqdm bars inside each run.
+    baseline_features : {"compare", "egemaps"}
+        openSMILE set of the baseline runs.
+
+    Returns
+    -------
+    dict
+        ``runs`` (count), ``folds_trained``, ``folds_cached``, ``wall_time_s``; also written to
+        ``<results>/<profile>/grid.json`` for the reproducibility chapter.
+    """
+    from .baselines import run_baseline
+    from .cv import results_root, run_cv
+    from .storage import write_json
+
+    from .data import load_emodb
+
+    get_profile(profile)  # validate before any work
+    started = time.perf_counter()
+    n_speakers = int(load_emodb(data_dir, verify=False)["speaker"].nunique())  # leave-one-speaker-out folds
+    queue: list = []
+    for config in [*baseline_configs(data_dir, seed=seed, features=baseline_features).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]:
+        if config not in queue:  # Table IV's model 3 is Table V's WaveGAN row
+            queue.append(config)
+    total = len(queue) + 3  # + leave one speaker out: none, none speaker-normalized, the best augmentation
+    trained = cached = 0
+    measured = reference = 0.0  # seconds spent, and what the reference run spent on the same folds
+    n = 0
+    while queue:
+        config = queue.pop(0)
+        n += 1
+        speed = measured / reference if reference > 0 else None
+        missing = _missing_folds(config, results_dir, n_speakers)
+        left = _estimate([config, *queue], results_dir, profile, speed, n_speakers)
+        logger.info("[run %d/%d] %s: %d of %d folds to train; about %s left", n, total, _describe(config), len(missing), _n_folds(config, n_speakers), _hms(left))
+        t0 = time.perf_counter()
+        if isinstance(config, BaselineConfig):
+            run_baseline(config, verify=verify, progress=progress, results_dir=results_dir)
+        else:
+            run_cv(config, verify=verify, progress=progress, results_dir=results_dir)
+        ref = [_reference_seconds(config, k) for k in missing]
+        if missing and all(r is not None for r in ref):
+            measured += time.perf_counter() - t0
+            reference += sum(ref)
+        trained += len(missing)
+        cached += _n_folds(config, n_speakers) - len(missing)
+        if not queue and n < total:
+            queue = list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
+    summary = {"profile": profile, "runs": n, "folds_trained": trained, "folds_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
+    write_json(results_root(results_dir) / profile / "grid.json", summary)
+    logger.info("grid done: %d runs, %d folds trained, %d cached, %s", n, trained, cached, _hms(summary["wall_time_s"]))
+    return summary
+
+
+def _describe(config) -> str:
+    if isinstance(config, BaselineConfig):
+        return f"baseline {config.features}+{config.classifier} {config.protocol}{' speaker-norm' if config.speaker_norm else ''}"
+    att = "" if config.attention else " no-attention"
+    return f"{config.profile} {config.protocol} {config.augmentation} {config.loss}{att}"
+

@@ -1,0 +1,74 @@
+"""Table cells for the book's results chapters: mean +- std, paired differences, verdicts.
+
+Every number is formatted from a :class:`~adcrnn_lib.cv.CVResult`; paper numbers come in from
+:mod:`adcrnn_lib.paper` and are labelled as the paper's by :func:`~adcrnn_lib.paper.paper_label`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .cv import CVResult, compare
+from .paper import paper_label
+
+__all__ = ["mean_std", "result_cells", "paired_cells", "verdict", "results_table", "best_of"]
+
+
+def mean_std(result: CVResult, metric: str) -> str:
+    """``"69.70 ± 6.21"``: the mean and sample std over folds, in %."""
+    s = result.summary()[metric]
+    return f"{100 * s['mean']:.2f} ± {100 * s['std']:.2f}"
+
+
+def result_cells(result: CVResult) -> dict[str, str]:
+    """``{"WA (%)", "UA (%)"}`` cells of one result."""
+    return {"WA (%)": mean_std(result, "wa"), "UA (%)": mean_std(result, "ua")}
+
+
+def paired_cells(base: CVResult, other: CVResult, *, name: str) -> dict[str, str]:
+    """``other - base`` in WA and UA points with the 95% bootstrap interval and the t-test p."""
+    c = compare(base, other)
+    return {
+        f"{m.upper()} vs {name} (points)": f"{100 * c[m]['diff']:+.2f} [{100 * c[m]['ci_low']:+.2f}, {100 * c[m]['ci_high']:+.2f}], p={c[m]['p']:.3f}"
+        for m in ("wa", "ua")
+    }
+
+
+def verdict(base: CVResult, other: CVResult, *, metric: str = "ua") -> str:
+    """Whether ``other`` beats ``base``: the sign of the paired bootstrap interval of ``metric``."""
+    c = compare(base, other)[metric]
+    if c["ci_low"] > 0:
+        return "better"
+    if c["ci_high"] < 0:
+        return "worse"
+    return "no clear difference"
+
+
+def results_table(rows: list[dict]) -> pd.DataFrame:
+    """A results table from row dicts.
+
+    Each row: ``label``; ``result`` (a CVResult, or None for a paper-only row); optionally
+    ``paper`` (``(mean, std)`` or a float, printed labelled as the paper's), ``base`` with
+    ``base_name`` (paired difference against it) and ``versus`` with ``versus_name`` (verdict
+    against it, e.g. the best baseline).
+    """
+    out = []
+    for row in rows:
+        cells = {"": row["label"]}
+        paper = row.get("paper")
+        if paper is not None:
+            cells["paper, accuracy (%)"] = paper_label(*paper) if isinstance(paper, tuple) else paper_label(paper)
+        result = row.get("result")
+        if result is not None:
+            cells.update(result_cells(result))
+            if row.get("base") is not None and row["base"] is not result:
+                cells.update(paired_cells(row["base"], result, name=row["base_name"]))
+            if row.get("versus") is not None and row["versus"] is not result:
+                cells[f"vs {row['versus_name']} (UA)"] = verdict(row["versus"], result)
+        out.append(cells)
+    return pd.DataFrame(out).fillna("").set_index("")
+
+
+def best_of(results: dict, metric: str = "ua"):
+    """The key of the result with the highest mean ``metric`` over folds."""
+    return max(results, key=lambda k: results[k].summary()[metric]["mean"])
