@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .baselines import BaselineConfig
 from .config import ExperimentConfig
+from .exceptions import ParameterError
 from .profiles import get_profile
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "best_augmentation",
     "reference_root",
     "run_grid",
+    "save_reference",
 ]
 
 logger = logging.getLogger(__name__)
@@ -220,6 +222,40 @@ def run_grid(
     write_json(results_root(results_dir) / profile / "grid.json", summary)
     logger.info("grid done: %d runs, %d folds trained, %d cached, %s", n, trained, cached, _hms(summary["wall_time_s"]))
     return summary
+
+
+def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, results_dir=None, reference_dir=None, baseline_features: str = "compare") -> list[Path]:
+    """Copy the fold files of every finished run of the book's grid into the reference folder.
+
+    Only runs with all their folds are copied, and only their JSON (no audio, no models). What is
+    copied is what the reproducibility chapter compares a fresh build with.
+
+    Returns
+    -------
+    list of Path
+        The reference run folders written.
+    """
+    import shutil
+
+    from .cv import run_dir
+    from .data import load_emodb
+
+    n_speakers = int(load_emodb(data_dir, verify=False)["speaker"].nunique())
+    configs = [*baseline_configs(data_dir, seed=seed, features=baseline_features).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]
+    try:
+        configs += list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
+    except ParameterError:  # Table V unfinished: no best augmentation yet
+        configs += [c for c in loso_configs(profile, data_dir, augmentation="none", seed=seed).values()]
+    written = []
+    for config in dict.fromkeys(configs):
+        if _missing_folds(config, results_dir, n_speakers):
+            continue
+        src, dest = run_dir(config, results_dir), run_dir(config, reference_dir or reference_root())
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in sorted(src.glob("*.json")):
+            shutil.copy2(path, dest / path.name)
+        written.append(dest)
+    return written
 
 
 def _describe(config) -> str:

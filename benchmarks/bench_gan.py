@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+import timeit
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +32,9 @@ SR = 16000
 
 
 def _timed(fn, repeats: int) -> float:
-    fn()  # compile
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    """Median seconds of one call, after one untimed call that compiles."""
+    fn()
+    return float(np.median(timeit.repeat(fn, number=1, repeat=repeats)))
 
 
 def bench_updates(kind: str, size: int, batch: int, repeats: int) -> dict:
@@ -92,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             row["projected_training_s"] = steps * (prof.gan_critic_steps * row["critic_update_s"] + row["generator_update_s"])
             updates.append(row)
             print(f"{kind} D={row['size']} batch {row['batch']}: critic {row['critic_update_s'] * 1e3:.0f} ms, generator {row['generator_update_s'] * 1e3:.0f} ms; "
-                  f"{prof.name} profile ({steps} steps): {row["projected_training_s"] / 3600:.3g} h per GAN", flush=True)
+                  f"{prof.name} profile ({steps} steps): {row['projected_training_s'] / 3600:.3g} h per GAN", flush=True)
         g = bench_generation(kind, cpu.gan_size, 64, args.repeats)
         generation.append(g)
         print(f"{kind} D={g['size']} generation: {g['times_realtime']:.0f}x realtime, {g['speedup']:.2f}x faster than generator.predict", flush=True)

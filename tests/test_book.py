@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import shutil
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from adcrnn_lib import book
 from adcrnn_lib.exceptions import AdcrnnError
-from adcrnn_lib.grid import run_grid
+from adcrnn_lib.grid import run_grid, save_reference
 from adcrnn_lib.paper import TABLE_V
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +49,8 @@ def test_toc_lists_every_chapter():
 
 
 @pytest.mark.slow
-def test_smoke_book_builds(project, small_corpus):
+def test_smoke_book_builds(project, small_corpus, caplog):
+    caplog.set_level(logging.INFO, logger="adcrnn_lib")
     # eGeMAPS (88 features) keeps the baseline fits quick; 4 speakers keep leave-one-speaker-out at 4 folds
     index = book.build_book("smoke", data_dir=small_corpus, verify=False, root=project, overrides={"baseline.ipynb": {"features": "egemaps"}}, baseline_features="egemaps")
     assert index.is_file()
@@ -72,9 +75,15 @@ def test_smoke_book_builds(project, small_corpus):
     assert re.search(r"leave-one-speaker-out, ADCRNN reaches \d+\.\d % UA", _text(html / "06_speaker_independent.html"))
     assert (html / "03_hda_wavegan.html").read_text().count("<img") >= 1
     assert "<audio" in (html / "02_augmentation.html").read_text()
+    assert re.search(r"\[run 1/\d+\] baseline .*folds to train; about \d+:\d\d:\d\d left", caplog.text)
+    assert re.search(r"\[chapter \d+/\d+\] 07_reproducibility", caplog.text)
     # a second pass finds every fold cached and trains nothing
     again = run_grid("smoke", small_corpus, verify=False, baseline_features="egemaps")
     assert again["folds_trained"] == 0 and again["folds_cached"] > 0
+    # the finished runs can become the reference: JSON only, every run of the grid
+    saved = save_reference("smoke", small_corpus, reference_dir=project / "reference", baseline_features="egemaps")
+    assert len(saved) == 4 + 5 + 4 + 3 == again["runs"]
+    assert {p.suffix for d in saved for p in d.iterdir()} == {".json"}
 
 
 def _text(path: Path) -> str:
@@ -92,3 +101,18 @@ def test_failing_notebook_names_cell_and_keeps_partial(project, synthetic_corpus
     partial = project / "book" / "01_data.failed.ipynb"
     assert str(partial) in str(info.value) and partial.is_file()
     assert not (project / "book" / "01_data.ipynb").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "template, params, message",
+    [
+        ("03_hda.ipynb", {"augmentation": "mixup"}, r"augmentation='mixup'; allowed: none, time_shift"),
+        ("04_ablation.ipynb", {"seed": "zero"}, r"ParameterError: seed='zero'"),
+        ("06_speaker_independent.ipynb", {"verify_checksums": "yes"}, r"ParameterError: verify_checksums='yes'"),
+    ],
+)
+def test_bad_chapter_parameters_fail_before_training(project, small_corpus, template, params, message, tmp_path):
+    with pytest.raises(AdcrnnError, match=message):
+        book.run_notebook(project / "notebooks" / template, project / "book" / template, {"profile": "smoke", "data_dir": str(small_corpus), "verify_checksums": False, **params})
+    assert not any(Path(os.environ["ADCRNN_RESULTS_DIR"]).rglob("fold-*.json"))  # nothing was trained
