@@ -72,10 +72,13 @@ class BaselineConfig:
     speaker_norm: bool = False
     seed: int = 0
     data_dir: str | None = None
+    n_splits: int = 5
 
     def __post_init__(self) -> None:
         from .config import PROTOCOLS, check_choice, check_seed
 
+        if isinstance(self.n_splits, bool) or not isinstance(self.n_splits, int) or self.n_splits < 2:
+            raise ParameterError(f"n_splits={self.n_splits!r}; must be an integer >= 2 (the paper protocol's folds; match the ADCRNN profile's)")
         check_choice("features", self.features, tuple(FEATURE_SETS))
         check_choice("classifier", self.classifier, tuple(CLASSIFIERS))
         check_choice("protocol", self.protocol, PROTOCOLS)
@@ -97,7 +100,8 @@ class BaselineConfig:
 
     def key(self) -> str:
         """Stable hash of the fields (except ``data_dir``), the C grid and the code version."""
-        payload = {**{k: v for k, v in self.to_dict().items() if k != "data_dir"}, "grid": CLASSIFIERS[self.classifier], "version": _VERSION}
+        skip = {"data_dir"} | ({"n_splits"} if self.n_splits == 5 else set())  # runs from before the field keep their keys
+        payload = {**{k: v for k, v in self.to_dict().items() if k not in skip}, "grid": CLASSIFIERS[self.classifier], "version": _VERSION}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -272,7 +276,7 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     from .profiles import get_profile
 
     df = load_emodb(config.data_dir, verify=verify)
-    n_splits = get_profile("paper").n_splits if config.protocol == "paper" else None
+    n_splits = config.n_splits if config.protocol == "paper" else None
     folds = make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
     folder = run_dir(config, results_dir)
     write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})

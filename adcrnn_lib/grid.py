@@ -66,10 +66,11 @@ def ablation_configs(profile: str, data_dir=None, *, seed: int = 0) -> dict[tupl
     }
 
 
-def baseline_configs(data_dir=None, *, seed: int = 0, features: str = "compare", classifier: str = "logreg") -> dict[tuple[str, bool], BaselineConfig]:
-    """(protocol, speaker normalization) -> baseline configuration."""
+def baseline_configs(data_dir=None, *, seed: int = 0, features: str = "compare", classifier: str = "logreg", profile: str = "cpu") -> dict[tuple[str, bool], BaselineConfig]:
+    """(protocol, speaker normalization) -> baseline configuration, on the folds of ``profile``."""
+    n_splits = get_profile(profile).n_splits
     return {
-        (protocol, norm): BaselineConfig(features=features, classifier=classifier, protocol=protocol, speaker_norm=norm, seed=seed, data_dir=_data(data_dir))
+        (protocol, norm): BaselineConfig(features=features, classifier=classifier, protocol=protocol, speaker_norm=norm, seed=seed, data_dir=_data(data_dir), n_splits=n_splits)
         for protocol in ("paper", "loso")
         for norm in (False, True)
     }
@@ -108,7 +109,7 @@ def reference_root() -> Path:
 def _n_folds(config, n_speakers: int) -> int:
     if config.protocol == "loso":
         return n_speakers
-    return get_profile(config.profile).n_splits if isinstance(config, ExperimentConfig) else get_profile("paper").n_splits
+    return get_profile(config.profile).n_splits if isinstance(config, ExperimentConfig) else config.n_splits
 
 
 def _missing_folds(config, results_dir, n_speakers: int) -> list[int]:
@@ -191,7 +192,7 @@ def run_grid(
     started = time.perf_counter()
     n_speakers = int(load_emodb(data_dir, verify=False)["speaker"].nunique())  # leave-one-speaker-out folds
     queue: list = []
-    for config in [*baseline_configs(data_dir, seed=seed, features=baseline_features).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]:
+    for config in [*baseline_configs(data_dir, seed=seed, features=baseline_features, profile=profile).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]:
         if config not in queue:  # Table IV's model 3 is Table V's WaveGAN row
             queue.append(config)
     total = len(queue) + 3  # + leave one speaker out: none, none speaker-normalized, the best augmentation
@@ -241,7 +242,7 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     from .data import load_emodb
 
     n_speakers = int(load_emodb(data_dir, verify=False)["speaker"].nunique())
-    configs = [*baseline_configs(data_dir, seed=seed, features=baseline_features).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]
+    configs = [*baseline_configs(data_dir, seed=seed, features=baseline_features, profile=profile).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]
     try:
         configs += list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
     except ParameterError:  # Table V unfinished: no best augmentation yet

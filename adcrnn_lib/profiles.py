@@ -139,7 +139,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         "smoke",
-        "CI and tests: tiny widths, one epoch, seconds.",
+        "CI and tests: tiny widths, one epoch, 2 folds of the paper protocol, seconds.",
         conv_filters=4,
         dilated_filters=8,
         linear_units=16,
@@ -147,6 +147,7 @@ PROFILES: dict[str, Profile] = {
         embedding_units=8,
         epochs=1,
         patience=1,
+        n_splits=2,  # CI budget: the whole book's grid in minutes; cpu and paper keep the paper's 5
         mixed_precision=False,
         gan_size=2,
         gan_batch_size=4,

@@ -65,7 +65,7 @@ def paper_run(small_corpus, tmp_path_factory):
 
 
 def test_paper_protocol_end_to_end(paper_run, small_corpus):
-    assert len(paper_run.folds) == 5
+    assert len(paper_run.folds) == profiles.get_profile("smoke").n_splits
     files = sorted(paper_run.run_dir.glob("fold-*.json"))
     assert [f.name for f in files] == [f"fold-{k}.json" for k in range(5)]
     for f in files:
@@ -105,7 +105,7 @@ def test_compare_pairs_two_runs(paper_run, small_corpus, tmp_path):
         progress=False,
     )
     out = cv.compare(paper_run, other, n_boot=200)
-    assert set(out) == {"wa", "ua"} and out["wa"]["folds"] == 5
+    assert set(out) == {"wa", "ua"} and out["wa"]["folds"] == profiles.get_profile("smoke").n_splits
     assert out["wa"]["diff"] == pytest.approx(other.summary()["wa"]["mean"] - paper_run.summary()["wa"]["mean"])
     assert out["wa"]["ci_low"] <= out["wa"]["ci_high"]
     loso = cv.CVResult(paper_run.config, paper_run.folds[:4], paper_run.run_dir)
@@ -125,7 +125,7 @@ def test_loso_protocol(small_corpus, tmp_path):
 
 
 def test_killed_run_resumes_at_first_missing_fold(small_corpus, tmp_path, monkeypatch):
-    config = ExperimentConfig(profile="smoke", protocol="paper", loss="lf3", data_dir=str(small_corpus))
+    config = ExperimentConfig(profile="smoke", protocol="loso", loss="lf3", data_dir=str(small_corpus))  # 4 folds
     real = cv.run_fold
 
     def dies_at_fold_2(config, df, fold, features, **kw):
@@ -144,9 +144,9 @@ def test_killed_run_resumes_at_first_missing_fold(small_corpus, tmp_path, monkey
     trained = []
     monkeypatch.setattr(cv, "run_fold", lambda c, d, fold, f, **kw: trained.append(fold.k) or real(c, d, fold, f, **kw))
     result = cv.run_cv(config, results_dir=tmp_path, verify=False, progress=False)
-    assert trained == [2, 3, 4]  # folds 0 and 1 reused, the half-written fold 3 recomputed
+    assert trained == [2, 3]  # folds 0 and 1 reused, the half-written fold 3 recomputed
     assert {k: (run_dir / f"fold-{k}.json").read_bytes() for k in (0, 1)} == before
-    assert len(result.folds) == 5
+    assert len(result.folds) == 4
     check_schema(json.loads((run_dir / "fold-3.json").read_text()))
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..data import EMOTIONS
 
-__all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality"]
+__all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality", "fold_quality_report"]
 
 
 def classifier_scores(probs: np.ndarray, intended: str) -> dict[str, float]:
@@ -134,3 +134,42 @@ def gan_quality(train: pd.DataFrame, kind: str, predict, *, seed: int, fold: int
         )
     return pd.DataFrame(rows).set_index("emotion")
 
+
+def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: int = 0, results_dir=None, progress: bool = False) -> pd.DataFrame:
+    """Both GANs' quality tables for one fold of the paper protocol, cached with the fold's runs.
+
+    The classifier is an ADCRNN of ``profile`` trained without augmentation on the fold's real
+    training utterances (model selection on its validation split), exactly as fold ``fold.k`` of
+    the ``none`` run trains it. The table is written to that run's folder as
+    ``gan-quality-fold<k>.json``, so a rebuild reads it back instead of training again.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (``GAN``, ``emotion``), columns as :func:`gan_quality`.
+    """
+    import json
+
+    from ..config import ExperimentConfig
+    from ..cv import run_dir
+    from ..data import EMOTIONS
+    from ..features import PARAMS, extract_features
+    from ..predict import Predictor
+    from ..storage import write_json
+    from ..train import train_split
+
+    config = ExperimentConfig(profile=profile, augmentation="none", seed=seed)
+    path = run_dir(config, results_dir) / f"gan-quality-fold{fold.k}.json"
+    if path.is_file():
+        rows = json.loads(path.read_text())
+    else:
+        feats = extract_features(df["path"].tolist(), progress=progress)
+        trained, normalizer, _ = train_split(config, df, feats, fold.train, fold.val, fold=fold.k, seed=seed + fold.k, progress=progress)
+        predictor = Predictor(trained.model, normalizer, PARAMS, list(EMOTIONS))
+        train = df.iloc[fold.train]
+        rows = []
+        for kind in ("wavegan", "specgan"):
+            table = gan_quality(train, kind, predictor.predict_audio, seed=seed, fold=fold.k, profile=profile, progress=progress)
+            rows += [{"GAN": kind, **row} for row in table.reset_index().to_dict(orient="records")]
+        write_json(path, rows)
+    return pd.DataFrame(rows).set_index(["GAN", "emotion"])
