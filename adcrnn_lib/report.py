@@ -66,7 +66,9 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
             if row.get("versus") is not None and row["versus"] is not result:
                 cells[f"vs {row['versus_name']} (UA)"] = verdict(row["versus"], result)
         out.append(cells)
-    return pd.DataFrame(out).fillna("").set_index("")
+    table = pd.DataFrame(out).fillna("").set_index("")
+    verdicts = [c for c in table.columns if c.startswith("vs ")]
+    return table[[c for c in table.columns if c not in verdicts] + verdicts]
 
 
 def best_of(results: dict, metric: str = "ua"):
