@@ -9,7 +9,9 @@ For each emotion's GAN of one training fold:
 * **memorization**: the log-Mel distance from each generated clip to its nearest training clip,
   against the distances from each training clip to its nearest *other* training clip; a GAN that
   copies its data has generated-to-train distances far below the train-to-train ones. Both sides
-  use the first 1.024 s of a clip (the GANs' length) and the static log-Mel channel;
+  use the first 1.024 s of a clip (the GANs' length) and the static log-Mel channel. A flag says
+  "listen to the pair", not "copied": featureless, quiet clips of an undertrained GAN also sit close
+  to the quiet parts of training clips;
 * **screening**: clips rejected as non-finite, silent or clipped
   (:func:`~adcrnn_lib.augment.gan_clips.screen_clip`), from the generation counts.
 """
