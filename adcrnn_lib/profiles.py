@@ -41,10 +41,10 @@ and 20 on the five folds, and a fold took about 100 s (130 s balanced). The book
 fold trainings (Tables IV and V, leave-one-speaker-out), so ``cpu`` stops at 15 epochs with
 patience 4 to stay near its 2-hour budget.
 
-GAN sizes, measured with ``benchmarks/bench_gan.py`` (2026-11-27, while a training ran on the same
-2 cores): at the paper's D = 64 and batch 64 a WaveGAN critic update takes 5.2 s and a generator
-update 3.0 s, so the paper's 90,000 steps would take about 720 hours per GAN on this machine
-(SpecGAN's 35,000: about 420 hours), and the book trains 30 of each. ``cpu`` uses D = 8, batch 32
+GAN sizes, measured with ``benchmarks/bench_gan.py`` (two runs, 2026-11-27 and -28, each while a
+training ran on the same 2 cores): at the paper's D = 64 and batch 64 a WaveGAN critic update takes
+5.2-7.4 s and a generator update 3.0-3.5 s, so the paper's 90,000 steps would take 720-1,000 hours
+per GAN on this machine (SpecGAN's 35,000: 420-440 hours), and the book trains 30 of each. ``cpu`` uses D = 8, batch 32
 (0.17 s and 0.06 s per update) and 20 generator steps, about 20 s per GAN: enough to run the whole
 method end to end (train in each fold, generate, screen, balance), not enough to learn speech. The
 quality report in the augmentation chapter measures what that gives.
