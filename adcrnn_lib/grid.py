@@ -263,5 +263,6 @@ def _describe(config) -> str:
     if isinstance(config, BaselineConfig):
         return f"baseline {config.features}+{config.classifier} {config.protocol}{' speaker-norm' if config.speaker_norm else ''}"
     att = "" if config.attention else " no-attention"
-    return f"{config.profile} {config.protocol} {config.augmentation} {config.loss}{att}"
+    norm = " speaker-norm" if config.speaker_norm else ""
+    return f"{config.profile} {config.protocol} {config.augmentation} {config.loss}{att}{norm}"
 
