@@ -106,6 +106,13 @@ def reference_root() -> Path:
     return Path(__file__).resolve().parent.parent / "results" / "reference"
 
 
+def _n_speakers(data_dir) -> int:
+    """Speakers in the corpus: the number of leave-one-speaker-out folds."""
+    from .data import load_emodb
+
+    return int(load_emodb(data_dir, verify=False)["speaker"].nunique())
+
+
 def _n_folds(config, n_speakers: int) -> int:
     if config.protocol == "loso":
         return n_speakers
@@ -186,11 +193,9 @@ def run_grid(
     from .cv import results_root, run_cv
     from .storage import write_json
 
-    from .data import load_emodb
-
     get_profile(profile)  # validate before any work
     started = time.perf_counter()
-    n_speakers = int(load_emodb(data_dir, verify=False)["speaker"].nunique())  # leave-one-speaker-out folds
+    n_speakers = _n_speakers(data_dir)
     queue: list = []
     for config in [*baseline_configs(data_dir, seed=seed, features=baseline_features, profile=profile).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]:
         if config not in queue:  # Table IV's model 3 is Table V's WaveGAN row
@@ -239,9 +244,8 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     import shutil
 
     from .cv import run_dir
-    from .data import load_emodb
 
-    n_speakers = int(load_emodb(data_dir, verify=False)["speaker"].nunique())
+    n_speakers = _n_speakers(data_dir)
     configs = [*baseline_configs(data_dir, seed=seed, features=baseline_features, profile=profile).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]
     try:
         configs += list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())

@@ -372,12 +372,12 @@ class WGANGP:
 
     # --- checkpoints -------------------------------------------------------------------------
     def _variable_groups(self) -> dict[str, list]:
+        # the networks' variables include phase shuffle's SeedGenerator state
         return {
             "g": self.generator.variables,
             "d": self.critic.variables,
             "g_opt": self.g_opt.variables,
             "d_opt": self.d_opt.variables,
-            "seeds": _seed_variables(self.critic) + _seed_variables(self.generator),
         }
 
     def save(self, path: str | os.PathLike) -> None:
@@ -412,16 +412,6 @@ class WGANGP:
         self.step = int(meta["step"])
         self.rng.bit_generator.state = meta["rng"]
         self.history = meta["history"]
-
-
-def _seed_variables(model: keras.Model) -> list:
-    """The state variables of every SeedGenerator in ``model`` (phase shuffle's)."""
-    out = []
-    for layer in model.layers:
-        gen = getattr(layer, "seed_generator", None)
-        if gen is not None:
-            out.append(gen.state)
-    return out
 
 
 def wave_sampler(audios: list[np.ndarray]) -> Callable[[np.random.Generator, int], np.ndarray]:
