@@ -20,7 +20,7 @@ from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
 from .grid import HDA_AUGMENTATIONS, run_grid
 from .profiles import get_profile
 
-__all__ = ["Chapter", "CHAPTERS", "project_root", "run_notebook", "build_book"]
+__all__ = ["Chapter", "CHAPTERS", "BUILD_RECORD", "COLD_BUILD_RECORD", "build_record", "project_root", "run_notebook", "build_book"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,27 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("06_speaker_independent.ipynb", "06_speaker_independent.ipynb"),
     Chapter("07_reproducibility.ipynb", "07_reproducibility.ipynb"),
 )
+
+
+#: File names, under ``<results>/<profile>/``, of the timing of the last complete ``build_book``
+#: and of the last one that trained every fold itself (a cold build).
+BUILD_RECORD = "book.json"
+COLD_BUILD_RECORD = "book-cold.json"
+
+
+def build_record(profile: str, *, cold: bool = False, results_dir: str | os.PathLike | None = None) -> dict | None:
+    """The timing record of the last complete book build (or cold build) of ``profile``, if any.
+
+    A record is a :func:`~adcrnn_lib.provenance.provenance` dict with ``wall_time_s`` (the whole
+    :func:`build_book` call), ``grid`` (the :func:`~adcrnn_lib.grid.run_grid` summary),
+    ``chapters_s`` and ``render_s``.
+    """
+    import json
+
+    from .cv import results_root
+
+    path = results_root(results_dir) / profile / (COLD_BUILD_RECORD if cold else BUILD_RECORD)
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def project_root() -> Path:
@@ -138,6 +159,7 @@ def build_book(
     pathlib.Path
         ``_build/html/index.html`` under ``root``.
     """
+    build_started = time.perf_counter()
     prof = get_profile(profile)
     root = Path(root) if root is not None else project_root()
     unknown = set(overrides or {}) - {c.template for c in CHAPTERS}
@@ -152,8 +174,7 @@ def build_book(
 
         logger.info("EmoDB not found; downloading it")
         wav_dir = download_emodb()
-    if grid:
-        run_grid(prof.name, wav_dir, verify=verify, baseline_features=baseline_features)
+    summary = run_grid(prof.name, wav_dir, verify=verify, baseline_features=baseline_features) if grid else None
     started = time.perf_counter()
     for i, chapter in enumerate(CHAPTERS, 1):
         template = root / "notebooks" / chapter.template
@@ -167,10 +188,27 @@ def build_book(
         run_notebook(template, root / "book" / chapter.output, params)
         spent = time.perf_counter() - started
         logger.info("[%d/%d] %s done in %.1f s; about %.0f s of chapters left", i, len(CHAPTERS), chapter.output, time.perf_counter() - t0, spent / i * (len(CHAPTERS) - i))
+    chapters_s = time.perf_counter() - started
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
     logger.info("rendering: %s", " ".join(cmd))
     proc = subprocess.run(cmd, cwd=root)
     if proc.returncode != 0:
         raise AdcrnnError(f"jupyter-book build failed (exit {proc.returncode}); see its output above")
+    _record_build(prof.name, summary, chapters_s=chapters_s, render_s=time.perf_counter() - started - chapters_s, wall_time_s=time.perf_counter() - build_started)
     return root / "_build" / "html" / "index.html"
+
+
+def _record_build(profile: str, grid_summary: dict | None, *, chapters_s: float, render_s: float, wall_time_s: float) -> None:
+    """Write the build's timing as ``book.json`` (and ``book-cold.json`` when it trained every fold)."""
+    from .cv import results_root
+    from .provenance import provenance
+    from .storage import write_json
+
+    cold = bool(grid_summary) and grid_summary["folds_cached"] == 0 and grid_summary["folds_trained"] > 0
+    record = provenance(profile=profile, wall_time_s=wall_time_s, grid=grid_summary, chapters_s=round(chapters_s, 1), render_s=round(render_s, 1), cold=cold)
+    folder = results_root() / profile
+    write_json(folder / BUILD_RECORD, record)
+    if cold:
+        write_json(folder / COLD_BUILD_RECORD, record)
+    logger.info("book built in %.1f min (%s)", wall_time_s / 60, "every fold trained" if cold else "reusing cached folds" if grid_summary else "no grid pass")

@@ -260,6 +260,15 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
         for path in sorted(src.glob("*.json")):
             shutil.copy2(path, dest / path.name)
         written.append(dest)
+    from .book import BUILD_RECORD, COLD_BUILD_RECORD
+    from .cv import results_root
+
+    for name in ("grid.json", BUILD_RECORD, COLD_BUILD_RECORD):  # the timing of the run being kept
+        src = results_root(results_dir) / profile / name
+        if src.is_file():
+            dest = Path(reference_dir or reference_root()) / profile / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
     return written
 
 

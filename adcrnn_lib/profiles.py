@@ -16,9 +16,17 @@ widths        float32             mixed bfloat16        with XLA (``jit_compile`
 ============  ==================  ====================  ==============================
 
 So ``paper`` computes in mixed bfloat16 where the CPU supports it (1.35x training, about 1.9x
-inference) and ``cpu`` stays in float32, which is as fast for its narrow layers. At the ``cpu``
-widths the two BiLSTMs' 2 x 149 sequential steps bound the speed: the ``smoke`` widths, with
-almost no arithmetic, still train at only about 410 samples/s. XLA is off everywhere.
+inference) and ``cpu`` stays in float32. XLA is off everywhere. (The ``cpu`` row was measured
+with the earlier ``cpu`` widths, 32 and 64 filters; see below.)
+
+Widths of ``cpu``: at 32 convolution and 64 dilated filters, three quarters of a training step's
+arithmetic (about 1.1 GFLOP per segment) is in the three dilated convolutions, and an epoch of
+600 segments took 5.1 s, about two thirds of this CPU's float32 peak; mixed bfloat16 made it 4.1 s,
+batch 64 or 128 4.8 or 4.5 s, unrolled LSTMs 3.6 s but 50 s of tracing per fold. Halving the
+widths to 16 and 32 filters cut the paper-protocol folds (no augmentation, lf1, seed 0,
+2026-11-28) from 83-136 s to 33-41 s, with WA / UA 66.0 / 65.1 % against 65.0 / 63.4 % at the
+earlier widths (the same five folds and 15 epochs). So ``cpu`` uses 16 and 32: the book's grid at
+the earlier widths summed to 2.7 hours of fold time, over its 2-hour budget.
 
 Optimizer budget of ``cpu``, measured on the real corpus (paper protocol, seed 0, lf1, no
 augmentation, 2026-11-27):
@@ -37,9 +45,10 @@ a compute-budget change of the optimizer's step size and batch, stated here and 
 layers, losses and folds are the paper's. ``paper`` keeps Adam 1e-4 and batch 16 exactly.
 
 Epochs of ``cpu``: with at most 25 epochs (patience 6) the best validation epoch fell between 9
-and 20 on the five folds, and a fold took about 100 s (130 s balanced). The book needs about 65
-fold trainings (Tables IV and V, leave-one-speaker-out), so ``cpu`` stops at 15 epochs with
-patience 4 to stay near its 2-hour budget.
+and 20 on the five folds, and a fold took about 100 s (130 s balanced). The book needs 75
+ADCRNN fold trainings (Tables IV and V, leave-one-speaker-out) and 60 GANs, so ``cpu`` stops at
+15 epochs with patience 4. At the 16/32 widths, 25 epochs (patience 6) gave 67.3 / 65.9 % WA /
+UA on the same five folds for a third more time: within the fold-to-fold noise.
 
 GAN sizes, measured with ``benchmarks/bench_gan.py`` (two runs, 2026-11-27 and -28, each while a
 training ran on the same 2 cores): at the paper's D = 64 and batch 64 a WaveGAN critic update takes
@@ -159,8 +168,8 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         "cpu",
         "The default: the whole book on 2 CPU cores; narrower layers, fewer epochs, Adam 1e-3 and batch 32.",
-        conv_filters=32,
-        dilated_filters=64,
+        conv_filters=16,  # measured: half the earlier 32/64 trains 2.5x faster at no loss (module docstring)
+        dilated_filters=32,
         linear_units=128,
         lstm_units=64,
         embedding_units=64,

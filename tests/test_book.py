@@ -81,10 +81,15 @@ def test_smoke_book_builds(project, small_corpus, caplog):
     # a second pass finds every fold cached and trains nothing
     again = run_grid("smoke", small_corpus, verify=False, baseline_features="egemaps")
     assert again["folds_trained"] == 0 and again["folds_cached"] > 0
+    # the first build trained every fold: its timing is kept as the cold build's
+    cold, last = book.build_record("smoke", cold=True), book.build_record("smoke")
+    assert cold == last and cold["cold"] and cold["grid"]["folds_cached"] == 0 and cold["grid"]["folds_trained"] > 0
+    assert cold["wall_time_s"] > cold["grid"]["wall_time_s"] + cold["chapters_s"] > 0 and cold["machine"]["cores"] >= 1
     # the finished runs can become the reference: JSON only, every run of the grid
     saved = save_reference("smoke", small_corpus, reference_dir=project / "reference", baseline_features="egemaps")
     assert len(saved) == 4 + 5 + 4 + 3 == again["runs"]
     assert {p.suffix for d in saved for p in d.iterdir()} == {".json"}
+    assert json.loads((project / "reference" / "smoke" / book.COLD_BUILD_RECORD).read_text()) == cold
 
 
 def _text(path: Path) -> str:
