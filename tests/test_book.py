@@ -121,3 +121,16 @@ def test_bad_chapter_parameters_fail_before_training(project, small_corpus, temp
     with pytest.raises(AdcrnnError, match=message):
         book.run_notebook(project / "notebooks" / template, project / "book" / template, {"profile": "smoke", "data_dir": str(small_corpus), "verify_checksums": False, **params})
     assert not any(Path(os.environ["ADCRNN_RESULTS_DIR"]).rglob("fold-*.json"))  # nothing was trained
+
+
+def test_build_records_keep_the_cold_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path))
+    assert book.build_record("smoke") is None and book.build_record("smoke", cold=True) is None
+    grid = {"profile": "smoke", "runs": 2, "wall_time_s": 4.0}
+    book._record_build("smoke", {**grid, "folds_trained": 3, "folds_cached": 0}, chapters_s=1.0, render_s=0.5, wall_time_s=5.0)
+    book._record_build("smoke", {**grid, "folds_trained": 0, "folds_cached": 3}, chapters_s=1.0, render_s=0.5, wall_time_s=2.0)
+    last, cold = book.build_record("smoke"), book.build_record("smoke", cold=True)
+    assert (last["cold"], last["wall_time_s"]) == (False, 2.0)
+    assert (cold["cold"], cold["wall_time_s"], cold["grid"]["folds_trained"]) == (True, 5.0, 3)
+    book._record_build("smoke", None, chapters_s=1.0, render_s=0.5, wall_time_s=1.5)  # no grid pass: never cold
+    assert book.build_record("smoke")["grid"] is None and book.build_record("smoke", cold=True)["wall_time_s"] == 5.0
