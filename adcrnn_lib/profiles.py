@@ -23,9 +23,9 @@ Widths of ``cpu``: at 32 convolution and 64 dilated filters, three quarters of a
 arithmetic (about 1.1 GFLOP per segment) is in the three dilated convolutions, and an epoch of
 600 segments took 5.1 s, about two thirds of this CPU's float32 peak; mixed bfloat16 made it 4.1 s,
 batch 64 or 128 4.8 or 4.5 s, unrolled LSTMs 3.6 s but 50 s of tracing per fold. Halving the
-widths to 16 and 32 filters cut the paper-protocol folds (no augmentation, lf1, seed 0,
-2026-11-28) from 83-136 s to 33-41 s, with WA / UA 66.0 / 65.1 % against 65.0 / 63.4 % at the
-earlier widths (the same five folds and 15 epochs). So ``cpu`` uses 16 and 32: the book's grid at
+widths to 16 and 32 filters cut that epoch to 2.1 s (2.4x, same benchmark and machine, idle), and
+the paper-protocol folds (no augmentation, lf1, seed 0, 2026-11-28) took 34-42 s, with WA / UA
+66.0 / 65.1 % against 65.0 / 63.4 % at the earlier widths (the same five folds and 15 epochs). So ``cpu`` uses 16 and 32: the book's grid at
 the earlier widths summed to 2.7 hours of fold time, over its 2-hour budget.
 
 Optimizer budget of ``cpu``, measured on the real corpus (paper protocol, seed 0, lf1, no
@@ -168,7 +168,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         "cpu",
         "The default: the whole book on 2 CPU cores; narrower layers, fewer epochs, Adam 1e-3 and batch 32.",
-        conv_filters=16,  # measured: half the earlier 32/64 trains 2.5x faster at no loss (module docstring)
+        conv_filters=16,  # measured: half the earlier 32/64, 2.4x faster epochs at no measured loss (module docstring)
         dilated_filters=32,
         linear_units=128,
         lstm_units=64,
