@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .data import find_corpus
 from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
-from .grid import HDA_AUGMENTATIONS, run_grid
+from .grid import BUILD_RECORD, COLD_BUILD_RECORD, HDA_AUGMENTATIONS, read_record, run_grid
 from .profiles import get_profile
 
 __all__ = ["Chapter", "CHAPTERS", "BUILD_RECORD", "COLD_BUILD_RECORD", "build_record", "project_root", "run_notebook", "build_book"]
@@ -48,25 +48,15 @@ CHAPTERS: tuple[Chapter, ...] = (
 )
 
 
-#: File names, under ``<results>/<profile>/``, of the timing of the last complete ``build_book``
-#: and of the last one that trained every fold itself (a cold build).
-BUILD_RECORD = "book.json"
-COLD_BUILD_RECORD = "book-cold.json"
-
-
 def build_record(profile: str, *, cold: bool = False, results_dir: str | os.PathLike | None = None) -> dict | None:
     """The timing record of the last complete book build (or cold build) of ``profile``, if any.
 
     A record is a :func:`~adcrnn_lib.provenance.provenance` dict with ``wall_time_s`` (the whole
     :func:`build_book` call), ``grid`` (the :func:`~adcrnn_lib.grid.run_grid` summary),
-    ``chapters_s`` and ``render_s``.
+    ``chapters_s`` and ``render_s``; it is ``<results>/<profile>/book.json`` (``book-cold.json``
+    for the last build that trained every fold).
     """
-    import json
-
-    from .cv import results_root
-
-    path = results_root(results_dir) / profile / (COLD_BUILD_RECORD if cold else BUILD_RECORD)
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_record(profile, COLD_BUILD_RECORD if cold else BUILD_RECORD, results_dir=results_dir)
 
 
 def project_root() -> Path:

@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 HDA_AUGMENTATIONS: tuple[str, ...] = ("none", "time_shift", "pitch_shift", "wavegan", "specgan")
 #: Table IV's models 1-5: (attention, loss), all on WaveGAN data.
 ABLATION_MODELS: tuple[tuple[bool, str], ...] = ((False, "lf1"), (True, "lf2"), (True, "lf1"), (True, "lf3"), (True, "lf4"))
+#: Timing files under ``<results>/<profile>/``: the last grid pass, the last complete book build,
+#: and the last book build that trained every fold itself (a cold build).
+GRID_RECORD = "grid.json"
+BUILD_RECORD = "book.json"
+COLD_BUILD_RECORD = "book-cold.json"
 #: Seconds per fold assumed for the time estimate where the reference run has no such fold (cpu: the
 #: 2026-11-28 reference grid, 74.5 min for 105 folds and 60 GANs, about 43 s a fold).
 _FOLD_SECONDS_GUESS = {"smoke": 3.0, "cpu": 43.0, "paper": 4 * 3600.0}
@@ -105,6 +110,14 @@ def loso_configs(profile: str, data_dir=None, *, augmentation: str = "best", see
 def reference_root() -> Path:
     """``results/reference`` of the checkout: the committed reference run (fold JSON only)."""
     return Path(__file__).resolve().parent.parent / "results" / "reference"
+
+
+def read_record(profile: str, name: str, *, results_dir: str | os.PathLike | None = None) -> dict | None:
+    """The timing file ``name`` (:data:`GRID_RECORD`, ...) of ``profile`` under the results root, if any."""
+    from .cv import results_root
+
+    path = results_root(results_dir) / profile / name
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _n_speakers(data_dir) -> int:
@@ -188,7 +201,7 @@ def run_grid(
     -------
     dict
         ``runs`` (count), ``folds_trained``, ``folds_cached``, ``wall_time_s``; also written to
-        ``<results>/<profile>/grid.json`` for the reproducibility chapter.
+        ``<results>/<profile>/grid.json`` (:data:`GRID_RECORD`) for the reproducibility chapter.
     """
     from .baselines import run_baseline
     from .cv import results_root, run_cv
@@ -226,7 +239,7 @@ def run_grid(
         if not queue and n < total:
             queue = list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
     summary = {"profile": profile, "runs": n, "folds_trained": trained, "folds_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
-    write_json(results_root(results_dir) / profile / "grid.json", summary)
+    write_json(results_root(results_dir) / profile / GRID_RECORD, summary)
     logger.info("grid done: %d runs, %d folds trained, %d cached, %s", n, trained, cached, _hms(summary["wall_time_s"]))
     return summary
 
@@ -244,8 +257,9 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     """
     import shutil
 
-    from .cv import run_dir
+    from .cv import results_root, run_dir
 
+    ref_root = Path(reference_dir or reference_root())
     n_speakers = _n_speakers(data_dir)
     configs = [*baseline_configs(data_dir, seed=seed, features=baseline_features, profile=profile).values(), *hda_configs(profile, data_dir, seed=seed).values(), *ablation_configs(profile, data_dir, seed=seed).values()]
     try:
@@ -256,20 +270,16 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     for config in dict.fromkeys(configs):
         if _missing_folds(config, results_dir, n_speakers):
             continue
-        src, dest = run_dir(config, results_dir), run_dir(config, reference_dir or reference_root())
+        src, dest = run_dir(config, results_dir), run_dir(config, ref_root)
         dest.mkdir(parents=True, exist_ok=True)
         for path in sorted(src.glob("*.json")):
             shutil.copy2(path, dest / path.name)
         written.append(dest)
-    from .book import BUILD_RECORD, COLD_BUILD_RECORD
-    from .cv import results_root
-
-    for name in ("grid.json", BUILD_RECORD, COLD_BUILD_RECORD):  # the timing of the run being kept
+    for name in (GRID_RECORD, BUILD_RECORD, COLD_BUILD_RECORD):  # the timing of the run being kept
         src = results_root(results_dir) / profile / name
         if src.is_file():
-            dest = Path(reference_dir or reference_root()) / profile / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest)
+            (ref_root / profile).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, ref_root / profile / name)
     return written
 
 
