@@ -1,0 +1,113 @@
+"""Keep backend start-up noise off terminals and book pages; :func:`install` runs on package import.
+
+TensorFlow's C++ runtime logs at start-up (``oneDNN custom operations are on``,
+``cpu_feature_guard``, and absl's ``WARNING: All log messages before absl::InitializeLog() ...``).
+``TF_CPP_MIN_LOG_LEVEL`` hides the runtime's INFO and WARNING lines, but not those written while the
+shared libraries load, before absl is initialized. So, unless the user asked for them:
+
+* ``TF_CPP_MIN_LOG_LEVEL`` defaults to ``"2"`` (errors only); a value the user set is kept;
+* the first ``import tensorflow`` (whoever does it: Keras, the library, a notebook) runs with file
+  descriptor 2 captured, and the captured lines are written back to stderr except the start-up log
+  records below that level (so a real error, or a Python warning, still shows);
+* tqdm's ``IProgress not found`` warning (``tqdm.auto`` in a Jupyter kernel without ipywidgets,
+  which then falls back to the text bar, and prints its own site-packages path) is ignored.
+
+``TF_CPP_MIN_LOG_LEVEL=0`` turns the filter off and shows everything.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import os
+import re
+import sys
+import tempfile
+import warnings
+
+__all__ = ["LOG_LEVEL_VAR", "DEFAULT_LOG_LEVEL", "install", "filter_startup_log"]
+
+LOG_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
+#: 0 all, 1 no INFO, 2 no INFO or WARNING, 3 no ERROR either (TensorFlow's own scale).
+DEFAULT_LOG_LEVEL = "2"
+
+# A glog/absl record: severity letter, MMDD, time, thread, file:line] message.
+_RECORD = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+_ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+# The second line of cpu_feature_guard's record.
+_CONTINUATION = "To enable the following instructions:"
+
+
+def _level() -> int:
+    try:
+        return int(os.environ.get(LOG_LEVEL_VAR, DEFAULT_LOG_LEVEL))
+    except ValueError:
+        return int(DEFAULT_LOG_LEVEL)
+
+
+def filter_startup_log(text: str, level: int) -> str:
+    """``text`` without the start-up log records below ``level`` (and absl's notice when ``level`` >= 1)."""
+    kept, dropped_record = [], False
+    for line in text.splitlines(keepends=True):
+        record = _RECORD.match(line)
+        if record:
+            dropped_record = _SEVERITY[record.group(1)] < level
+            if not dropped_record:
+                kept.append(line)
+        elif line.rstrip("\n") == _ABSL_NOTICE:
+            dropped_record = level >= 1
+            if not dropped_record:
+                kept.append(line)
+        elif line.startswith(_CONTINUATION) and dropped_record:
+            continue
+        else:
+            dropped_record = False
+            kept.append(line)
+    return "".join(kept)
+
+
+class _QuietTensorflowImport(importlib.abc.MetaPathFinder):
+    """Wrap the first import of ``tensorflow`` so its start-up log is filtered; then step aside."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            level = _level()
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError, AttributeError):  # no usable file descriptor 2
+                return run(module)
+            with tempfile.TemporaryFile() as captured:
+                os.dup2(captured.fileno(), 2)
+                try:
+                    run(module)
+                finally:
+                    os.dup2(saved, 2)
+                    os.close(saved)
+                    captured.seek(0)
+                    rest = filter_startup_log(captured.read().decode(errors="replace"), level)
+                    if rest:
+                        os.write(2, rest.encode())
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def install() -> None:
+    """Apply the defaults above; a no-op when TensorFlow is already imported or the user wants its logs."""
+    warnings.filterwarnings("ignore", message=r"IProgress not found")
+    os.environ.setdefault(LOG_LEVEL_VAR, DEFAULT_LOG_LEVEL)
+    if _level() <= 0 or "tensorflow" in sys.modules:
+        return
+    if not any(isinstance(f, _QuietTensorflowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorflowImport())
