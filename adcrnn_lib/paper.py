@@ -8,7 +8,7 @@ book prints them in the WA column and leaves UA empty. Each is mean +- std over 
 
 from __future__ import annotations
 
-__all__ = ["PAPER_SOURCE", "TABLE_IV", "TABLE_V", "TABLE_VI", "paper_label"]
+__all__ = ["PAPER_SOURCE", "PAPER_COLUMN", "TABLE_IV", "TABLE_V", "TABLE_VI", "paper_label", "paper_cell"]
 
 PAPER_SOURCE = "Pham, Dang and Nguyen, Hybrid Data Augmentation and Deep Attention-based Dilated Convolutional-Recurrent Neural Networks for Speech Emotion Recognition"
 
@@ -42,3 +42,12 @@ TABLE_VI: dict[str, float] = {
 def paper_label(mean: float, std: float | None = None) -> str:
     """``"88.60 ± 2.98 (paper)"``: a paper number as the book prints it."""
     return f"{mean:.2f} ± {std:.2f} (paper)" if std is not None else f"{mean:.2f} (paper)"
+
+
+#: The header of the paper's column in a results table: its cells need no label of their own.
+PAPER_COLUMN = "the paper's accuracy (%)"
+
+
+def paper_cell(mean: float, std: float | None = None) -> str:
+    """``"88.6 ± 3.0"``: a paper number in a results table's :data:`PAPER_COLUMN`, one decimal like ours."""
+    return f"{mean:.1f} ± {std:.1f}" if std is not None else f"{mean:.1f}"

@@ -9,15 +9,15 @@ from __future__ import annotations
 import pandas as pd
 
 from .cv import CVResult, compare
-from .paper import paper_label
+from .paper import PAPER_COLUMN, paper_cell
 
 __all__ = ["mean_std", "result_cells", "paired_cells", "verdict", "results_table", "best_of"]
 
 
 def mean_std(result: CVResult, metric: str) -> str:
-    """``"69.70 ± 6.21"``: the mean and sample std over folds, in %."""
+    """``"69.7 ± 6.2"``: the mean and sample std over folds, in %, one decimal (one line in a table)."""
     s = result.summary()[metric]
-    return f"{100 * s['mean']:.2f} ± {100 * s['std']:.2f}"
+    return f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f}"
 
 
 def result_cells(result: CVResult) -> dict[str, str]:
@@ -26,10 +26,10 @@ def result_cells(result: CVResult) -> dict[str, str]:
 
 
 def paired_cells(base: CVResult, other: CVResult, *, name: str) -> dict[str, str]:
-    """``other - base`` in WA and UA points with the 95% bootstrap interval and the t-test p."""
+    """``other - base`` in WA and UA points with the 95% bootstrap interval and the t-test p: ``"+1.2 [-0.4, +2.9], p=0.210"``."""
     c = compare(base, other)
     return {
-        f"{m.upper()} vs {name} (points)": f"{100 * c[m]['diff']:+.2f} [{100 * c[m]['ci_low']:+.2f}, {100 * c[m]['ci_high']:+.2f}], p={c[m]['p']:.3f}"
+        f"{m.upper()} vs {name} (points)": f"{100 * c[m]['diff']:+.1f} [{100 * c[m]['ci_low']:+.1f}, {100 * c[m]['ci_high']:+.1f}], p={c[m]['p']:.3f}"
         for m in ("wa", "ua")
     }
 
@@ -48,7 +48,7 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
     """A results table from row dicts.
 
     Each row: ``label``; ``result`` (a CVResult, or None for a paper-only row); optionally
-    ``paper`` (``(mean, std)`` or a float, printed labelled as the paper's), ``base`` with
+    ``paper`` (``(mean, std)`` or a float, in its own column labelled as the paper's), ``base`` with
     ``base_name`` (paired difference against it) and ``versus`` with ``versus_name`` (verdict
     against it, e.g. the best baseline).
     """
@@ -57,7 +57,7 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
         cells = {"": row["label"]}
         paper = row.get("paper")
         if paper is not None:
-            cells["paper, accuracy (%)"] = paper_label(*paper) if isinstance(paper, tuple) else paper_label(paper)
+            cells[PAPER_COLUMN] = paper_cell(*paper) if isinstance(paper, tuple) else paper_cell(paper)
         result = row.get("result")
         if result is not None:
             cells.update(result_cells(result))
