@@ -11,7 +11,7 @@ from .augment import AUGMENTATIONS
 from .exceptions import ParameterError
 from .features import PARAMS
 from .losses import LOSSES
-from .profiles import PROFILES, get_profile
+from .profiles import LEGACY_TRAINING, PROFILES, Profile, get_profile
 
 __all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION", "check_choice", "check_seed", "check_notebook_parameters"]
 
@@ -66,6 +66,10 @@ class ExperimentConfig:
         clips have many sources).
     data_dir : str, optional
         Where the corpus is; not part of the hash (the corpus is verified by checksum).
+    overrides : tuple of (str, object) pairs
+        Training settings of the profile replaced for this run (the training-budget study:
+        epochs, schedule, selection rule, widths; see :data:`~adcrnn_lib.profiles.OVERRIDABLE`).
+        A dict is accepted and stored as sorted pairs. Empty by default.
     """
 
     profile: str = "cpu"
@@ -76,9 +80,21 @@ class ExperimentConfig:
     seed: int = 0
     speaker_norm: bool = False
     data_dir: str | None = None
+    overrides: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
         check_choice("profile", self.profile, tuple(PROFILES))
+        if isinstance(self.overrides, dict):
+            object.__setattr__(self, "overrides", tuple(sorted(self.overrides.items())))
+        elif isinstance(self.overrides, (list, tuple)):
+            try:
+                pairs = tuple(sorted((str(k), v) for k, v in self.overrides))
+            except (TypeError, ValueError):
+                raise ParameterError(f"overrides={self.overrides!r}; expected a dict or (name, value) pairs") from None
+            object.__setattr__(self, "overrides", pairs)
+        else:
+            raise ParameterError(f"overrides={self.overrides!r}; expected a dict or (name, value) pairs")
+        self.settings()  # validates the overridden names and values
         check_choice("protocol", self.protocol, PROTOCOLS)
         check_choice("augmentation", self.augmentation, AUGMENTATIONS)
         check_choice("loss", self.loss, tuple(LOSSES))
@@ -97,20 +113,30 @@ class ExperimentConfig:
         """The folder under the results root that holds this run (its profile)."""
         return self.profile
 
+    def settings(self) -> Profile:
+        """The profile this run trains with: :attr:`profile` with :attr:`overrides` applied."""
+        return get_profile(self.profile).with_overrides(self.overrides)
+
     def to_dict(self) -> dict:
-        """The fields, for JSON."""
-        return dataclasses.asdict(self)
+        """The fields, for JSON (``overrides`` as a dict)."""
+        d = dataclasses.asdict(self)
+        d["overrides"] = dict(self.overrides)
+        return d
 
     def key(self) -> str:
         """Stable 16-hex-digit hash of everything that shapes the results.
 
-        It covers the fields (except ``data_dir``), every number of the profile, the feature
-        parameters and :data:`RESULTS_VERSION`, so changing any of them starts a new run folder.
+        It covers the fields (except ``data_dir``), every number of the profile as overridden, the
+        feature parameters and :data:`RESULTS_VERSION`, so changing any of them starts a new run
+        folder. Training settings still at their :data:`~adcrnn_lib.profiles.LEGACY_TRAINING`
+        values are left out, and so is an empty ``overrides``, so runs from before those options
+        keep their keys.
         """
-        settings = get_profile(self.profile).to_dict()
+        settings = self.settings().to_dict()
         if self.augmentation not in GAN_AUGMENTATIONS:  # GAN sizes do not shape runs without a GAN
             settings = {k: v for k, v in settings.items() if not k.startswith(GAN_FIELD_PREFIXES)}
-        skip = {"data_dir"} | ({"speaker_norm"} if not self.speaker_norm else set())  # runs from before the option keep their keys
+        settings = {k: v for k, v in settings.items() if not (k in LEGACY_TRAINING and v == LEGACY_TRAINING[k])}
+        skip = {"data_dir", "overrides"} | ({"speaker_norm"} if not self.speaker_norm else set())  # runs from before the option keep their keys
         payload = {
             **{k: v for k, v in self.to_dict().items() if k not in skip},
             "profile_settings": settings,

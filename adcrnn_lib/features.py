@@ -165,7 +165,7 @@ def log_mel_3d(y: np.ndarray, *, sr: int = SAMPLE_RATE, params: FeatureParams = 
 # --------------------------------------------------------------------------------------------
 # Segments
 # --------------------------------------------------------------------------------------------
-def segment(features: np.ndarray, *, length: int = SEGMENT_FRAMES) -> np.ndarray:
+def segment(features: np.ndarray, *, length: int = SEGMENT_FRAMES, hop: int | None = None) -> np.ndarray:
     """Cut one utterance's features into fixed-length segments.
 
     Parameters
@@ -174,23 +174,30 @@ def segment(features: np.ndarray, *, length: int = SEGMENT_FRAMES) -> np.ndarray
         Features of one utterance, normally already normalized.
     length : int
         Frames per segment.
+    hop : int, optional
+        Largest step between segment starts (``length`` by default: segments just cover the
+        utterance; ``length // 2``: they overlap by at least half).
 
     Returns
     -------
     np.ndarray [shape=(n_segments, length, n_mels, 3)]
-        One zero-padded segment when ``T <= length``; otherwise ``ceil(T / length)`` segments whose
-        start frames are spread evenly from 0 to ``T - length``.
+        One zero-padded segment when ``T <= length``; otherwise ``ceil((T - length) / hop) + 1``
+        segments (``ceil(T / length)`` for the default hop) whose start frames are spread evenly
+        from 0 to ``T - length``.
     """
     if features.ndim != 3:
         raise ParameterError(f"features must have shape (T, n_mels, channels), got {features.shape}")
     if length < 1:
         raise ParameterError(f"length={length}; must be >= 1")
+    hop = length if hop is None else hop
+    if not 1 <= hop <= length:
+        raise ParameterError(f"hop={hop}; must be in [1, length={length}]")
     frames = features.shape[0]
     if frames <= length:
         out = np.zeros((1, length, *features.shape[1:]), dtype=features.dtype)
         out[0, :frames] = features
         return out
-    n = -(-frames // length)
+    n = -(-(frames - length) // hop) + 1
     starts = np.round(np.linspace(0, frames - length, n)).astype(int)
     return np.stack([features[s : s + length] for s in starts])
 
@@ -210,11 +217,11 @@ class Segments:
     utterance: np.ndarray
 
 
-def segment_corpus(features: Sequence[np.ndarray], *, length: int = SEGMENT_FRAMES) -> Segments:
-    """Segment every utterance of a list and stack the segments, keeping their utterance index."""
+def segment_corpus(features: Sequence[np.ndarray], *, length: int = SEGMENT_FRAMES, hop: int | None = None) -> Segments:
+    """Segment every utterance of a list (see :func:`segment`) and stack the segments, keeping their utterance index."""
     if len(features) == 0:
         raise ParameterError("segment_corpus got no utterances")
-    parts = [segment(f, length=length) for f in features]
+    parts = [segment(f, length=length, hop=hop) for f in features]
     index = np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in enumerate(parts)])
     return Segments(np.concatenate(parts).astype(np.float32, copy=False), index)
 

@@ -227,7 +227,7 @@ def build_adcrnn(
     steps, bands, channels = x.shape[1], x.shape[2], x.shape[3]
     x = layers.Reshape((steps, bands * channels), name="time_major", dtype=policy)(x)
     x = layers.Dense(prof.linear_units, name="linear", dtype=policy)(x)
-    x = layers.BatchNormalization(name="linear_bn", dtype=policy)(x)
+    x = layers.BatchNormalization(momentum=prof.bn_momentum, name="linear_bn", dtype=policy)(x)
     for i, d in enumerate((1, 2), 1):
         lstm = layers.LSTM(prof.lstm_units, return_sequences=True, name=f"lstm{i}", dtype=policy)
         x = DilatedRNN(layers.Bidirectional(lstm, name=f"bilstm{i}_inner", dtype=policy), d, name=f"bilstm{i}", dtype=policy)(x)

@@ -61,11 +61,49 @@ quality report in the augmentation chapter measures what that gives.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
 
 from .exceptions import ParameterError
 
-__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile"]
+__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile", "LR_SCHEDULES", "SELECTIONS", "OVERRIDABLE", "LEGACY_TRAINING"]
+
+#: Learning-rate schedules of :attr:`Profile.lr_schedule`.
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+#: Model-selection rules of :attr:`Profile.selection`.
+SELECTIONS: tuple[str, ...] = ("best", "last", "average")
+#: Training settings a run may override (``ExperimentConfig.overrides``): sizes and the optimizer,
+#: never the folds (``n_splits``), the loss weights or the GANs.
+OVERRIDABLE: tuple[str, ...] = (
+    "conv_filters",
+    "dilated_filters",
+    "linear_units",
+    "lstm_units",
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "patience",
+    "bn_momentum",
+    "lr_schedule",
+    "warmup_epochs",
+    "selection",
+    "average_last",
+    "weight_decay",
+    "segment_frames",
+    "segment_hop",
+)
+#: Settings added after the first results, at the values every earlier run trained with. A
+#: configuration's hash leaves them out while they have these values, so earlier runs keep their keys.
+LEGACY_TRAINING: dict[str, object] = {
+    "bn_momentum": 0.99,
+    "lr_schedule": "constant",
+    "warmup_epochs": 0,
+    "selection": "best",
+    "average_last": 5,
+    "weight_decay": 0.0,
+    "segment_frames": 300,
+    "segment_hop": 300,
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +153,28 @@ class Profile:
         Critic updates per generator update (WGAN-GP: 5).
     gan_checkpoint_every : int
         Generator steps between checkpoints; a killed GAN training resumes from the last one.
+    bn_momentum : float
+        Momentum of the moving statistics of the batch norm after the linear layer (paper: not
+        given; Keras's default 0.99).
+    lr_schedule : {"constant", "cosine"}
+        Adam's step over training: constant, or a linear warm-up over ``warmup_epochs`` then a
+        cosine decay to zero at the last epoch (paper: not given; constant).
+    warmup_epochs : int
+        Epochs of linear warm-up (``"cosine"`` only).
+    selection : {"best", "last", "average"}
+        Which weights a fold keeps: those of the best validation epoch (the earliest on ties;
+        training stops after ``patience`` epochs without a better one), those of the last epoch,
+        or the mean of the weights of the last ``average_last`` epochs (paper: not given; best).
+    average_last : int
+        Epochs averaged by ``selection="average"``.
+    weight_decay : float
+        Decoupled weight decay (AdamW) per step, relative to the learning rate; 0 is plain Adam
+        (paper: not given; 0).
+    segment_frames : int
+        Frames per model input segment (paper: not given; ACRNN's 300, 3 s).
+    segment_hop : int
+        Largest step between the starts of an utterance's segments, at most ``segment_frames``
+        (300: segments just cover the utterance, as ACRNN; half the length: they overlap by half).
     """
 
     name: str
@@ -139,10 +199,54 @@ class Profile:
     specgan_steps: int = 35_000
     gan_critic_steps: int = 5
     gan_checkpoint_every: int = 1_000
+    bn_momentum: float = 0.99
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
+    selection: str = "best"
+    average_last: int = 5
+    weight_decay: float = 0.0
+    segment_frames: int = 300
+    segment_hop: int = 300
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ParameterError(f"lr_schedule={self.lr_schedule!r}; allowed: {', '.join(LR_SCHEDULES)}")
+        if self.selection not in SELECTIONS:
+            raise ParameterError(f"selection={self.selection!r}; allowed: {', '.join(SELECTIONS)}")
+        if isinstance(self.bn_momentum, bool) or not isinstance(self.bn_momentum, (int, float)) or not 0.0 <= self.bn_momentum < 1.0:
+            raise ParameterError(f"bn_momentum={self.bn_momentum!r}; must be a number in [0, 1)")
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) or not 0.0 <= self.weight_decay < 1.0:
+            raise ParameterError(f"weight_decay={self.weight_decay!r}; must be a number in [0, 1)")
+        for name in ("epochs", "patience", "batch_size", "average_last", "segment_frames", "segment_hop"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ParameterError(f"{name}={value!r}; must be an integer >= 1")
+        if isinstance(self.warmup_epochs, bool) or not isinstance(self.warmup_epochs, int) or not 0 <= self.warmup_epochs < self.epochs:
+            raise ParameterError(f"warmup_epochs={self.warmup_epochs!r}; must be an integer in [0, epochs={self.epochs})")
+        if self.segment_hop > self.segment_frames:
+            raise ParameterError(f"segment_hop={self.segment_hop} is more than segment_frames={self.segment_frames}")
+        if self.selection == "average" and self.average_last > self.epochs:
+            raise ParameterError(f"average_last={self.average_last} is more than epochs={self.epochs}")
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
+            raise ParameterError(f"learning_rate={self.learning_rate!r}; must be a number > 0")
 
     def to_dict(self) -> dict:
         """All fields, for provenance records."""
         return asdict(self)
+
+    def with_overrides(self, overrides: Mapping[str, object] | Iterable[tuple[str, object]]) -> Profile:
+        """This profile with some training settings replaced (validated; see :data:`OVERRIDABLE`).
+
+        Raises
+        ------
+        ParameterError
+            For a field that is not in :data:`OVERRIDABLE` or a value the profile refuses.
+        """
+        changes = dict(overrides)
+        bad = sorted(set(changes) - set(OVERRIDABLE))
+        if bad:
+            raise ParameterError(f"cannot override {', '.join(bad)}; allowed: {', '.join(OVERRIDABLE)}")
+        return replace(self, **changes) if changes else self
 
 
 PROFILES: dict[str, Profile] = {

@@ -2,8 +2,9 @@
 
 Model selection uses the validation utterances only (never the test fold): after every epoch the
 validation segments are predicted, their logits averaged per utterance, and the unweighted accuracy
-(UA) computed; the weights of the best epoch (the earliest, on ties) are kept, and training stops
-after ``profile.patience`` epochs without improvement. A NaN or infinite loss stops training with
+(UA) computed. The profile's ``selection`` rule then decides which weights a fold keeps: by default
+those of the best epoch (the earliest, on ties), training stopping after ``profile.patience``
+epochs without improvement; or those of the last epoch; or the mean of the last epochs' weights. A NaN or infinite loss stops training with
 a :class:`~adcrnn_lib.exceptions.TrainingError`.
 """
 
@@ -18,7 +19,7 @@ import keras
 import numpy as np
 
 from .exceptions import ParameterError, TrainingError
-from .features import Normalizer, segment_corpus
+from .features import SEGMENT_FRAMES, Normalizer, segment_corpus
 from .losses import attach_loss
 from .metrics import pool_logits, scores
 from .models import build_adcrnn
@@ -32,6 +33,8 @@ __all__ = [
     "train_split",
     "predict_utterances",
     "set_determinism",
+    "learning_rate",
+    "make_optimizer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -62,12 +65,15 @@ class SegmentData:
         return len(self.labels)
 
 
-def make_segment_data(features: Sequence[np.ndarray], labels: Sequence[int], normalizer: Normalizer) -> SegmentData:
-    """Normalize each utterance's features, cut them into segments, and label the segments."""
+def make_segment_data(
+    features: Sequence[np.ndarray], labels: Sequence[int], normalizer: Normalizer, *, length: int = SEGMENT_FRAMES, hop: int | None = None
+) -> SegmentData:
+    """Normalize each utterance's features, cut them into segments of ``length`` frames (starts at
+    most ``hop`` apart; see :func:`~adcrnn_lib.features.segment`), and label the segments."""
     labels = np.asarray(labels, dtype=np.int64)
     if len(features) != len(labels):
         raise ParameterError(f"{len(features)} feature arrays but {len(labels)} labels")
-    segs = segment_corpus([normalizer.transform(f) for f in features])
+    segs = segment_corpus([normalizer.transform(f) for f in features], length=length, hop=hop)
     return SegmentData(segs.x, labels[segs.utterance], segs.utterance, labels)
 
 
@@ -115,37 +121,102 @@ class TrainedModel:
     n_train_segments: int = 0
 
 
-class _SelectBest(keras.callbacks.Callback):
-    """Track validation UA per epoch, keep the best weights, stop on patience or NaN."""
+class _Select(keras.callbacks.Callback):
+    """Score validation UA after every epoch and keep the weights the profile's selection rule asks for.
 
-    def __init__(self, base: keras.Model, val: SegmentData, num_classes: int, patience: int, bar=None) -> None:
+    ``"best"``: the weights of the epoch with the highest validation UA (the earliest on ties),
+    stopping after ``patience`` epochs without a better one. ``"last"``: every epoch runs and the
+    final weights are kept. ``"average"``: every epoch runs and the kept weights are the mean of
+    those after each of the last ``average_last`` epochs (batch-norm statistics included).
+    A NaN or infinite loss stops training with a :class:`TrainingError`.
+    """
+
+    def __init__(
+        self,
+        base: keras.Model,
+        val: SegmentData,
+        num_classes: int,
+        patience: int,
+        bar=None,
+        *,
+        selection: str = "best",
+        epochs: int = 1,
+        average_last: int = 1,
+    ) -> None:
         super().__init__()
         self.base, self.val, self.num_classes, self.patience, self.bar = base, val, num_classes, patience, bar
+        self.selection, self.epochs, self.average_last = selection, epochs, average_last
         self.history: dict[str, list[float]] = {"loss": [], "val_wa": [], "val_ua": []}
         self.best_epoch, self.best_val, self.best_weights = 0, {"ua": -1.0}, None
+        self._sum: list[np.ndarray] | None = None
+        self._n_summed = 0
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise TrainingError(f"loss became {float(loss)} at batch {batch + 1} of epoch {len(self.history['loss']) + 1}; stopping this fold")
 
+    def score(self) -> dict[str, float]:
+        """Validation WA, UA and macro-F1 of the base model's current weights."""
+        logits = predict_utterances(self.base, self.val)
+        return scores(self.val.labels, logits.argmax(axis=1), self.num_classes)
+
     def on_epoch_end(self, epoch, logs=None):
         loss = float((logs or {}).get("loss", float("nan")))
         if not math.isfinite(loss):
             raise TrainingError(f"loss became {loss} in epoch {epoch + 1}; stopping this fold")
-        logits = predict_utterances(self.base, self.val)
-        val = scores(self.val.labels, logits.argmax(axis=1), self.num_classes)
+        val = self.score()
         self.history["loss"].append(loss)
         self.history["val_wa"].append(val["wa"])
         self.history["val_ua"].append(val["ua"])
-        if val["ua"] > self.best_val["ua"]:
+        if self.selection == "best":
+            if val["ua"] > self.best_val["ua"]:
+                self.best_epoch, self.best_val = epoch + 1, val
+                self.best_weights = self.base.get_weights()
+            elif epoch + 1 - self.best_epoch >= self.patience:
+                self.model.stop_training = True
+        else:
             self.best_epoch, self.best_val = epoch + 1, val
-            self.best_weights = self.base.get_weights()
-        elif epoch + 1 - self.best_epoch >= self.patience:
-            self.model.stop_training = True
+            if self.selection == "last":
+                self.best_weights = None  # the model's own weights at the end
+            elif epoch + 1 > self.epochs - self.average_last:
+                weights = [np.asarray(w, dtype=np.float64) for w in self.base.get_weights()]
+                self._sum = weights if self._sum is None else [a + b for a, b in zip(self._sum, weights)]
+                self._n_summed += 1
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{loss:.3f}", val_ua=f"{val['ua']:.3f}", best=self.best_epoch)
+
+    def finish(self) -> None:
+        """Put the kept weights into the base model (and, for ``"average"``, score them)."""
+        if not self.history["loss"]:  # pragma: no cover - at least one epoch always runs
+            raise TrainingError("no epoch finished")
+        if self.selection == "average":
+            originals = self.base.get_weights()
+            self.base.set_weights([(total / self._n_summed).astype(w.dtype) for total, w in zip(self._sum, originals)])
+            self.best_val = self.score()
+        elif self.best_weights is not None:
+            self.base.set_weights(self.best_weights)
+
+
+def learning_rate(prof: Profile, steps_per_epoch: int):
+    """Adam's step for ``prof``: a float (``"constant"``) or a Keras schedule (``"cosine"``:
+    linear warm-up over ``warmup_epochs``, then cosine decay to zero at the last step)."""
+    if prof.lr_schedule == "constant":
+        return prof.learning_rate
+    warm = prof.warmup_epochs * steps_per_epoch
+    total = prof.epochs * steps_per_epoch
+    if warm == 0:
+        return keras.optimizers.schedules.CosineDecay(prof.learning_rate, decay_steps=total)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - warm, warmup_target=prof.learning_rate, warmup_steps=warm)
+
+
+def make_optimizer(prof: Profile, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam (AdamW when ``prof.weight_decay > 0``) with the profile's learning-rate schedule."""
+    lr = learning_rate(prof, steps_per_epoch)
+    if prof.weight_decay > 0:
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=prof.weight_decay)
+    return keras.optimizers.Adam(learning_rate=lr)
 
 
 def train_model(
@@ -167,7 +238,8 @@ def train_model(
     train, val : SegmentData
         Normalized segments; ``val`` is only used for model selection.
     profile : str or Profile
-        Widths, optimizer settings, epochs and patience.
+        Widths, optimizer settings (step, schedule, weight decay), epochs, patience and the
+        selection rule (see :class:`~adcrnn_lib.profiles.Profile`).
     loss : {"lf1", "lf2", "lf3", "lf4"}
     attention : bool
     seed : int
@@ -191,11 +263,11 @@ def train_model(
     base = build_adcrnn(train.x.shape[1:], num_classes, profile=prof, attention=attention)
     trainer = attach_loss(base, loss, epsilon=prof.epsilon, alpha=prof.center_alpha)
     trainer.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=prof.learning_rate),
+        optimizer=make_optimizer(prof, math.ceil(len(train.x) / prof.batch_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     with tqdm(total=prof.epochs, desc=description, unit="epoch", disable=not progress, leave=False) as bar:
-        select = _SelectBest(base, val, num_classes, prof.patience, bar)
+        select = _Select(base, val, num_classes, prof.patience, bar, selection=prof.selection, epochs=prof.epochs, average_last=prof.average_last)
         trainer.fit(
             [train.x, train.y],
             train.y,
@@ -205,9 +277,7 @@ def train_model(
             callbacks=[select],
             verbose=0,
         )
-    if select.best_weights is None:  # pragma: no cover - at least one epoch always runs
-        raise TrainingError("no epoch finished")
-    base.set_weights(select.best_weights)
+    select.finish()
     return TrainedModel(base, select.best_epoch, select.best_val, select.history, int(len(train.x)))
 
 
@@ -285,10 +355,12 @@ def train_split(
     train_feats = [features[i] for i in train] + clip_feats
     train_labels = np.concatenate([labels[train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
     normalizer = Normalizer.fit(train_feats)
+    prof = config.settings()
+    cut = {"length": prof.segment_frames, "hop": prof.segment_hop}
     trained = train_model(
-        make_segment_data(train_feats, train_labels, normalizer),
-        make_segment_data([features[i] for i in val], labels[val], normalizer),
-        profile=config.profile,
+        make_segment_data(train_feats, train_labels, normalizer, **cut),
+        make_segment_data([features[i] for i in val], labels[val], normalizer, **cut),
+        profile=prof,
         loss=config.loss,
         attention=config.attention,
         seed=seed,
