@@ -94,6 +94,10 @@ def run_notebook(template: Path, output: Path, parameters: dict) -> None:
             f"{template.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
             f"partly executed notebook: {failed}"
         ) from exc
+    except BaseException:  # a dead kernel, an interrupt, a bad template: no hidden .running file stays behind
+        if running.exists():
+            os.replace(running, failed)
+        raise
     failed.unlink(missing_ok=True)
     os.replace(running, output)
 
@@ -155,6 +159,13 @@ def build_book(
     unknown = set(overrides or {}) - {c.template for c in CHAPTERS}
     if unknown:
         raise ParameterError(f"overrides for unknown chapter(s) {sorted(unknown)}; chapters: {[c.template for c in CHAPTERS]}")
+    missing = [str(root / "notebooks" / c.template) for c in CHAPTERS if not (root / "notebooks" / c.template).is_file()]
+    if missing:  # before any training
+        raise ParameterError(f"chapter template(s) missing: {', '.join(dict.fromkeys(missing))}")
+    for name, extra in (overrides or {}).items():
+        undeclared = sorted(set(extra) - _declared_parameters(root / "notebooks" / name))
+        if undeclared:
+            raise ParameterError(f"overrides for {name}: parameter(s) {undeclared} not declared in its parameters cell")
     try:
         wav_dir = find_corpus(data_dir)
     except CorpusNotFoundError:
@@ -168,8 +179,6 @@ def build_book(
     started = time.perf_counter()
     for i, chapter in enumerate(CHAPTERS, 1):
         template = root / "notebooks" / chapter.template
-        if not template.is_file():
-            raise ParameterError(f"{template}: chapter template missing")
         params = {"profile": prof.name, "data_dir": str(wav_dir), "verify_checksums": verify, **chapter.parameters, **(overrides or {}).get(chapter.template, {})}
         if "baseline_features" in _declared_parameters(template):
             params.setdefault("baseline_features", baseline_features)
