@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import pandas as pd
 from .augment import GeneratedClip
 from .config import ExperimentConfig
 from .data import EMOTIONS, Fold, load_emodb, make_folds, take_groups
-from .exceptions import LeakageError, ParameterError
+from .exceptions import DataError, LeakageError, ParameterError
 from .features import extract_features
 from .metrics import confusion, paired_comparison, scores, softmax
 from .profiles import get_profile
@@ -33,7 +34,7 @@ from .provenance import provenance
 from .storage import write_json
 from .train import make_segment_data, predict_utterances, speaker_normalize, train_split
 
-__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "check_leakage", "compare", "results_root", "load_result"]
+__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "results_root", "load_result"]
 
 logger = logging.getLogger(__name__)
 
@@ -188,24 +189,44 @@ def fold_record(
     return record
 
 
+def record_problem(record: object, *, config_key: str, fold: int, test_ids: list[str] | None = None) -> str | None:
+    """Why a fold record may not be used as fold ``fold`` of the run ``config_key``; None if it may.
+
+    A usable record is a dict of the current :data:`SCHEMA_VERSION`, marked complete, of the same
+    configuration key and fold number, with a prediction per test utterance; with ``test_ids``, it
+    must also have tested exactly those utterances, in that order.
+    """
+    if not isinstance(record, dict):
+        return f"holds a {type(record).__name__}, not a fold record"
+    if record.get("schema_version") != SCHEMA_VERSION:
+        return f"schema_version {record.get('schema_version')!r}, expected {SCHEMA_VERSION}"
+    if record.get("complete") is not True:
+        return "marked incomplete"
+    if record.get("config_key") != config_key:
+        return f"written for configuration {record.get('config_key')!r}, not {config_key!r}"
+    if record.get("fold") != fold:
+        return f"holds fold {record.get('fold')!r}, not fold {fold}"
+    try:
+        tested = [p["utterance"] for p in record["predictions"]]
+    except (KeyError, TypeError) as exc:
+        return f"malformed predictions ({exc!r})"
+    if test_ids is not None and tested != list(test_ids):
+        return f"tested {len(tested)} other utterances than the {len(test_ids)} of this fold (another corpus or fold split)"
+    return None
+
+
 def _load_fold(path: Path, *, config: ExperimentConfig, fold: Fold, test_ids: list[str]) -> dict | None:
-    """A completed fold record, or None when the file is missing, incomplete or for other folds."""
+    """A completed fold record, or None when the file is missing, unreadable or not usable (see :func:`record_problem`)."""
     if not path.exists():
         return None
     try:
         record = json.loads(path.read_text())
-        ok = (
-            record.get("complete") is True
-            and record.get("schema_version") == SCHEMA_VERSION
-            and record.get("config_key") == config.key()
-            and record.get("fold") == fold.k
-            and [p["utterance"] for p in record["predictions"]] == test_ids
-        )
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         logger.warning("ignoring unreadable fold file %s (%s); it will be recomputed", path, exc)
         return None
-    if not ok:
-        logger.warning("ignoring fold file %s: incomplete or for another configuration; it will be recomputed", path)
+    problem = record_problem(record, config_key=config.key(), fold=fold.k, test_ids=test_ids)
+    if problem is not None:
+        logger.warning("ignoring fold file %s: %s; it will be recomputed", path, problem)
         return None
     return record
 
@@ -316,22 +337,92 @@ def run_cv(
     return CVResult(config, records, folder)
 
 
+def _expected_folds(config, corpus: set[str]) -> int:
+    """How many folds a finished run of ``config`` has over ``corpus`` (utterance ids)."""
+    if config.protocol == "loso":
+        return len({u[:2] for u in corpus})  # EmoDB ids start with the 2-digit speaker
+    n_splits = getattr(config, "n_splits", None)  # baselines carry their fold count
+    return int(n_splits) if n_splits is not None else get_profile(config.profile).n_splits
+
+
 def load_result(config: ExperimentConfig, *, results_dir: str | os.PathLike | None = None) -> CVResult:
-    """Read a finished run (ADCRNN or baseline) back without training (every fold file must be there)."""
+    """Read a finished run (ADCRNN or baseline) back without training.
+
+    Only a whole run is returned: every fold file must be there and usable (see
+    :func:`record_problem`), and the folds' test sets must together cover the utterances the run
+    was trained and tested on, each exactly once. A half-finished run is refused rather than
+    summarized over fewer folds; :func:`run_cv` finishes it.
+
+    Raises
+    ------
+    ParameterError
+        No fold file; a fold missing; a fold file of another configuration, fold, schema
+        version, or marked incomplete; test sets that do not partition the corpus. The message
+        names the folder or file.
+    DataError
+        A fold file that is not readable JSON.
+    """
     folder = run_dir(config, results_dir)
-    paths = sorted(folder.glob("fold-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    paths = {}
+    for path in folder.glob("fold-*.json"):
+        k = path.stem.split("-", 1)[1]
+        if k.isdigit():
+            paths[int(k)] = path
     if not paths:
         raise ParameterError(f"no results for {config} in {folder}")
-    return CVResult(config, [json.loads(p.read_text()) for p in paths], folder)
+    key = config.key()
+    records = []
+    for k in sorted(paths):
+        try:
+            record = json.loads(paths[k].read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DataError(f"{paths[k]}: unreadable fold file ({exc}); delete it and rerun the configuration") from exc
+        problem = record_problem(record, config_key=key, fold=k)
+        if problem is not None:
+            raise ParameterError(f"{paths[k]}: {problem}; rerun the configuration (run_cv or adcrnn cv) to recompute it")
+        records.append(record)
+    first = records[0]
+    corpus = {*first.get("train_utterances", []), *first.get("val_utterances", []), *(p["utterance"] for p in first["predictions"])}
+    expected = _expected_folds(config, corpus)
+    missing = sorted(set(range(expected)) - set(paths))
+    if missing:
+        raise ParameterError(f"incomplete run in {folder}: {len(paths)} of {expected} folds done, fold(s) {missing} missing; rerun the configuration to finish it")
+    extra = sorted(set(paths) - set(range(expected)))
+    if extra:
+        raise ParameterError(f"{folder}: fold file(s) {extra} beyond the {expected} folds of this configuration")
+    tested = [p["utterance"] for r in records for p in r["predictions"]]
+    if len(tested) != len(set(tested)) or set(tested) != corpus:
+        raise ParameterError(
+            f"{folder}: the folds' test sets do not cover the run's {len(corpus)} utterances once each "
+            f"({len(tested)} tests of {len(set(tested))} utterances); the fold files come from different runs or corpora"
+        )
+    return CVResult(config, records, folder)
 
 
-def compare(a: CVResult, b: CVResult, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+def pool_seeds(results: CVResult | Sequence[CVResult]) -> CVResult:
+    """One result whose folds are those of every seed's run, in order (seeds x folds).
+
+    A single :class:`CVResult` is returned as it is.
+    """
+    if isinstance(results, CVResult):
+        return results
+    results = list(results)
+    if not results:
+        raise ParameterError("pool_seeds got no runs")
+    return CVResult(results[0].config, [f for r in results for f in r.folds], results[0].run_dir)
+
+
+def compare(a: CVResult | Sequence[CVResult], b: CVResult | Sequence[CVResult], *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
     """How much better B is than A, paired over the same folds and utterances.
+
+    ``a`` and ``b`` may each be one run or a list of runs, one per seed, in the same seed order:
+    the pairs are then every (seed, fold), and every (seed, utterance) for the bootstrap.
 
     Returns, for ``"wa"`` and ``"ua"``, the mean difference over folds (B - A), a paired bootstrap
     95% confidence interval over the test utterances, and a paired t-test over folds (see
     :func:`~adcrnn_lib.metrics.paired_comparison`).
     """
+    a, b = pool_seeds(a), pool_seeds(b)
     if len(a.folds) != len(b.folds):
         raise ParameterError(f"cannot pair {len(a.folds)} folds with {len(b.folds)}")
     for fa, fb in zip(a.folds, b.folds):

@@ -133,11 +133,28 @@ def _n_folds(config, n_speakers: int) -> int:
     return get_profile(config.profile).n_splits if isinstance(config, ExperimentConfig) else config.n_splits
 
 
+def _fold_done(path: Path, config, k: int) -> bool:
+    """Whether ``path`` holds a fold record that :func:`~adcrnn_lib.cv.run_cv` would reuse as fold ``k``."""
+    from .cv import record_problem
+
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):  # missing, unreadable or half-written: to be trained
+        return False
+    return record_problem(record, config_key=config.key(), fold=k) is None
+
+
 def _missing_folds(config, results_dir, n_speakers: int) -> list[int]:
+    """The folds of ``config`` still to train: those without a complete, current fold record.
+
+    A fold counts as done only when its file is one :func:`~adcrnn_lib.cv.run_cv` would reuse
+    (complete, this schema version, this configuration key and fold number); a missing,
+    half-written or stale file is still to train, as ``run_cv`` will train it.
+    """
     from .cv import run_dir
 
     folder = run_dir(config, results_dir)
-    return [k for k in range(_n_folds(config, n_speakers)) if not (folder / f"fold-{k}.json").is_file()]
+    return [k for k in range(_n_folds(config, n_speakers)) if not _fold_done(folder / f"fold-{k}.json", config, k)]
 
 
 def _reference_seconds(config, fold: int) -> float | None:

@@ -22,10 +22,25 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory):
+    """One cache and one results folder for the whole run, set before any fixture runs.
+
+    Session- and module-scoped fixtures (a trained run, a model) are set up before any
+    function-scoped fixture, so this must be session-scoped too: with it, nothing the tests do
+    reads or writes the user's ``~/.cache/adcrnn`` or the project's ``results/``. The cache is
+    shared by the whole run (entries are keyed by content, so sharing is safe and saves
+    recomputing the same features); it starts empty, so no stale entry is ever read.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ADCRNN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("ADCRNN_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own cache and results folders; no test writes to the user's."""
-    monkeypatch.setenv("ADCRNN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def _isolated_results(tmp_path_factory, monkeypatch):
+    """Each test writes its runs into a results folder of its own."""
     monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
 
 
@@ -79,3 +94,113 @@ def emodb_dir() -> Path:
         if candidate.is_dir() and any(candidate.glob("*.wav")):
             return candidate
     pytest.skip("EmoDB not available: set ADCRNN_EMODB or provide ../shared/emodb/wav")
+
+
+# ------------------------------------------------------------------------------------------
+# hand-computed metrics and constructed fold records, for tests whose answer must be known
+# ------------------------------------------------------------------------------------------
+#: EmoDB's emotion letters (the sixth character of a file name), in the library's class order.
+EMOTION_OF_CODE = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"}
+
+
+def hand_scores(y_true, y_pred, n_classes: int = 7) -> dict:
+    """WA, UA (mean recall over the classes present), macro-F1 over all ``n_classes`` and the
+    confusion matrix, computed with loops, independently of :mod:`adcrnn_lib.metrics`."""
+    y_true, y_pred = [int(v) for v in y_true], [int(v) for v in y_pred]
+    matrix = [[0] * n_classes for _ in range(n_classes)]
+    for t, p in zip(y_true, y_pred):
+        matrix[t][p] += 1
+    present = [c for c in range(n_classes) if sum(matrix[c]) > 0]
+    f1 = []
+    for c in range(n_classes):
+        tp = matrix[c][c]
+        fp = sum(matrix[r][c] for r in range(n_classes)) - tp
+        fn = sum(matrix[c]) - tp
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return {
+        "wa": sum(t == p for t, p in zip(y_true, y_pred)) / len(y_true),
+        "ua": sum(matrix[c][c] / sum(matrix[c]) for c in present) / len(present),
+        "macro_f1": sum(f1) / n_classes,
+        "confusion": matrix,
+    }
+
+
+def constructed_records(config, folds) -> list[dict]:
+    """Fold records of ``config`` from given predictions, without training.
+
+    ``folds``: one ``(test_ids, y_true, y_pred)`` per fold; every fold's training utterances are
+    the other folds' test utterances. Provenance is a stub (no git calls).
+    """
+    from unittest import mock
+
+    import time
+
+    from adcrnn_lib import cv
+
+    everyone = [u for ids, _, _ in folds for u in ids]
+    records = []
+    with mock.patch.object(cv, "provenance", lambda **kw: {"stub": True, **kw}):
+        for k, (ids, y_true, y_pred) in enumerate(folds):
+            probs = np.full((len(ids), 7), 0.05)
+            probs[np.arange(len(ids)), np.asarray(y_pred)] = 0.7
+            records.append(
+                cv.fold_record(
+                    config, k, test_ids=list(ids), y_true=np.asarray(y_true), probs=probs, train_ids=[u for u in everyone if u not in set(ids)],
+                    val_ids=[], n_generated=0, n_train_segments=0, best_epoch=1, val={}, history={"loss": [], "val_wa": [], "val_ua": []},
+                    started=time.perf_counter(), profile="smoke", data_dir=None,
+                )
+            )
+    return records
+
+
+def write_records(records: list[dict], folder: Path) -> Path:
+    """Write ``records`` as ``fold-<k>.json`` into ``folder``."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for r in records:
+        (folder / f"fold-{r['fold']}.json").write_text(json.dumps(r))
+    return folder
+
+
+# ------------------------------------------------------------------------------------------
+# cross-validation runs shared by several test modules (each trains once per test run)
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def paper_run(small_corpus, tmp_path_factory):
+    """The smoke profile's paper protocol (2 folds), Lf1, no augmentation."""
+    from adcrnn_lib import cv
+    from adcrnn_lib.config import ExperimentConfig
+
+    config = ExperimentConfig(profile="smoke", protocol="paper", data_dir=str(small_corpus))
+    return cv.run_cv(config, results_dir=tmp_path_factory.mktemp("paper-runs"), verify=False, progress=False)
+
+
+@pytest.fixture(scope="session")
+def loso_run(small_corpus, tmp_path_factory):
+    """Leave one speaker out (4 folds) with time shifting and per-speaker normalization.
+
+    Returns the result and what the run handed out: ``seen["hook"]`` holds ``(fold, training
+    utterance ids)`` of every call of the augmentation hook, ``seen["speakers"]`` the arguments
+    the per-speaker statistics were computed from.
+    """
+    from adcrnn_lib import augment, cv, features
+    from adcrnn_lib.config import ExperimentConfig
+
+    seen: dict[str, list] = {"hook": [], "speakers": []}
+    real_hook, real_norms = augment.augment_training_set, features.speaker_normalizers
+
+    def hook(method, train, **kw):
+        seen["hook"].append((kw["fold"], sorted(train["utterance"].astype(str))))
+        return real_hook(method, train, **kw)
+
+    def norms(feats, speakers):
+        seen["speakers"].append(list(speakers))
+        return real_norms(feats, speakers)
+
+    config = ExperimentConfig(profile="smoke", protocol="loso", augmentation="time_shift", speaker_norm=True, data_dir=str(small_corpus))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(augment, "augment_training_set", hook)
+        mp.setattr(features, "speaker_normalizers", norms)
+        result = cv.run_cv(config, results_dir=tmp_path_factory.mktemp("loso-runs"), verify=False, progress=False)
+    return result, seen

@@ -1,0 +1,113 @@
+"""adcrnn_lib.grid: which folds are still to train, the best augmentation, the reference copy, the time estimate.
+
+The runs here are constructed fold records (no training), so every answer is known in advance.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from adcrnn_lib import cv, data, grid, profiles
+from adcrnn_lib.exceptions import ParameterError
+
+from .conftest import constructed_records, hand_scores, write_records
+
+N_SPLITS = profiles.get_profile("smoke").n_splits
+
+
+@pytest.fixture(scope="module")
+def table(small_corpus):
+    return data.load_emodb(small_corpus, verify=False)
+
+
+def _folds(table, protocol: str, accuracy: float) -> list[tuple]:
+    """Per fold of ``protocol``: test ids, true classes, and predictions right on the first
+    ``accuracy`` share of each class's test utterances (wrong ones say the next class)."""
+    ids, labels = table["utterance"].to_numpy(), table["emotion"].cat.codes.to_numpy()
+    out = []
+    for fold in data.make_folds(table, protocol=protocol, n_splits=N_SPLITS if protocol == "paper" else None, seed=0):
+        y = labels[fold.test]
+        pred = y.copy()
+        for c in np.unique(y):
+            rows = np.flatnonzero(y == c)
+            wrong = rows[int(round(accuracy * len(rows))) :]
+            pred[wrong] = (c + 1) % 7
+        out.append((ids[fold.test].tolist(), y, pred))
+    return out
+
+
+def _write_run(config, table, root, accuracy: float, *, drop=()) -> list[dict]:
+    records = constructed_records(config, _folds(table, config.protocol, accuracy))
+    write_records([r for r in records if r["fold"] not in drop], cv.run_dir(config, root))
+    return records
+
+
+def test_best_augmentation_is_the_highest_mean_ua_without_none(table, small_corpus, tmp_path):
+    configs = grid.hda_configs("smoke", small_corpus)
+    accuracy = {"none": 0.9, "time_shift": 0.5, "pitch_shift": 0.7, "wavegan": 0.6, "specgan": 0.3}
+    ua = {}
+    for aug, config in configs.items():
+        records = _write_run(config, table, tmp_path, accuracy[aug])
+        ua[aug] = np.mean([hand_scores([p["true"] for p in r["predictions"]], [p["pred"] for p in r["predictions"]])["ua"] for r in records])
+    assert max(ua, key=ua.get) == "none" and max((a for a in ua if a != "none"), key=ua.get) == "pitch_shift"
+    assert grid.best_augmentation("smoke", small_corpus, results_dir=tmp_path) == "pitch_shift"
+    loso = grid.loso_configs("smoke", small_corpus, results_dir=tmp_path)
+    assert list(loso) == ["none", "none, speaker-normalized", "pitch_shift"] and loso["pitch_shift"].protocol == "loso"
+    # a Table V run with a fold missing is not ranked on its other folds: no best augmentation yet
+    (cv.run_dir(configs["pitch_shift"], tmp_path) / "fold-1.json").unlink()
+    with pytest.raises(ParameterError, match=r"incomplete run .*fold\(s\) \[1\] missing"):
+        grid.best_augmentation("smoke", small_corpus, results_dir=tmp_path)
+
+
+def test_missing_folds_counts_only_usable_fold_files(table, small_corpus, tmp_path):
+    config = grid.hda_configs("smoke", small_corpus)["none"]
+    folder = cv.run_dir(config, tmp_path)
+    assert grid._missing_folds(config, tmp_path, 4) == list(range(N_SPLITS))
+    _write_run(config, table, tmp_path, 0.5)
+    assert grid._missing_folds(config, tmp_path, 4) == []
+    (folder / "fold-0.json").write_text('{"schema_version": 1, "comp')  # half-written
+    record = json.loads((folder / "fold-1.json").read_text())
+    (folder / "fold-1.json").write_text(json.dumps({**record, "complete": False}))
+    assert grid._missing_folds(config, tmp_path, 4) == [0, 1]
+    loso = grid.loso_configs("smoke", small_corpus, augmentation="none")["none"]
+    assert grid._missing_folds(loso, tmp_path, 4) == [0, 1, 2, 3]  # one fold per speaker
+
+
+def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
+    results, reference = tmp_path / "results", tmp_path / "reference"
+    hda = grid.hda_configs("smoke", small_corpus)
+    loso = grid.loso_configs("smoke", small_corpus, augmentation="none")
+    baseline = grid.baseline_configs(small_corpus, profile="smoke")
+    whole = [hda["none"], loso["none"], baseline[("paper", False)]]
+    for config in whole:
+        _write_run(config, table, results, 0.6)
+    _write_run(hda["pitch_shift"], table, results, 0.7, drop=(1,))  # Table V unfinished: no best augmentation
+    _write_run(loso["none, speaker-normalized"], table, results, 0.6, drop=(3,))
+    (results / "smoke").mkdir(parents=True, exist_ok=True)
+    (results / "smoke" / grid.GRID_RECORD).write_text('{"runs": 3}')
+    written = grid.save_reference("smoke", small_corpus, results_dir=results, reference_dir=reference)
+    assert sorted(written) == sorted(cv.run_dir(c, reference) for c in whole)  # the fallback still finds leave-one-speaker-out
+    for config in whole:
+        assert sorted(p.name for p in cv.run_dir(config, reference).iterdir()) == sorted(p.name for p in cv.run_dir(config, results).iterdir())
+        assert cv.load_result(config, results_dir=reference).folds == cv.load_result(config, results_dir=results).folds
+    assert not cv.run_dir(hda["pitch_shift"], reference).exists() and not cv.run_dir(loso["none, speaker-normalized"], reference).exists()
+    assert json.loads((reference / "smoke" / grid.GRID_RECORD).read_text()) == {"runs": 3}
+
+
+def test_time_estimate_scales_reference_fold_times(table, small_corpus, tmp_path, monkeypatch):
+    reference, results = tmp_path / "reference", tmp_path / "results"
+    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    hda = grid.hda_configs("smoke", small_corpus)
+    a, b = hda["none"], hda["time_shift"]
+    for record, seconds in zip(constructed_records(a, _folds(table, "paper", 0.5)), (10.0, 20.0)):
+        write_records([{**record, "wall_time_s": seconds}], cv.run_dir(a, reference))
+    _write_run(b, table, results, 0.5, drop=(1,))  # b: fold 0 done, fold 1 to train, no reference time
+    guess = grid._FOLD_SECONDS_GUESS["smoke"]
+    assert grid._estimate([a, b], results, "smoke", None, 4) == pytest.approx(10 + 20 + guess)
+    assert grid._estimate([a, b], results, "smoke", 2.0, 4) == pytest.approx(2 * (10 + 20 + guess))  # this machine is half as fast
+    assert grid._estimate([b], results, "smoke", 0.5, 4) == pytest.approx(0.5 * guess)
+    _write_run(a, table, results, 0.5)
+    assert grid._estimate([a], results, "smoke", 2.0, 4) == 0.0  # nothing left to train
