@@ -72,3 +72,31 @@ def test_paired_comparison(rng):
     assert out["wa"]["ci_low"] > 0 and out["ua"]["ci_low"] > 0
     assert out["wa"]["diff"] == pytest.approx(0.2, abs=1e-9)
     assert out["wa"]["p"] < 0.01 and out["wa"]["folds"] == 3
+
+
+def test_macro_f1_counts_every_class():
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    p = np.array([0, 0, 0, 1, 1, 0, 2, 2])
+    # F1 per class: 0: 2*3/(6+1+1) = 0.75; 1: 2/(2+1+1) = 0.5; 2: 1; 3 never occurs: 0, still in the mean
+    assert metrics.scores(y, p, 4)["macro_f1"] == pytest.approx((0.75 + 0.5 + 1.0 + 0.0) / 4)
+    assert metrics.scores(y, p, 3)["macro_f1"] == pytest.approx((0.75 + 0.5 + 1.0) / 3)
+
+
+def test_scores_of_a_single_class_fold():
+    # a test fold holding one emotion only: UA is that class's recall, which is the accuracy
+    s = metrics.scores(np.array([2, 2, 2]), np.array([2, 1, 2]), 7)
+    assert s["wa"] == pytest.approx(2 / 3) and s["ua"] == pytest.approx(2 / 3)
+    assert s["macro_f1"] == pytest.approx((2 * 2 / (4 + 0 + 1)) / 7)  # class 2: tp 2, fn 1; class 1: one false positive
+
+
+def test_scores_match_a_hand_computation(rng):
+    from .conftest import hand_scores
+
+    for n in (5, 40, 300):
+        y, p = rng.integers(0, 7, n), rng.integers(0, 7, n)
+        p[: n // 3] = y[: n // 3]
+        expected = hand_scores(y, p)
+        got = metrics.scores(y, p, 7)
+        for metric in ("wa", "ua", "macro_f1"):
+            assert got[metric] == pytest.approx(expected[metric], abs=1e-12)
+        assert metrics.confusion(y, p, 7).tolist() == expected["confusion"]

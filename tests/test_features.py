@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import librosa
 import numpy as np
 import pytest
@@ -149,9 +152,15 @@ def test_cache_matches_uncached(tmp_path, wavs):
 def test_cache_is_keyed_by_content_and_parameters(tmp_path, wavs):
     cache = FeatureCache(tmp_path / "c")
     before = cache.get(wavs[0])
-    write_wav(wavs[0], tone(400, 0.9, seed=9))  # same path, new content
+    st = wavs[0].stat()
+    write_wav(wavs[0], tone(400, 0.4, seed=9))  # same path and length, other samples
+    os.utime(wavs[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # stamped as a later write (file-system clocks are coarse)
+    assert wavs[0].stat().st_size == st.st_size
     after = FeatureCache(tmp_path / "c").get(wavs[0])
-    assert after.shape != before.shape
+    assert after.shape == before.shape and not np.allclose(after, before)
+    np.testing.assert_array_equal(after, features.extract_features([wavs[0]], cache=False, progress=False)[0])
+    twin = shutil.copy(wavs[0], tmp_path / "twin.wav")  # the same bytes under another name: the same entry
+    assert FeatureCache(tmp_path / "c").content_key(twin) == FeatureCache(tmp_path / "c").content_key(wavs[0])
     other = FeatureCache(tmp_path / "c", params=FeatureParams(n_mels=20))
     assert other.dir != cache.dir and other.get(wavs[0]).shape[1] == 20
 

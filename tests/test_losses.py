@@ -83,13 +83,20 @@ def test_training_lowers_the_loss(loss):
     rng = np.random.default_rng(0)
     y = np.arange(64) % 4
     x = (rng.normal(size=(64, 40, 40, 3)) + y[:, None, None, None]).astype("float32")
-    model = losses.attach_loss(build_adcrnn((40, 40, 3), 4, profile="smoke"), loss, epsilon=0.1)
+    base = build_adcrnn((40, 40, 3), 4, profile="smoke")
+    model = losses.attach_loss(base, loss, epsilon=0.1)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     hist = model.fit([x, y], y, epochs=4, batch_size=16, verbose=0).history["loss"]
     assert hist[-1] < hist[0]
-    if loss != "lf2":
+    if loss == "lf2":
+        assert not any(layer.name == "center_loss" for layer in model.layers) and not model.losses
+    else:
         layer = model.get_layer("center_loss")
         assert layer.kind == ("contrastive" if loss == "lf4" else "center")
+        # lf3 keeps one center per class in logit space, lf1 and lf4 in embedding space
+        embedding_dim = base.outputs[1].shape[-1]
+        assert embedding_dim != 4  # so the two cases can be told apart
+        assert _np(layer.centers).shape == (4, 4 if loss == "lf3" else embedding_dim)
         assert np.abs(_np(layer.centers)).sum() > 0  # the centers moved away from zero
 
 
