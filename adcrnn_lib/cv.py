@@ -116,7 +116,8 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
         description=f"fold {fold.k}",
         speaker_norms=speaker_norms,
     )
-    test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer)
+    settings = config.settings()
+    test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer, length=settings.segment_frames, hop=settings.segment_hop)
     ids = df["utterance"].to_numpy()
     return fold_record(
         config,

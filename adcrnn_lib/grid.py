@@ -307,3 +307,100 @@ def _describe(config) -> str:
     norm = " speaker-norm" if config.speaker_norm else ""
     return f"{config.profile} {config.protocol} {config.augmentation} {config.loss}{att}{norm}"
 
+
+
+# --------------------------------------------------------------------------------------------
+# The training-budget study (its own chapter; not part of run_grid's cold build)
+# --------------------------------------------------------------------------------------------
+#: One lever at a time from the ``cpu`` profile: name -> profile overrides (see
+#: :data:`~adcrnn_lib.profiles.OVERRIDABLE`). Paper protocol, no augmentation, Lf1, attention.
+STUDY_LEVERS: dict[str, dict[str, object]] = {
+    "cpu profile": {},
+    "BN momentum 0.9": {"bn_momentum": 0.9},
+    "cosine schedule": {"lr_schedule": "cosine"},
+    "last epoch": {"selection": "last"},
+    "mean of last 5 epochs": {"selection": "average", "average_last": 5},
+    "30 epochs": {"epochs": 30, "patience": 8},
+    "batch 16": {"batch_size": 16},
+    "weight decay 0.05": {"weight_decay": 0.05},
+    "widths 8/16": {"conv_filters": 8, "dilated_filters": 16, "linear_units": 64, "lstm_units": 32},
+    "widths 32/64": {"conv_filters": 32, "dilated_filters": 64, "linear_units": 256, "lstm_units": 128},
+    "2 s segments, half overlap": {"segment_frames": 200, "segment_hop": 100},
+    "1 s segments, half overlap": {"segment_frames": 100, "segment_hop": 50},
+}
+#: Seeds of every study point (each seed also draws its own folds).
+STUDY_SEEDS: tuple[int, ...] = (0, 1)
+
+
+def study_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...] = STUDY_SEEDS, levers: dict[str, dict] | None = None) -> dict[str, list[ExperimentConfig]]:
+    """The training-budget study: lever name -> one configuration per seed (paper protocol, none, Lf1)."""
+    levers = STUDY_LEVERS if levers is None else levers
+    return {name: [ExperimentConfig(profile=profile, seed=s, data_dir=_data(data_dir), overrides=over) for s in seeds] for name, over in levers.items()}
+
+
+def timnet_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...] = STUDY_SEEDS, epochs: int = 500) -> list:
+    """The calibration row: TIM-Net in the same folds (paper protocol) as the study, one per seed."""
+    from .timnet import TimNetConfig
+
+    n_splits = get_profile(profile).n_splits
+    return [TimNetConfig(seed=s, epochs=epochs, n_splits=n_splits, data_dir=_data(data_dir)) for s in seeds]
+
+
+def find_run(config, *, results_dir=None):
+    """A finished run of ``config`` from the local results, else from the committed reference.
+
+    Returns
+    -------
+    (CVResult, str) or (None, None)
+        The run and where it was read (``"this build"`` or ``"reference"``), or nothing when
+        neither holds all its folds.
+    """
+    from .cv import load_result
+
+    for where, root in (("this build", results_dir), ("reference", reference_root())):
+        try:
+            return load_result(config, results_dir=root), where
+        except ParameterError:
+            continue
+    return None, None
+
+
+def run_study(
+    profile: str = "cpu",
+    data_dir=None,
+    *,
+    names: list[str] | None = None,
+    seeds: tuple[int, ...] = STUDY_SEEDS,
+    timnet: bool = False,
+    results_dir=None,
+    verify: bool = True,
+    progress: bool = False,
+) -> dict:
+    """Train the study points (``names``, default all) that neither this build nor the reference holds.
+
+    Logs ``[study i/N]`` per configuration; returns counts like :func:`run_grid`.
+    """
+    from .cv import run_cv
+
+    unknown = sorted(set(names or []) - set(STUDY_LEVERS))
+    if unknown:
+        raise ParameterError(f"unknown study point(s) {unknown}; allowed: {', '.join(STUDY_LEVERS)}")
+    configs = study_configs(profile, data_dir, seeds=seeds)
+    queue = [c for name in (names or list(configs)) for c in configs[name]]
+    if timnet:
+        queue += timnet_configs(profile, data_dir, seeds=seeds)
+    started = time.perf_counter()
+    trained = cached = 0
+    for i, config in enumerate(queue, 1):
+        if find_run(config, results_dir=results_dir)[0] is not None:
+            cached += 1
+            continue
+        logger.info("[study %d/%d] %s seed %d", i, len(queue), getattr(config, "name", None) or dict(config.overrides) or "cpu profile", config.seed)
+        if config.results_group == "timnet":
+            from .timnet import run_timnet
+
+            run_timnet(config, verify=verify, progress=progress, results_dir=results_dir)
+        else:
+            run_cv(config, verify=verify, progress=progress, results_dir=results_dir)
+        trained += 1
+    return {"runs": len(queue), "runs_trained": trained, "runs_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}

@@ -35,14 +35,22 @@ def git_commit(root: str | os.PathLike | None = None) -> str:
     return head + ("+dirty" if dirty else "")
 
 
+#: CPU instruction sets that decide which kernels oneDNN and Eigen run, so two machines that
+#: differ in them compute (slightly) different floating-point results from the same seed.
+_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16")
+
+
 def machine() -> dict[str, object]:
-    """CPU model, logical cores, memory, OS and Python of this machine."""
-    cpu = platform.processor() or platform.machine()
+    """CPU model and instruction sets, logical cores, memory, OS and Python of this machine."""
+    cpu, model = platform.processor() or platform.machine(), None
+    isa: list[str] = []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            if line.lower().startswith("model name") and model is None:
+                cpu = model = line.split(":", 1)[1].strip()
+            elif line.lower().startswith("flags") and not isa:
+                flags = set(line.split(":", 1)[1].split())
+                isa = [f for f in _ISA_FLAGS if f in flags]
     except OSError:
         pass
     try:
@@ -51,6 +59,7 @@ def machine() -> dict[str, object]:
         mem_gib = None
     return {
         "cpu": cpu,
+        "isa": isa,
         "cores": os.cpu_count(),
         "memory_gib": mem_gib,
         "os": platform.platform(),

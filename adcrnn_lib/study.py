@@ -1,0 +1,166 @@
+"""The training-budget study chapter: what each training lever does to ADCRNN, and at what cost.
+
+Each study point is the ``cpu`` profile with one lever changed (:data:`~adcrnn_lib.grid.STUDY_LEVERS`),
+run under the paper's protocol without augmentation, loss Lf1, for every seed of
+:data:`~adcrnn_lib.grid.STUDY_SEEDS` (each seed draws its own folds and weights). Points are paired
+with the ``cpu`` profile over seeds x folds (:func:`~adcrnn_lib.cv.compare`).
+
+The study is too long for every cold build, so its runs are read from this build's results when
+there, else from the committed reference (the page says which), and a point neither holds is shown
+as not run; the chapter's ``run_missing`` parameter trains those (:func:`~adcrnn_lib.grid.run_study`).
+
+This module reads runs, so it sits above :mod:`~adcrnn_lib.cv` and :mod:`~adcrnn_lib.grid`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .chapters import Findings
+
+__all__ = ["BASE_POINT", "load_study", "study_table", "study_chapter", "plot_frontier"]
+
+#: The point every lever is paired with.
+BASE_POINT = "cpu profile"
+
+
+def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=None, timnet: bool = True) -> dict[str, dict]:
+    """Every study point: ``{"runs": [CVResult per seed] or None, "source": str, "overrides": dict}``.
+
+    A point counts only when every seed's run is complete; ``source`` is ``"this build"``,
+    ``"reference"``, ``"both"`` or ``"not run"``. With ``timnet``, the calibration row
+    ``"TIM-Net (calibration)"`` is included the same way.
+    """
+    from .grid import STUDY_SEEDS, find_run, study_configs, timnet_configs
+
+    seeds = STUDY_SEEDS if seeds is None else tuple(seeds)
+    points = {name: (configs, dict(configs[0].overrides)) for name, configs in study_configs(profile, data_dir, seeds=seeds).items()}
+    if timnet:
+        points["TIM-Net (calibration)"] = (timnet_configs(profile, data_dir, seeds=seeds), {})
+    out = {}
+    for name, (configs, overrides) in points.items():
+        found = [find_run(c, results_dir=results_dir) for c in configs]
+        if any(r is None for r, _ in found):
+            out[name] = {"runs": None, "source": "not run", "overrides": overrides}
+            continue
+        sources = {where for _, where in found}
+        out[name] = {"runs": [r for r, _ in found], "source": sources.pop() if len(sources) == 1 else "both", "overrides": overrides}
+    return out
+
+
+def _pooled(runs) -> dict[str, np.ndarray]:
+    return {m: np.array([f[m] for r in runs for f in r.folds]) for m in ("wa", "ua")}
+
+
+def _seed_spread(runs, metric: str) -> float:
+    """Standard deviation of the per-seed means (ddof=1), in %; 0 with one seed."""
+    means = [r.summary()[metric]["mean"] for r in runs]
+    return float(100 * np.std(means, ddof=1)) if len(means) > 1 else 0.0
+
+
+def _fold_seconds(runs) -> float:
+    return float(np.mean([f["wall_time_s"] for r in runs for f in r.folds]))
+
+
+def study_table(study: dict[str, dict], *, base: str = BASE_POINT) -> pd.DataFrame:
+    """One row per study point: WA and UA (mean ± std over seeds x folds), the between-seed spread
+    of UA, the paired UA difference against ``base``, fold time, and where the runs were read."""
+    from .cv import compare
+
+    base_runs = study.get(base, {}).get("runs")
+    rows = []
+    for name, point in study.items():
+        row = {"study point": name, "changes": ", ".join(f"{k}={v}" for k, v in point["overrides"].items()) or "-"}
+        runs = point["runs"]
+        if runs is None:
+            rows.append({**row, "read from": "not run"})
+            continue
+        pooled = _pooled(runs)
+        row["WA (%)"] = f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}"
+        row["UA (%)"] = f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}"
+        row["UA seed spread"] = f"{_seed_spread(runs, 'ua'):.1f}"
+        if base_runs is not None and name != base:
+            c = compare(base_runs, runs)["ua"]
+            row[f"UA vs {base} (points)"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}], p={c['p']:.3f}"
+        row["fold time (s)"] = f"{_fold_seconds(runs):.0f}"
+        row["read from"] = point["source"]
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("").set_index("study point")
+
+
+def plot_frontier(study: dict[str, dict], *, baseline=None, baseline_label: str = "", metric: str = "ua"):
+    """Test ``metric`` against mean fold training time, one point per study point (folds x seeds as dots).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
+    for i, (name, point) in enumerate((n, p) for n, p in study.items() if p["runs"] is not None):
+        values = 100 * _pooled(point["runs"])[metric]
+        t = _fold_seconds(point["runs"])
+        color = f"C{i % 10}"
+        ax.scatter(np.full(len(values), t), values, s=10, alpha=0.35, color=color)
+        ax.errorbar(t, values.mean(), yerr=values.std(ddof=1), fmt="o", color=color, capsize=3, label=name)
+    if baseline is not None:
+        ax.axhline(100 * baseline.summary()[metric]["mean"], color="k", ls="--", lw=1, label=baseline_label)
+    ax.set(xlabel="mean training time per fold (s, this project's 2-core machine)", ylabel=f"test {metric.upper()} (%)", title="Accuracy for compute: each lever of the cpu profile")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True, run_missing: bool = False, results_dir=None) -> Findings:
+    """The study's results, training the missing points first when ``run_missing``.
+
+    ``facts``: ``study_points`` (points with results), ``study_points_all``, ``study_seeds``;
+    ``base_wa``, ``base_ua`` (the cpu profile, %, over seeds x folds); ``best_point``,
+    ``best_ua``, ``best_diff`` (UA points against the base, with its interval ``best_ci``);
+    ``baseline_ua`` (the ComParE baseline, seed ``seed``); ``from_reference`` (points read from
+    the committed reference).
+    ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult).
+    """
+    from .cv import compare
+    from .grid import STUDY_SEEDS, baseline_configs, find_run, run_study
+
+    if run_missing:
+        run_study(profile, data_dir or None, timnet=True, verify=verify, results_dir=results_dir)
+    study = load_study(profile, data_dir or None, results_dir=results_dir)
+    table = study_table(study)
+    done = {n: p for n, p in study.items() if p["runs"] is not None}
+    facts: dict[str, object] = {
+        "study_points": len(done),
+        "study_points_all": len(study),
+        "study_seeds": len(STUDY_SEEDS),
+        "from_reference": sum(p["source"] in ("reference", "both") for p in done.values()),
+        # stated as not run until the runs exist, so that the page always builds
+        "base_wa": "(not run)",
+        "base_ua": "(not run)",
+        "best_point": "(not run)",
+        "best_ua": "(not run)",
+        "best_diff": "(not run)",
+        "best_ci": "(not run)",
+        "baseline_ua": "(not run)",
+    }
+    base = study.get(BASE_POINT, {}).get("runs")
+    if base is not None:
+        pooled = _pooled(base)
+        facts["base_wa"] = f"{100 * pooled['wa'].mean():.1f}"
+        facts["base_ua"] = f"{100 * pooled['ua'].mean():.1f}"
+        levers = {n: p for n, p in done.items() if n not in (BASE_POINT, "TIM-Net (calibration)")}
+        if levers:
+            best = max(levers, key=lambda n: _pooled(levers[n]["runs"])["ua"].mean())
+            c = compare(base, levers[best]["runs"])["ua"]
+            facts.update(
+                best_point=best,
+                best_ua=f"{100 * _pooled(levers[best]['runs'])['ua'].mean():.1f}",
+                best_diff=f"{100 * c['diff']:+.1f}",
+                best_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]",
+            )
+    baseline_config = baseline_configs(data_dir or None, seed=seed, profile=profile)[("paper", False)]
+    baseline, _ = find_run(baseline_config, results_dir=results_dir)
+    if baseline is not None:
+        facts["baseline_ua"] = f"{100 * baseline.summary()['ua']['mean']:.1f}"
+    return Findings(results={n: p["runs"] for n, p in done.items()}, table=table, facts=facts, extra={"study": study, "baseline": baseline})

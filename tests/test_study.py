@@ -1,0 +1,91 @@
+"""The training-budget study: study points as overridden runs, the calibration model, the chapter's table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adcrnn_lib import grid, study
+from adcrnn_lib.config import ExperimentConfig
+from adcrnn_lib.cv import compare, load_result, run_cv
+from adcrnn_lib.exceptions import ParameterError
+from adcrnn_lib.timnet import TimNetConfig, build_timnet, run_timnet
+
+LEVERS = {"cpu profile": {}, "1 s segments": {"segment_frames": 100, "segment_hop": 50}}
+
+
+@pytest.fixture(scope="module")
+def smoke_study(small_corpus, tmp_path_factory):
+    """Two study points of the smoke profile, two seeds, on the small synthetic corpus."""
+    results = tmp_path_factory.mktemp("study-results")
+    configs = grid.study_configs("smoke", str(small_corpus), seeds=(0, 1), levers=LEVERS)
+    runs = {name: [run_cv(c, results_dir=results, verify=False, progress=False) for c in cs] for name, cs in configs.items()}
+    return results, configs, runs
+
+
+def test_a_study_point_trains_with_its_overrides(smoke_study):
+    _, configs, runs = smoke_study
+    base, short = runs["cpu profile"][0], runs["1 s segments"][0]
+    assert configs["1 s segments"][0].key() != configs["cpu profile"][0].key()
+    # the same utterances, cut into more segments: 100-frame segments with starts at most 50 apart
+    for fb, fs in zip(base.folds, short.folds):
+        assert fs["n_train_utterances"] == fb["n_train_utterances"]
+        assert fs["n_train_segments"] > fb["n_train_segments"]
+        assert fs["config"]["overrides"] == {"segment_frames": 100, "segment_hop": 50}
+
+
+def test_seeds_draw_their_own_folds_and_compare_pairs_seeds_by_folds(smoke_study):
+    _, _, runs = smoke_study
+    a, b = runs["cpu profile"], runs["1 s segments"]
+    assert [p["utterance"] for p in a[0].folds[0]["predictions"]] != [p["utterance"] for p in a[1].folds[0]["predictions"]]
+    pooled = compare(a, b)
+    folds_a = [f["ua"] for r in a for f in r.folds]
+    folds_b = [f["ua"] for r in b for f in r.folds]
+    assert pooled["ua"]["diff"] == pytest.approx(np.mean(np.subtract(folds_b, folds_a)))
+    with pytest.raises(ParameterError, match="different utterances"):
+        compare([a[0], a[1]], [b[1], b[0]])  # seeds out of order do not pair
+
+
+def test_study_table_reads_runs_and_marks_missing_points(smoke_study, monkeypatch, tmp_path):
+    results, _, runs = smoke_study
+    monkeypatch.setattr(grid, "STUDY_LEVERS", {**LEVERS, "never run": {"epochs": 2}})
+    monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
+    found = study.load_study("smoke", None, seeds=(0, 1), results_dir=results, timnet=False)
+    assert found["never run"]["runs"] is None and found["never run"]["source"] == "not run"
+    assert found["cpu profile"]["source"] == "this build"
+    table = study.study_table(found)
+    assert table.loc["never run", "read from"] == "not run"
+    ua = [f["ua"] for r in runs["1 s segments"] for f in r.folds]
+    assert table.loc["1 s segments", "UA (%)"] == f"{100 * np.mean(ua):.1f} ± {100 * np.std(ua, ddof=1):.1f}"
+    seed_means = [np.mean([f["ua"] for f in r.folds]) for r in runs["1 s segments"]]
+    assert table.loc["1 s segments", "UA seed spread"] == f"{100 * np.std(seed_means, ddof=1):.1f}"
+    assert table.loc["1 s segments", "UA vs cpu profile (points)"].startswith(f"{100 * (np.mean(ua) - np.mean([f['ua'] for r in runs['cpu profile'] for f in r.folds])):+.1f}")
+
+
+def test_run_study_refuses_unknown_points():
+    with pytest.raises(ParameterError, match="unknown study point"):
+        grid.run_study("smoke", names=["no such lever"])
+
+
+def test_timnet_network_shapes():
+    model = build_timnet((60, 39), 7, dilations=2)
+    assert model.output_shape == (None, 7)
+    x = np.random.default_rng(0).standard_normal((2, 60, 39)).astype("float32")
+    # the backward path reads the sequence reversed, so the output depends on the order of frames
+    assert not np.allclose(model.predict_on_batch(x), model.predict_on_batch(x[:, ::-1]))
+
+
+def test_timnet_runs_in_our_folds_and_resumes(small_corpus, tmp_path):
+    config = TimNetConfig(epochs=2, n_splits=2, dilations=2, data_dir=str(small_corpus))
+    result = run_timnet(config, results_dir=tmp_path, verify=False, progress=False)
+    assert len(result.folds) == 2
+    assert result.run_dir.parent.name == "timnet"
+    for f in result.folds:
+        assert f["best_epoch"] == 2 and len(f["history"]["val_ua"]) == 2  # "last": every epoch, the last kept
+        assert f["config_key"] == config.key()
+    again = load_result(config, results_dir=tmp_path)
+    assert [f["predictions"] for f in again.folds] == [f["predictions"] for f in result.folds]
+    with pytest.raises(ParameterError, match="selection='median'"):
+        TimNetConfig(selection="median")
+    with pytest.raises(ParameterError, match="run_timnet needs a TimNetConfig"):
+        run_timnet(ExperimentConfig(profile="smoke"))
