@@ -99,7 +99,14 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Predictor:
-        """Load ``path`` (``.keras``, in safe mode) and its ``.keras.json`` metadata."""
+        """Load ``path`` (``.keras``, in safe mode) and its ``.keras.json`` metadata.
+
+        Raises
+        ------
+        DataError
+            Naming the file: a missing or unreadable model, missing or malformed metadata, or
+            metadata that does not fit the model (feature shape, segment length, class count).
+        """
         import keras
 
         from . import models  # noqa: F401  registers the custom layers
@@ -115,13 +122,15 @@ class Predictor:
             normalizer = Normalizer.from_dict(meta["normalizer"])
             params = FeatureParams(**meta["features"])
             classes = list(meta["classes"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            segment_frames = int(meta.get("segment_frames", SEGMENT_FRAMES))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # ValueError: bad JSON, text or arrays
             raise DataError(f"{meta_path}: not valid adcrnn model metadata ({exc})") from exc
         try:
             model = keras.models.load_model(path, safe_mode=True, compile=False)
         except Exception as exc:  # keras raises many types for a bad file
             raise DataError(f"{path}: cannot load the model ({exc})") from exc
-        return cls(model, normalizer, params, classes, int(meta.get("segment_frames", SEGMENT_FRAMES)))
+        _check_consistent(meta_path, model, normalizer, params, classes, segment_frames)
+        return cls(model, normalizer, params, classes, segment_frames)
 
     def predict_audio(self, y: np.ndarray) -> np.ndarray:
         """Class probabilities of one mono signal at the feature sample rate, shape (n_classes,)."""
@@ -138,6 +147,25 @@ class Predictor:
             "emotion": self.classes[int(np.argmax(probs))],
             "probabilities": {c: round(float(p), 4) for c, p in zip(self.classes, probs)},
         }
+
+
+def _check_consistent(meta_path: Path, model, normalizer: Normalizer, params: FeatureParams, classes: list[str], segment_frames: int) -> None:
+    """Raise DataError, naming the metadata file, unless model and metadata describe the same inputs and classes.
+
+    Caught here, a mismatch (metadata of another model, another ``n_mels``) stops loading with one
+    clear message instead of failing inside every prediction.
+    """
+    features = (params.n_mels, 3)  # static, delta, delta-delta
+    for name, stats in (("mean", normalizer.mean), ("std", normalizer.std)):
+        if tuple(stats.shape) != features:
+            raise DataError(f"{meta_path}: normalizer {name} has shape {tuple(stats.shape)}, but the features have shape (frames, {params.n_mels}, 3)")
+    expected = (segment_frames, *features)
+    got = tuple(model.inputs[0].shape[1:])
+    if got != expected:
+        raise DataError(f"{meta_path}: the model takes segments of shape {got}, the metadata describes {expected} (n_mels={params.n_mels}, segment_frames={segment_frames})")
+    n_out = model.outputs[0].shape[-1]
+    if n_out != len(classes):
+        raise DataError(f"{meta_path}: {len(classes)} classes listed, but the model has {n_out} outputs")
 
 
 def predict_files(paths, predictor: Predictor) -> list[dict]:

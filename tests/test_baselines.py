@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 
 import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
 
-from adcrnn_lib import baselines, data
+from adcrnn_lib import baselines, cli, data
 from adcrnn_lib.baselines import BaselineConfig, run_baseline
 from adcrnn_lib.exceptions import AdcrnnError, ParameterError
 
@@ -60,7 +61,7 @@ def test_fitting_never_sees_the_test_fold(egemaps, protocol, monkeypatch):
 
 
 @pytest.mark.parametrize("classifier", ["logreg", "svm"])
-def test_run_baseline_writes_run_cv_fold_json(egemaps, small_corpus, tmp_path, classifier):
+def test_run_baseline_writes_run_cv_fold_json(egemaps, small_corpus, tmp_path, classifier, monkeypatch, capsys):
     _, X = egemaps
     config = BaselineConfig(features="egemaps", classifier=classifier, protocol="paper", data_dir=str(small_corpus))
     result = run_baseline(config, results_dir=tmp_path, verify=False, progress=False, features=X)
@@ -70,6 +71,14 @@ def test_run_baseline_writes_run_cv_fold_json(egemaps, small_corpus, tmp_path, c
     assert result.summary()["wa"]["mean"] > 1 / 7  # the synthetic emotions differ in pitch: well above chance
     again = run_baseline(config, results_dir=tmp_path, verify=False, progress=False, features=X)
     assert again.folds == result.folds  # completed folds reused
+    # adcrnn baseline with the same options names the same run: it finds every fold and fits nothing
+    monkeypatch.setattr(baselines, "fit_fold", lambda *a, **k: pytest.fail("adcrnn baseline built another configuration"))
+    args = ["baseline", "--features", "egemaps", "--classifier", classifier, "--data-dir", str(small_corpus), "--no-verify", "--results-dir", str(tmp_path)]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert f"results: {result.run_dir}" in out
+    wa = float(re.search(r"^wa\s+(\d+\.\d+) \+- ", out, flags=re.M)[1])
+    assert wa == pytest.approx(100 * result.summary()["wa"]["mean"], abs=0.006)
 
 
 def test_baseline_pairs_with_adcrnn_folds(egemaps, small_corpus, tmp_path):

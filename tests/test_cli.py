@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from adcrnn_lib import cli, data
+from adcrnn_lib import cli, cv, data
 
 
 def test_data_info(synthetic_corpus, capsys):
@@ -32,8 +34,52 @@ def test_unknown_profile_is_refused_before_work(capsys, synthetic_corpus):
 
 
 def test_console_script_is_installed():
-    proc = subprocess.run([sys.executable, "-m", "adcrnn_lib.cli", "--help"], capture_output=True, text=True)
-    assert proc.returncode == 0 and "data" in proc.stdout and "book" in proc.stdout
+    script = Path(sys.executable).with_name("adcrnn")  # what pip install -e . puts next to the interpreter
+    assert script.is_file(), f"{script} missing: the package's console script is not installed"
+    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert all(cmd in proc.stdout for cmd in ("data", "book", "cv", "train", "predict", "baseline"))
+
+
+def _means(out: str) -> dict[str, float]:
+    """``{"wa": 41.2, ...}`` from the summary lines of ``adcrnn cv`` / ``adcrnn baseline``."""
+    return {m: float(v) for m, v in re.findall(r"^(wa|ua|macro_f1)\s+(-?\d+\.\d+) \+- ", out, flags=re.M)}
+
+
+@pytest.mark.parametrize("run", ["paper_run", "loso_run"])
+def test_cv_command_reads_the_same_run(run, request, small_corpus, monkeypatch, capsys):
+    """The options name the same configuration as the library call: every fold is found, none trained."""
+    result = request.getfixturevalue(run)
+    result = result[0] if isinstance(result, tuple) else result
+    monkeypatch.setattr(cv, "run_fold", lambda *a, **k: pytest.fail("adcrnn cv built another configuration"))
+    args = ["cv", "--profile", "smoke", "--data-dir", str(small_corpus), "--no-verify", "--results-dir", str(result.run_dir.parents[1])]
+    if run == "loso_run":
+        args += ["--protocol", "loso", "--augmentation", "time_shift", "--speaker-norm"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert f"results: {result.run_dir}" in out
+    means = _means(out)
+    for metric, s in result.summary().items():
+        assert means[metric] == pytest.approx(100 * s["mean"], abs=0.006)
+    assert len(re.findall(r"^\s*\d+\s+\d+\s+0\.\d{4}", out, flags=re.M)) == len(result.folds)  # one table row per fold
+
+
+def test_cv_and_train_options_build_the_configuration(paper_run, small_corpus, tmp_path, monkeypatch, capsys):
+    from adcrnn_lib import predict
+    from adcrnn_lib.config import ExperimentConfig
+
+    seen = []
+    monkeypatch.setattr(cv, "run_cv", lambda config, **kw: seen.append((config, kw)) or paper_run)
+    options = ["--profile", "smoke", "--loss", "lf4", "--no-attention", "--seed", "3", "--data-dir", str(small_corpus), "--no-verify"]
+    assert cli.main(["cv", *options, "--results-dir", str(tmp_path)]) == 0
+    expected = ExperimentConfig(profile="smoke", loss="lf4", attention=False, seed=3, data_dir=str(small_corpus))
+    assert seen == [(expected, {"results_dir": str(tmp_path), "verify": False})]
+    monkeypatch.setattr(predict, "train_final", lambda config, out, **kw: seen.append((config, out, kw)) or Path(out))
+    assert cli.main(["train", *options, "--out", str(tmp_path / "m.keras")]) == 0
+    assert seen[-1] == (expected, str(tmp_path / "m.keras"), {"verify": False})
+    assert f"model saved: {tmp_path / 'm.keras'}" in capsys.readouterr().out
+    assert cli.main(["cv", "--profile", "smoke", "--loss", "lf9", "--data-dir", str(small_corpus)]) == 2
+    assert "loss='lf9'; allowed: lf1, lf2, lf3, lf4" in capsys.readouterr().err
 
 
 @pytest.mark.emodb

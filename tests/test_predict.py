@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import keras
 import librosa
 import numpy as np
 import pytest
@@ -11,15 +12,34 @@ import pytest
 from adcrnn_lib import cli, data
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import DataError, ParameterError
+from adcrnn_lib.features import log_mel_3d
 from adcrnn_lib.predict import Predictor, predict_files, train_final
 
 from .conftest import tone, write_wav
 
 
 @pytest.fixture(scope="module")
-def model_path(small_corpus, tmp_path_factory):
+def trained(small_corpus, tmp_path_factory):
+    """A smoke model made by ``adcrnn train``, and the in-memory model and normalizer it saved."""
+    import adcrnn_lib.predict as predict_module
+
     out = tmp_path_factory.mktemp("model") / "smoke.keras"
-    return train_final(ExperimentConfig(profile="smoke", data_dir=str(small_corpus)), out, verify=False, progress=False)
+    kept = {}
+    real = predict_module.train_split
+
+    def keep(*args, **kwargs):
+        kept["model"], kept["normalizer"], _ = result = real(*args, **kwargs)
+        return result
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(predict_module, "train_split", keep)
+        assert cli.main(["train", "--profile", "smoke", "--data-dir", str(small_corpus), "--no-verify", "--out", str(out)]) == 0
+    return out, kept["model"].model, kept["normalizer"]
+
+
+@pytest.fixture(scope="module")
+def model_path(trained):
+    return trained[0]
 
 
 def test_train_writes_model_and_metadata(model_path):
@@ -35,19 +55,59 @@ def test_predict_44k_stereo(model_path, tmp_path):
     path = write_wav(tmp_path / "any_name.wav", np.stack([y, 0.5 * y], axis=1), sr=44100)
     predictor = Predictor.load(model_path)
     out = predictor.predict_file(path)
-    assert out["emotion"] in data.EMOTIONS
-    assert set(out["probabilities"]) == set(data.EMOTIONS)
-    assert sum(out["probabilities"].values()) == pytest.approx(1, abs=1e-3)
-    assert out["emotion"] == max(out["probabilities"], key=out["probabilities"].get)
-    # the same audio at 16 kHz mono gives nearly the same answer
-    mono = predictor.predict_file(write_wav(tmp_path / "mono.wav", librosa.resample(0.75 * y, orig_sr=44100, target_sr=16000)))
-    assert np.allclose(list(mono["probabilities"].values()), list(out["probabilities"].values()), atol=0.02)
+    assert out["file"] == str(path) and list(out["probabilities"]) == list(data.EMOTIONS)
+    # what the model heard: the channels' mean (0.75 y) at 16 kHz, i.e. the same sound as a 16 kHz mono file
+    heard = librosa.resample(0.75 * y, orig_sr=44100, target_sr=16000)
+    expected = _by_hand(predictor.model, _meta(model_path), heard)
+    np.testing.assert_allclose(list(out["probabilities"].values()), expected, atol=1e-4)  # rounded to 4 decimals; PCM_16 noise
+    assert out["emotion"] == data.EMOTIONS[int(np.argmax(expected))]
 
 
-def test_long_audio_is_pooled_over_segments(model_path):
+def _meta(model_path) -> dict:
+    return json.loads(model_path.with_name(model_path.name + ".json").read_text())
+
+
+def _segments(meta: dict, y: np.ndarray) -> np.ndarray:
+    """The model inputs of ``y``, by hand: log-Mel normalized with the stored statistics, cut into
+    300-frame segments at evenly spread starts (one zero-padded segment for a short clip)."""
+    x = (log_mel_3d(y) - np.asarray(meta["normalizer"]["mean"])) / np.asarray(meta["normalizer"]["std"])
+    n = -(-len(x) // 300)
+    starts = np.round(np.linspace(0, len(x) - 300, n)).astype(int) if len(x) > 300 else [0]
+    return np.stack([np.pad(x[s : s + 300], ((0, max(0, 300 - len(x))), (0, 0), (0, 0))) for s in starts]).astype("float32")
+
+
+def _by_hand(model, meta: dict, y: np.ndarray) -> np.ndarray:
+    """Class probabilities of ``y``: the segments' logits averaged, then a softmax.
+
+    The logits come from one ``predict_on_batch`` call, as in the library: on TensorFlow 2.21 what
+    a compiled call computes depends on its batch shape (see ``test_models.py::test_graph_and_eager_agree``).
+    """
+    logits = np.asarray(model.predict_on_batch(_segments(meta, y))[0]).astype(np.float64).mean(axis=0)
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+@pytest.mark.parametrize("seconds", [1.0, 7.5])  # one zero-padded segment; three overlapping ones
+def test_prediction_is_the_mean_of_the_segment_logits(model_path, seconds):
     predictor = Predictor.load(model_path)
-    probs = predictor.predict_audio(tone(200, 7.5))
-    assert probs.shape == (7,) and probs.sum() == pytest.approx(1)
+    y = tone(200, seconds)
+    np.testing.assert_allclose(predictor.predict_audio(y), _by_hand(predictor.model, _meta(model_path), y), rtol=1e-5, atol=1e-7)
+
+
+def test_saved_model_predicts_as_the_trained_one(trained, small_corpus):
+    """The saved model and metadata give the trained model's logits for a corpus file."""
+    model_path, model, normalizer = trained
+    predictor = Predictor.load(model_path)
+    np.testing.assert_array_equal(predictor.normalizer.mean, normalizer.mean)
+    np.testing.assert_array_equal(predictor.normalizer.std, normalizer.std)
+    path = next(small_corpus.glob("03a01W*.wav"))
+    y = data.load_audio(path)
+    segments = _segments({"normalizer": normalizer.to_dict()}, y)
+    np.testing.assert_array_equal(_segments(_meta(model_path), y), segments)
+    # eager calls on both (a compiled one depends on each model's call history, see _by_hand)
+    saved = keras.ops.convert_to_numpy(predictor.model(segments, training=False)[0])
+    np.testing.assert_array_equal(saved, keras.ops.convert_to_numpy(model(segments, training=False)[0]))
+    assert predictor.predict_file(path)["emotion"] == data.EMOTIONS[int(np.argmax(_by_hand(predictor.model, _meta(model_path), y)))]
 
 
 def test_a_bad_file_does_not_stop_the_others(model_path, tmp_path):
@@ -83,3 +143,45 @@ def test_model_files_are_checked(model_path, tmp_path):
         Predictor.load(lonely)
     with pytest.raises(ParameterError, match="must end in .keras"):
         train_final(ExperimentConfig(profile="smoke"), tmp_path / "model.h5")
+
+
+def _copy_model(model_path, folder, *, model_bytes: bytes | None = None, meta=None) -> object:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "copy.keras"
+    out.write_bytes(model_path.read_bytes() if model_bytes is None else model_bytes)
+    text = model_path.with_name(model_path.name + ".json").read_text()
+    out.with_name(out.name + ".json").write_text(text if meta is None else meta(json.loads(text)))
+    return out
+
+
+def _set(meta: dict, key: str, value) -> str:
+    meta[key] = value
+    return json.dumps(meta)
+
+
+@pytest.mark.parametrize(
+    "case, meta, message",
+    [
+        ("truncated JSON", lambda m: json.dumps(m)[:200], r"copy\.keras\.json: not valid adcrnn model metadata"),
+        ("no normalizer", lambda m: json.dumps({k: v for k, v in m.items() if k != "normalizer"}), r"copy\.keras\.json: not valid adcrnn model metadata \('normalizer'\)"),
+        ("unknown feature setting", lambda m: _set(m, "features", {**m["features"], "n_fft_x": 1}), r"copy\.keras\.json: not valid adcrnn model metadata"),
+        ("another n_mels", lambda m: _set(m, "features", {**m["features"], "n_mels": 20}), r"copy\.keras\.json: normalizer mean has shape \(40, 3\), but the features have shape \(frames, 20, 3\)"),
+        ("another segment length", lambda m: _set(m, "segment_frames", 200), r"copy\.keras\.json: the model takes segments of shape \(300, 40, 3\)"),
+        ("other classes", lambda m: _set(m, "classes", m["classes"][:6]), r"copy\.keras\.json: 6 classes listed, but the model has 7 outputs"),
+    ],
+)
+def test_bad_metadata_is_named(model_path, tmp_path, case, meta, message, capsys):
+    bad = _copy_model(model_path, tmp_path, meta=meta)
+    with pytest.raises(DataError, match=message):
+        Predictor.load(bad)
+    # on the command line: one clear error, exit 2, before any file is read
+    good = write_wav(tmp_path / "good.wav", tone(200, 1.0))
+    assert cli.main(["predict", str(good), "--model", str(bad)]) == 2
+    assert f"{bad}.json" in capsys.readouterr().err
+
+
+def test_unreadable_model_file_is_named(model_path, tmp_path):
+    for content in (b"", b"PK\x03\x04 not really a zip", model_path.read_bytes()[:2000]):
+        bad = _copy_model(model_path, tmp_path, model_bytes=content)
+        with pytest.raises(DataError, match=rf"{bad}: cannot load the model"):
+            Predictor.load(bad)
