@@ -35,7 +35,7 @@ from ..storage import save_npy, sha256_file
 from . import GeneratedClip
 from .classic import pitch_shift, time_shift
 
-__all__ = ["AUGMENTED_EMOTIONS", "PARAMETER_CYCLES", "METHODS", "GAN_METHODS", "target_count", "plan", "balance", "emotion_sources", "gan_models"]
+__all__ = ["AUGMENTED_EMOTIONS", "PARAMETER_CYCLES", "METHODS", "GAN_METHODS", "target_count", "plan", "balance", "emotion_sources", "gan_seed", "gan_models"]
 
 #: Methods that generate with a GAN per emotion instead of transforming one source.
 GAN_METHODS: tuple[str, ...] = ("wavegan", "specgan")
@@ -178,6 +178,11 @@ def emotion_sources(train: pd.DataFrame, target: str | int | float = "max") -> d
     return out
 
 
+def gan_seed(seed: int, emotion: str) -> int:
+    """The seed of one emotion's GAN in a fold whose generation seed is ``seed``."""
+    return seed * 10 + AUGMENTED_EMOTIONS.index(emotion)
+
+
 def gan_models(train: pd.DataFrame, *, kind: str, seed: int, profile: str = "cpu", target: str | int | float = "max", cache: bool | str | os.PathLike = True, progress: bool = False):
     """Yield ``(emotion, EmotionGan, clips missing, GAN seed)`` for each emotion that needs clips.
 
@@ -194,12 +199,12 @@ def gan_models(train: pd.DataFrame, *, kind: str, seed: int, profile: str = "cpu
     cache_dir = resolve_cache_dir(cache)
     with tempfile.TemporaryDirectory(prefix="adcrnn-gan-") as tmp:
         for emotion, (rows, missing) in emotion_sources(train, target).items():
-            gan_seed = seed * 10 + AUGMENTED_EMOTIONS.index(emotion)
+            emotion_seed = gan_seed(seed, emotion)
             model = emotion_gan(
                 settings, rows["utterance"].astype(str).tolist(), rows["path"].astype(str).tolist(),
-                seed=gan_seed, cache_dir=cache_dir or tmp, progress=progress, desc=f"{kind} {emotion}",
+                seed=emotion_seed, cache_dir=cache_dir or tmp, progress=progress, desc=f"{kind} {emotion}",
             )
-            yield emotion, model, missing, gan_seed
+            yield emotion, model, missing, emotion_seed
 
 
 def _balance_with_gan(train: pd.DataFrame, *, kind: str, target, seed: int, cache, profile: str, progress: bool) -> list[GeneratedClip]:

@@ -28,7 +28,7 @@ from ..exceptions import TrainingError
 from ..storage import atomic_write, sha256_file, write_json
 from .gan import WGANGP, GanSettings, spectrogram_sampler, wave_sampler
 
-__all__ = ["CLIP_PEAK", "CLIPPED_SHARE", "SILENT_PEAK", "MAX_DRAWS_PER_CLIP", "EmotionGan", "screen_clip", "emotion_gan", "generate_clips"]
+__all__ = ["CLIP_PEAK", "CLIPPED_SHARE", "SILENT_PEAK", "MAX_DRAWS_PER_CLIP", "EmotionGan", "screen_clip", "gan_key", "emotion_gan", "generate_clips"]
 
 #: A sample at or above this magnitude counts as clipped (tanh saturation).
 CLIP_PEAK = 0.999
@@ -80,7 +80,8 @@ class EmotionGan:
         return [self.codec.to_audio(o[:, :, 0]) for o in outputs]
 
 
-def _key(settings: GanSettings, paths: list[str], seed: int) -> str:
+def gan_key(settings: GanSettings, paths: list[str], seed: int) -> str:
+    """The cache key of a GAN: its settings (not the step count), seed and the SHA-256 of every source file."""
     payload = {k: v for k, v in settings.to_dict().items() if k not in ("steps", "checkpoint_every")}
     payload.update(seed=seed, sources=sorted(sha256_file(p) for p in paths))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
@@ -115,7 +116,7 @@ def emotion_gan(
     """
     if not paths or len(paths) != len(utterances):
         raise TrainingError(f"{settings.kind}: needs one path per utterance and at least one ({len(utterances)} ids, {len(paths)} paths)")
-    key = _key(settings, list(paths), seed)
+    key = gan_key(settings, list(paths), seed)
     folder = Path(cache_dir) / "gan" / settings.kind / key
     audios = [load_audio(p) for p in paths]
     codec = None
