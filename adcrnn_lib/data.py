@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import struct
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -466,7 +467,9 @@ def split_validation(df: pd.DataFrame, positions: np.ndarray, *, seed: int = 0, 
     y = df["emotion"].astype(str).to_numpy()[positions]
     largest = int(pd.Series(y).value_counts().max()) if len(y) else 0
     inner = StratifiedGroupKFold(n_splits=max(2, min(val_splits, largest)), shuffle=True, random_state=seed)
-    tr, va = next(inner.split(np.zeros(len(positions)), y, take_groups(df)[positions]))
+    with warnings.catch_warnings():  # a class with fewer members than parts is expected here (see above), not news
+        warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
+        tr, va = next(inner.split(np.zeros(len(positions)), y, take_groups(df)[positions]))
     return np.sort(positions[tr]), np.sort(positions[va])
 
 
