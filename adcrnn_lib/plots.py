@@ -1,4 +1,5 @@
-"""Figures of the book: corpus overview (the paper's Fig. 6) and waveform with log-Mel (Fig. 7)."""
+"""Figures of the book: the corpus (the paper's Fig. 6), waveform with log-Mel (Fig. 7), confusion
+matrices, GAN and training curves, scores per fold, and the summary of Tables IV and V."""
 
 from __future__ import annotations
 
@@ -7,7 +8,19 @@ import pandas as pd
 
 from .data import EMOTION_ABBREVIATIONS, EMOTIONS
 
-__all__ = ["plot_class_counts", "plot_speaker_counts", "plot_durations", "plot_waveform_logmel", "plot_balance", "plot_confusion"]
+__all__ = [
+    "class_labels",
+    "plot_class_counts",
+    "plot_speaker_counts",
+    "plot_durations",
+    "plot_waveform_logmel",
+    "plot_balance",
+    "plot_confusion",
+    "plot_gan_curves",
+    "plot_fold_scores",
+    "plot_training_curves",
+    "plot_summary",
+]
 
 _CHANNELS = ("static log-Mel", "delta", "delta-delta")
 
@@ -148,3 +161,118 @@ def plot_confusion(matrix: np.ndarray, ax=None, *, title: str = ""):
     )
     ax.set(xlabel="predicted", ylabel="true", title=title)
     return ax
+
+
+def plot_gan_curves(gans: dict):
+    """WGAN-GP critic loss and gradient penalty per generator step, one line per emotion's GAN.
+
+    Parameters
+    ----------
+    gans : dict
+        Kind -> emotion -> ``{"history": {"step", "critic_loss", "gradient_penalty"}}``, as
+        :func:`~adcrnn_lib.augment.gan_examples.fold_gan_examples` returns under ``"gans"``.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(gans), figsize=(5.5 * len(gans), 5.6), constrained_layout=True, sharex="col", squeeze=False)
+    for col, (kind, models) in enumerate(gans.items()):
+        for emotion, g in models.items():
+            h = g["history"]
+            axes[0, col].plot(h["step"], h["critic_loss"], label=emotion)
+            axes[1, col].plot(h["step"], h["gradient_penalty"], label=emotion)
+        axes[0, col].set(title=kind, ylabel="critic loss")
+        axes[1, col].set(xlabel="generator step", ylabel="gradient penalty")
+    axes[0, -1].legend(fontsize=7)
+    return fig
+
+
+def plot_fold_scores(results: dict, *, baseline=None, baseline_label: str = "best baseline (mean)", metric: str = "ua", ax=None):
+    """One column per run: its folds' scores as dots, mean ± std as an error bar, the baseline as a line.
+
+    Parameters
+    ----------
+    results : dict
+        Label -> :class:`~adcrnn_lib.cv.CVResult`.
+    baseline : CVResult, optional
+        Drawn as a dashed line at its mean.
+    metric : {"ua", "wa"}
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
+    for i, r in enumerate(results.values()):
+        scores = 100 * r.table()[metric].to_numpy()
+        ax.scatter([i] * len(scores), scores, color="0.5", s=14)
+        ax.errorbar(i, scores.mean(), yerr=scores.std(ddof=1) if len(scores) > 1 else 0, fmt="o", color="C0", capsize=4)
+    if baseline is not None:
+        ax.axhline(100 * baseline.summary()[metric]["mean"], color="C3", ls="--", label=baseline_label)
+        ax.legend(loc="lower right")
+    ax.set_xticks(range(len(results)), list(results))
+    ax.set_ylabel(f"{metric.upper()} per fold (%)")
+    return ax
+
+
+def plot_training_curves(results: dict, *, fold: int = 0):
+    """Training loss and validation UA per epoch of one fold, one line per run.
+
+    Parameters
+    ----------
+    results : dict
+        Label -> :class:`~adcrnn_lib.cv.CVResult` (ADCRNN runs, whose folds keep a ``history``).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
+    for label, r in results.items():
+        h = r.folds[fold]["history"]
+        axes[0].plot(h["loss"], label=label)
+        axes[1].plot(100 * np.asarray(h["val_ua"]), label=label)
+    axes[0].set(xlabel="epoch", ylabel="training loss")
+    axes[1].set(xlabel="epoch", ylabel="validation UA (%)")
+    axes[1].legend(fontsize=7)
+    return fig
+
+
+def plot_summary(groups: dict, *, baseline, baseline_label: str, metric: str = "wa"):
+    """The book at a glance: per table row, the paper's number, ours (folds and mean ± std), the baseline.
+
+    Parameters
+    ----------
+    groups : dict
+        Panel title -> list of rows ``{"label", "result", "paper"}``: ``result`` a
+        :class:`~adcrnn_lib.cv.CVResult`, ``paper`` the paper's ``(mean, std)`` in % or None.
+    baseline : CVResult
+        Drawn as a dashed line at its mean ``metric``.
+    baseline_label : str
+    metric : {"wa", "ua"}
+        Ours; the paper's "accuracy" is most likely WA (see :mod:`adcrnn_lib.paper`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    heights = [len(rows) for rows in groups.values()]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8, 0.5 * sum(heights) + 1.2 * len(groups) + 0.8), sharex=True, layout="constrained",
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    base = 100 * baseline.summary()[metric]["mean"]
+    for ax, (title, rows) in zip(axes[:, 0], groups.items()):
+        for i, row in enumerate(rows):
+            y = len(rows) - 1 - i
+            scores = 100 * row["result"].table()[metric].to_numpy()
+            ax.scatter(scores, np.full(len(scores), y + 0.12), color="0.55", s=12, zorder=2, label="ours, one fold" if i == 0 else None)
+            ax.errorbar(scores.mean(), y + 0.12, xerr=scores.std(ddof=1) if len(scores) > 1 else 0, fmt="o", color="C0", capsize=3, zorder=3,
+                        label=f"ours, mean ± std ({metric.upper()})" if i == 0 else None)
+            if row.get("paper") is not None:
+                m, s = row["paper"]
+                ax.errorbar(m, y - 0.18, xerr=s, fmt="D", color="C3", ms=5, capsize=3, zorder=3, label="the paper's accuracy, mean ± std" if i == 0 else None)
+        ax.axvline(base, color="0.3", ls="--", lw=1, label=baseline_label)
+        ax.set_yticks(range(len(rows)), [r["label"] for r in reversed(rows)])
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_title(title, loc="left", fontsize="medium")
+        ax.grid(axis="x", color="0.9")
+    axes[-1, 0].set_xlabel("accuracy (%)")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small", frameon=False)
+    return fig

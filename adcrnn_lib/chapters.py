@@ -1,0 +1,587 @@
+"""What each chapter of the book computes and tabulates, so that the notebooks stay thin.
+
+A chapter notebook declares its parameters, calls one function here, glues the returned facts
+into its prose and shows the returned table or figure. The results functions return a
+:class:`Findings`: the runs read (for the provenance table), the table the page shows, ``facts``
+(glue key -> the number or words the page states, documented per function) and ``extra`` (further
+tables and runs the page draws).
+
+This module reads runs (:mod:`~adcrnn_lib.cv`, :mod:`~adcrnn_lib.grid`), so it sits above them;
+:mod:`~adcrnn_lib.book` uses only its names and titles. The heavy imports are inside the
+functions, so chapter 1 can use :func:`fold_table` without loading the model code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = [
+    "AUGMENTATION_NAMES",
+    "MODEL_NAMES",
+    "COLD_GOAL_HOURS",
+    "CACHED_GOAL_MINUTES",
+    "Findings",
+    "hda_title",
+    "shown_path",
+    "glue_facts",
+    "fold_table",
+    "parameter_cycles_table",
+    "balance_counts",
+    "gan_settings_table",
+    "baseline_chapter",
+    "table_v",
+    "hda_page",
+    "table_iv",
+    "table_vi",
+    "loso_chapter",
+    "run_table",
+    "build_table",
+]
+
+#: Table V's rows as the book names them.
+AUGMENTATION_NAMES: dict[str, str] = {
+    "none": "no augmentation",
+    "time_shift": "time shifting",
+    "pitch_shift": "pitch shifting",
+    "wavegan": "WaveGAN",
+    "specgan": "SpecGAN",
+}
+#: Table IV's models 1-5 as the book names them: (attention, loss) -> name.
+MODEL_NAMES: dict[tuple[bool, str], str] = {
+    (False, "lf1"): "no attention (mean over time) + Lf1",
+    (True, "lf2"): "attention + Lf2 (softmax)",
+    (True, "lf1"): "attention + Lf1 (center, 64-d)",
+    (True, "lf3"): "attention + Lf3 (center, logits)",
+    (True, "lf4"): "attention + Lf4 (contrastive-center)",
+}
+#: The cpu profile's budget on 2 cores: a cold book build, and a rebuild with every fold cached.
+COLD_GOAL_HOURS = 2.0
+CACHED_GOAL_MINUTES = 3.0
+
+
+@dataclass
+class Findings:
+    """What a results chapter shows: runs, the main table, glued facts, anything else it draws."""
+
+    results: dict
+    table: pd.DataFrame
+    facts: dict[str, object]
+    extra: dict = field(default_factory=dict)
+
+
+def hda_title(augmentation: str) -> str:
+    """The title of Table V's page for one augmentation: ``"Table V, time shifting: confusion matrix"``."""
+    return f"Table V, {AUGMENTATION_NAMES[augmentation]}: confusion matrix"
+
+
+def shown_path(path: str | os.PathLike | None, *, start: str | os.PathLike | None = None) -> str:
+    """A path as a page may show it: relative to ``start`` (default: the working folder), never absolute.
+
+    ``""`` or None (the corpus was searched for) gives ``"(searched)"``; a path that cannot be made
+    relative (another drive) gives its last two parts.
+    """
+    if not path:
+        return "(searched)"
+    try:
+        return os.path.relpath(path, start or os.getcwd())
+    except ValueError:
+        return os.path.join("...", *os.path.normpath(path).split(os.sep)[-2:])
+
+
+def glue_facts(facts: dict[str, object]) -> None:
+    """Glue every fact for the page's prose (``{glue:text}`key```), without displaying it."""
+    from myst_nb import glue
+
+    for key, value in facts.items():
+        glue(key, value, display=False)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _ua(result) -> str:
+    return _pct(result.summary()["ua"]["mean"])
+
+
+def _wa(result) -> str:
+    return _pct(result.summary()["wa"]["mean"])
+
+
+def _paired_ua(base, other) -> str:
+    """``other - base`` in UA points, as a table's paired cell."""
+    from . import report
+
+    return report.paired_cells(base, other, name="base")["UA vs base (points)"]
+
+
+# --------------------------------------------------------------------------------------------
+# Chapters 1 and 2: the corpus and the augmenters
+# --------------------------------------------------------------------------------------------
+def fold_table(df: pd.DataFrame, folds) -> pd.DataFrame:
+    """One row per fold: train / validation / test sizes, test speakers, test utterances per emotion."""
+    from .data import EMOTION_ABBREVIATIONS, EMOTIONS
+
+    rows = []
+    for f in folds:
+        test = df.iloc[f.test]
+        speakers = ", ".join(sorted(test["speaker"].unique())) if test["speaker"].nunique() <= 2 else "all"
+        counts = {a: int((test["emotion"] == e).sum()) for a, e in zip(EMOTION_ABBREVIATIONS, EMOTIONS)}
+        rows.append({"fold": f.k, "train": len(f.train), "validation": len(f.val), "test": len(f.test), "test speakers": speakers, **counts})
+    return pd.DataFrame(rows).set_index("fold")
+
+
+def parameter_cycles_table() -> pd.DataFrame:
+    """The settings each classic augmenter cycles through while balancing."""
+    from .augment.balance import PARAMETER_CYCLES
+
+    settings = {method: "; ".join(", ".join(f"{k}={v}" for k, v in p.items()) for p in cycle) for method, cycle in PARAMETER_CYCLES.items()}
+    return pd.Series(settings, name="settings, in turn").rename_axis("method").to_frame()
+
+
+def balance_counts(train: pd.DataFrame, *, seed: int, fold: int) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Utterances per emotion of one training fold before and after each classic balancing.
+
+    Returns
+    -------
+    counts : pandas.DataFrame
+        Index: the emotions; columns ``original``, ``+ time_shift``, ``+ pitch_shift``.
+    generated : dict
+        Method -> clips it adds.
+    """
+    from .augment import fold_seed
+    from .augment.balance import balance
+    from .data import EMOTIONS
+
+    counts = pd.DataFrame({"original": train["emotion"].astype(str).value_counts()})
+    generated = {}
+    for method in ("time_shift", "pitch_shift"):
+        clips = balance(train, method=method, seed=fold_seed(seed, fold))
+        added = pd.Series([c.emotion for c in clips]).value_counts()
+        counts[f"+ {method}"] = counts["original"].add(added, fill_value=0)
+        generated[method] = len(clips)
+    return counts.reindex(EMOTIONS).fillna(0).astype(int), generated
+
+
+def gan_settings_table(profile: str) -> pd.DataFrame:
+    """The GAN settings of ``profile``, one column per kind."""
+    from .augment.gan import GanSettings
+
+    return pd.DataFrame({kind: GanSettings.from_profile(kind, profile).to_dict() for kind in ("wavegan", "specgan")}).drop("kind")
+
+
+# --------------------------------------------------------------------------------------------
+# The baseline chapter
+# --------------------------------------------------------------------------------------------
+_PROTOCOL_NAMES = {"paper": "random 5-fold (the paper's protocol)", "loso": "leave one speaker out"}
+
+
+def _baselines(profile: str, data_dir, *, seed: int, features: str, classifier: str = "logreg", verify: bool, protocol: str | None = None) -> dict:
+    from .baselines import run_baseline
+    from .grid import baseline_configs
+
+    configs = baseline_configs(data_dir or None, seed=seed, features=features, classifier=classifier, profile=profile)
+    return {key: run_baseline(c, verify=verify, progress=False) for key, c in configs.items() if protocol is None or key[0] == protocol}
+
+
+def _baseline_name(features: str, classifier: str, norm: bool) -> str:
+    return f"{features} + {classifier}{' (speaker-normalized)' if norm else ''}"
+
+
+def baseline_chapter(profile: str, data_dir: str, *, seed: int, features: str, classifier: str, verify: bool) -> Findings:
+    """The openSMILE baseline under both protocols, with and without speaker normalization.
+
+    ``facts``: ``baseline_name``; ``wa_<protocol>`` and ``ua_<protocol>`` (and ``_norm``) in %;
+    ``norm_gain_<protocol>``: the WA change from speaker normalization in points; the paper's
+    ``paper_none`` (ADCRNN without augmentation).
+    ``extra["normalization"]``: the paired effect of speaker normalization per protocol and metric.
+    """
+    from .cv import compare
+    from .paper import PAPER_COLUMN, TABLE_V, paper_cell
+    from .report import mean_std
+
+    results = _baselines(profile, data_dir, seed=seed, features=features, classifier=classifier, verify=verify)
+    rows, facts = [], {"baseline_name": f"{features} + {classifier}", "paper_none": f"{TABLE_V['none'][0]:.2f}"}
+    for (protocol, norm), r in results.items():
+        rows.append({"": f"{_PROTOCOL_NAMES[protocol]}{', speaker-normalized' if norm else ''}", PAPER_COLUMN: "",
+                     "WA (%)": mean_std(r, "wa"), "UA (%)": mean_std(r, "ua"), "folds": len(r.folds), "fit time (s)": f"{r.wall_time_s:.1f}"})
+        tag = f"{protocol}{'_norm' if norm else ''}"
+        facts[f"wa_{tag}"], facts[f"ua_{tag}"] = _wa(r), _ua(r)
+    rows.append({"": "ADCRNN, no augmentation, random 5-fold (the paper's Table V, row 1)", PAPER_COLUMN: paper_cell(*TABLE_V["none"]),
+                 "WA (%)": "", "UA (%)": "not reported", "folds": 5, "fit time (s)": ""})
+    norm_rows = []
+    for protocol in ("paper", "loso"):
+        c = compare(results[(protocol, False)], results[(protocol, True)])
+        for metric in ("wa", "ua"):
+            norm_rows.append({"protocol": _PROTOCOL_NAMES[protocol], "metric": metric.upper(), "difference (points)": f"{100 * c[metric]['diff']:+.1f}",
+                              "95% interval": f"[{100 * c[metric]['ci_low']:+.1f}, {100 * c[metric]['ci_high']:+.1f}]", "t-test p": f"{c[metric]['p']:.3f}"})
+        facts[f"norm_gain_{protocol}"] = f"{100 * c['wa']['diff']:+.1f}"
+    named = {f"baseline, {p}{', speaker-norm' if n else ''}": r for (p, n), r in results.items()}
+    return Findings(named, pd.DataFrame(rows).set_index(""), facts, {"by_key": results, "normalization": pd.DataFrame(norm_rows).set_index(["protocol", "metric"])})
+
+
+# --------------------------------------------------------------------------------------------
+# Table V and its pages
+# --------------------------------------------------------------------------------------------
+def _hda(profile: str, data_dir, *, seed: int, verify: bool) -> dict:
+    from .cv import run_cv
+    from .grid import hda_configs
+
+    return {aug: run_cv(c, verify=verify, progress=False) for aug, c in hda_configs(profile, data_dir or None, seed=seed).items()}
+
+
+def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:
+    """Table V: each augmentation's WA and UA, the paper's number, the paired difference against none,
+    and the verdict against the best baseline (paper protocol) on the same test utterances.
+
+    ``facts``: ``profile_name``; ``none_wa``, ``none_ua``; ``best_aug`` (name), ``best_aug_ua``,
+    ``best_aug_vs_none`` (paired UA cell); ``best_baseline`` (name), ``best_baseline_ua``;
+    ``n_beat`` (rows better than the best baseline); the paper's ``paper_none``, ``paper_best_aug``
+    (name) and ``paper_best_aug_acc``.
+    ``extra``: ``best_baseline`` (its CVResult) and ``recall`` (per-emotion recall per row).
+    """
+    from . import report
+    from .paper import TABLE_V
+    from .plots import class_labels
+
+    results = _hda(profile, data_dir, seed=seed, verify=verify)
+    baselines = _baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify, protocol="paper")
+    best_key = report.best_of(baselines)
+    best = baselines[best_key]
+    rows = [
+        {"label": f"{i}. {AUGMENTATION_NAMES[aug]}", "result": r, "paper": TABLE_V[aug], "base": results["none"], "base_name": "none", "versus": best, "versus_name": "best baseline"}
+        for i, (aug, r) in enumerate(results.items(), 1)
+    ]
+    rows += [{"label": f"baseline: {_baseline_name(baseline_features, 'logreg', norm)}", "result": b} for (_, norm), b in baselines.items()]
+    top = report.best_of({a: r for a, r in results.items() if a != "none"})
+    paper_top = max((a for a in TABLE_V if a != "none"), key=lambda a: TABLE_V[a][0])
+    facts = {
+        "profile_name": profile,
+        "none_wa": _wa(results["none"]),
+        "none_ua": _ua(results["none"]),
+        "best_aug": AUGMENTATION_NAMES[top],
+        "best_aug_ua": _ua(results[top]),
+        "best_aug_vs_none": _paired_ua(results["none"], results[top]),
+        "best_baseline": _baseline_name(baseline_features, "logreg", best_key[1]),
+        "best_baseline_ua": _ua(best),
+        "n_beat": sum(report.verdict(best, r) == "better" for r in results.values()),
+        "paper_none": f"{TABLE_V['none'][0]:.2f}",
+        "paper_best_aug": AUGMENTATION_NAMES[paper_top],
+        "paper_best_aug_acc": f"{TABLE_V[paper_top][0]:.2f}",
+    }
+    recall = pd.DataFrame({AUGMENTATION_NAMES[a]: 100 * r.confusion().diagonal() / r.confusion().sum(axis=1) for a, r in results.items()}, index=class_labels()).round(1)
+    named = {AUGMENTATION_NAMES[a]: r for a, r in results.items()}
+    return Findings(named, report.results_table(rows), facts, {"best_baseline": best, "recall": recall})
+
+
+def hda_page(augmentation: str, profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:
+    """One Table V row: this augmentation against none and the baseline (paper protocol, no normalization).
+
+    ``facts``: ``aug`` (name), ``wa``, ``ua``, ``paper_acc``, ``vs_baseline`` (verdict).
+    ``extra``: ``result`` (this run) and ``recall`` (a one-row table).
+    """
+    from . import report
+    from .cv import run_cv
+    from .exceptions import ParameterError
+    from .grid import baseline_configs, hda_configs
+    from .baselines import run_baseline
+    from .paper import TABLE_V
+    from .plots import class_labels
+
+    configs = hda_configs(profile, data_dir or None, seed=seed)  # validates profile and seed
+    if augmentation not in configs:
+        raise ParameterError(f"augmentation={augmentation!r}; allowed: {', '.join(configs)}")
+    result = run_cv(configs[augmentation], verify=verify, progress=False)
+    none = result if augmentation == "none" else run_cv(configs["none"], verify=verify, progress=False)
+    baseline = run_baseline(baseline_configs(data_dir or None, seed=seed, features=baseline_features, profile=profile)[("paper", False)], verify=verify, progress=False)
+    name = AUGMENTATION_NAMES[augmentation]
+    rows = [{"label": f"ADCRNN + Lf1, {name}", "result": result, "paper": TABLE_V[augmentation], "base": none, "base_name": "none", "versus": baseline, "versus_name": "baseline"}]
+    if augmentation != "none":
+        rows.append({"label": "ADCRNN + Lf1, no augmentation", "result": none, "paper": TABLE_V["none"], "versus": baseline, "versus_name": "baseline"})
+    rows.append({"label": f"baseline: openSMILE {baseline_features} + logistic regression", "result": baseline})
+    facts = {"aug": name, "wa": _wa(result), "ua": _ua(result), "paper_acc": f"{TABLE_V[augmentation][0]:.2f}", "vs_baseline": report.verdict(baseline, result)}
+    matrix = result.confusion()
+    recall = pd.DataFrame({"recall (%)": (100 * matrix.diagonal() / matrix.sum(axis=1)).round(1)}, index=class_labels()).T
+    return Findings({name: result, "no augmentation": none, "baseline": baseline}, report.results_table(rows), facts, {"result": result, "recall": recall})
+
+
+# --------------------------------------------------------------------------------------------
+# Table IV and Table VI
+# --------------------------------------------------------------------------------------------
+def _ablation(profile: str, data_dir, *, seed: int, verify: bool) -> dict:
+    from .cv import run_cv
+    from .grid import ablation_configs
+
+    return {k: run_cv(c, verify=verify, progress=False) for k, c in ablation_configs(profile, data_dir or None, seed=seed).items()}
+
+
+def table_iv(profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:
+    """Table IV: attention and the four losses on WaveGAN data, against model 3 and the best baseline.
+
+    ``facts``: ``best_model`` (name), ``best_model_ua``; ``best_loss`` (the loss of the best model
+    with attention), ``best_loss_ua``; ``attention_gain`` (model 3 - model 1) and ``lf4_vs_lf1``
+    (model 5 - model 3), paired UA cells; the paper's ``paper_lf1``, ``paper_lf4``.
+    ``extra["curves"]``: model name -> run, for the training curves.
+    """
+    from . import report
+    from .paper import TABLE_IV
+
+    results = _ablation(profile, data_dir, seed=seed, verify=verify)
+    baselines = _baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify, protocol="paper")
+    best = baselines[report.best_of(baselines)]
+    ref = results[(True, "lf1")]
+    rows = [
+        {"label": f"{i}. {MODEL_NAMES[k]}", "result": r, "paper": TABLE_IV[k], "base": ref, "base_name": "model 3", "versus": best, "versus_name": "best baseline"}
+        for i, (k, r) in enumerate(results.items(), 1)
+    ]
+    rows += [{"label": f"baseline: {_baseline_name(baseline_features, 'logreg', norm)}", "result": b} for (_, norm), b in baselines.items()]
+    top = report.best_of(results)
+    top_loss = report.best_of({k: r for k, r in results.items() if k[0]})
+    facts = {
+        "best_model": MODEL_NAMES[top],
+        "best_model_ua": _ua(results[top]),
+        "best_loss": top_loss[1].upper().replace("LF", "Lf"),
+        "best_loss_ua": _ua(results[top_loss]),
+        "attention_gain": _paired_ua(results[(False, "lf1")], ref),
+        "lf4_vs_lf1": _paired_ua(ref, results[(True, "lf4")]),
+        "paper_lf1": f"{TABLE_IV[(True, 'lf1')][0]:.2f}",
+        "paper_lf4": f"{TABLE_IV[(True, 'lf4')][0]:.2f}",
+    }
+    curves = {MODEL_NAMES[k]: r for k, r in results.items()}
+    return Findings(curves, report.results_table(rows), facts, {"curves": curves})
+
+
+def table_vi(profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:
+    """Table VI as the paper prints it (cited numbers) beside ours, every configuration against the
+    best baseline, and the summary figure's rows.
+
+    ``facts``: ``n_configs``, ``n_better``, ``n_worse`` (verdicts against the best baseline) and
+    ``baseline_ua``.
+    ``extra``: ``versus`` (the table of every configuration against the best baseline),
+    ``summary_groups``, ``best_baseline`` and ``best_baseline_name`` (for
+    :func:`~adcrnn_lib.plots.plot_summary`).
+    """
+    from . import report
+    from .paper import TABLE_IV, TABLE_V, TABLE_VI
+
+    hda = _hda(profile, data_dir, seed=seed, verify=verify)
+    abl = _ablation(profile, data_dir, seed=seed, verify=verify)
+    baselines = _baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify, protocol="paper")
+    best_key = report.best_of(baselines)
+    best = baselines[best_key]
+    best_name = _baseline_name(baseline_features, "logreg", best_key[1])
+    rows = [{"label": name, "paper": acc, "result": None} for name, acc in TABLE_VI.items()]
+    rows += [
+        {"label": "ours: ADCRNN + WaveGAN + Lf1", "result": abl[(True, "lf1")], "versus": best, "versus_name": "best baseline"},
+        {"label": "ours: ADCRNN + WaveGAN + Lf4", "result": abl[(True, "lf4")], "versus": best, "versus_name": "best baseline"},
+        {"label": f"ours: best baseline, {best_name}", "result": best},
+    ]
+    configs = {f"Lf1, {AUGMENTATION_NAMES[a]}": r for a, r in hda.items()}
+    configs.update({f"WaveGAN, {MODEL_NAMES[k]}": r for k, r in abl.items() if k != (True, "lf1")})
+    versus = pd.DataFrame(
+        [{"configuration": k, **report.result_cells(r), **report.paired_cells(best, r, name="baseline"), "verdict (UA)": report.verdict(best, r)} for k, r in configs.items()]
+    ).set_index("configuration")
+    facts = {
+        "n_configs": len(configs),
+        "n_better": int((versus["verdict (UA)"] == "better").sum()),
+        "n_worse": int((versus["verdict (UA)"] == "worse").sum()),
+        "baseline_ua": _ua(best),
+    }
+    groups = {
+        "Table V: augmentation (loss Lf1)": [{"label": AUGMENTATION_NAMES[a], "result": r, "paper": TABLE_V[a]} for a, r in hda.items()],
+        "Table IV: attention and loss (WaveGAN data)": [{"label": MODEL_NAMES[k], "result": r, "paper": TABLE_IV[k]} for k, r in abl.items()],
+    }
+    results = {**{f"Table V, {AUGMENTATION_NAMES[a]}": r for a, r in hda.items()}, **{f"Table IV, {MODEL_NAMES[k]}": r for k, r in abl.items()}, f"baseline, {best_name}": best}
+    return Findings(results, report.results_table(rows), facts, {"versus": versus, "summary_groups": groups, "best_baseline": best, "best_baseline_name": best_name})
+
+
+# --------------------------------------------------------------------------------------------
+# Leave one speaker out
+# --------------------------------------------------------------------------------------------
+NORMALIZED = "none, speaker-normalized"
+
+
+def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, baseline_features: str, verify: bool) -> Findings:
+    """Leave one speaker out: ADCRNN without augmentation, speaker-normalized, and with
+    ``augmentation`` (``"best"``: Table V's best), against the baselines under both protocols.
+
+    ``facts``: ``aug_name``; ``loso_ua_none``, ``loso_ua_aug``, ``loso_ua_norm`` (%);
+    ``gap_none`` and ``base_gap`` (random folds minus LOSO, UA points); ``loso_aug_vs_none`` and
+    ``loso_norm_vs_none`` (paired UA cells); ``loso_vs_base`` (verdict); ``norm_base_ua``.
+    ``extra``: ``loso`` (augmentation -> run), ``aug`` (its key) and ``per_speaker`` (WA per speaker).
+    """
+    from . import report
+    from .baselines import run_baseline
+    from .cv import run_cv
+    from .exceptions import ParameterError
+    from .grid import HDA_AUGMENTATIONS, baseline_configs, hda_configs, loso_configs
+    from .paper import TABLE_V
+
+    if augmentation != "best" and augmentation not in HDA_AUGMENTATIONS[1:]:
+        raise ParameterError(f"augmentation={augmentation!r}; allowed: best, {', '.join(HDA_AUGMENTATIONS[1:])}")
+    loso_cfg = loso_configs(profile, data_dir or None, augmentation=augmentation, seed=seed)
+    aug = next(a for a in loso_cfg if not a.startswith("none"))
+    hda_cfg = hda_configs(profile, data_dir or None, seed=seed)
+    loso = {a: run_cv(c, verify=verify, progress=False) for a, c in loso_cfg.items()}
+    paper = {a: run_cv(hda_cfg[a], verify=verify, progress=False) for a in ("none", aug)}
+    bases = {k: run_baseline(c, verify=verify, progress=False) for k, c in baseline_configs(data_dir or None, seed=seed, features=baseline_features, profile=profile).items()}
+    base_loso = bases[("loso", False)]
+    rows = []
+    for a in ("none", aug):
+        name = AUGMENTATION_NAMES[a]
+        rows.append({"label": f"ADCRNN + Lf1, {name}, random folds", "result": paper[a], "paper": TABLE_V[a]})
+        rows.append({"label": f"ADCRNN + Lf1, {name}, leave one speaker out", "result": loso[a], "base": loso["none"], "base_name": "none", "versus": base_loso, "versus_name": "baseline"})
+    rows.append({"label": "ADCRNN + Lf1, no augmentation, speaker-normalized, leave one speaker out", "result": loso[NORMALIZED], "base": loso["none"], "base_name": "none", "versus": base_loso, "versus_name": "baseline"})
+    for (protocol, norm), b in bases.items():
+        where = "random folds" if protocol == "paper" else "leave one speaker out"
+        rows.append({"label": f"baseline {baseline_features} + logreg, {where}{', speaker-normalized' if norm else ''}", "result": b})
+    ua = {a: r.summary()["ua"]["mean"] for a, r in loso.items()}
+    facts = {
+        "aug_name": AUGMENTATION_NAMES[aug],
+        "loso_ua_none": _pct(ua["none"]),
+        "loso_ua_aug": _pct(ua[aug]),
+        "loso_ua_norm": _pct(ua[NORMALIZED]),
+        "gap_none": _pct(paper["none"].summary()["ua"]["mean"] - ua["none"]),
+        "base_gap": _pct(bases[("paper", False)].summary()["ua"]["mean"] - base_loso.summary()["ua"]["mean"]),
+        "loso_aug_vs_none": _paired_ua(loso["none"], loso[aug]),
+        "loso_norm_vs_none": _paired_ua(loso["none"], loso[NORMALIZED]),
+        "loso_vs_base": report.verdict(base_loso, loso["none"]),
+        "norm_base_ua": _ua(bases[("loso", True)]),
+    }
+    per = {}
+    for a, r in loso.items():
+        p = r.predictions()
+        correct = (p["true"] == p["pred"]).groupby(p["utterance"].str[:2]).mean()
+        per[f"WA (%), {a}"] = (100 * correct).round(1)
+    per_speaker = pd.DataFrame(per).rename_axis("speaker")
+    results = {**{f"LOSO, {a}": r for a, r in loso.items()}, **{f"random folds, {a}": r for a, r in paper.items()}}
+    return Findings(results, report.results_table(rows), facts, {"loso": loso, "aug": aug, "per_speaker": per_speaker})
+
+
+# --------------------------------------------------------------------------------------------
+# Reproducibility
+# --------------------------------------------------------------------------------------------
+def _load(config, root):
+    """The run's folds under ``root``, or None where that run has no fold files."""
+    from .cv import load_result
+    from .exceptions import ParameterError
+
+    try:
+        return load_result(config, results_dir=root)
+    except ParameterError:
+        return None
+
+
+def _same_predictions(ours, ref) -> float | None:
+    if ours is None or ref is None or len(ours.folds) != len(ref.folds):
+        return None
+    po, pr = ours.predictions(), ref.predictions().set_index("utterance")
+    return round(100 * float((po["pred"].to_numpy() == pr.loc[po["utterance"], "pred"].to_numpy()).mean()), 1)
+
+
+def run_table(profile: str, data_dir: str, *, seed: int, baseline_features: str, reference: str | os.PathLike) -> Findings:
+    """Every run of the book, this build against the reference run: WA, UA, same predictions, commit, time.
+
+    Reads fold files only; trains nothing. ``facts``: ``n_runs``, ``n_ref`` (runs compared with
+    the reference) and ``fold_hours`` (this build's fold wall times summed).
+    """
+    from . import grid
+    from .paper import TABLE_IV, TABLE_V
+    from .report import mean_std
+
+    data = data_dir or None
+    runs = {f"Table V, {AUGMENTATION_NAMES[a]}": c for a, c in grid.hda_configs(profile, data, seed=seed).items()}
+    runs.update({f"Table IV, {MODEL_NAMES[k]}": c for k, c in grid.ablation_configs(profile, data, seed=seed).items() if k != (True, "lf1")})
+    runs.update({f"LOSO, {a}": c for a, c in grid.loso_configs(profile, data, seed=seed).items()})
+    runs.update({f"baseline, {_PROTOCOL_NAMES[p]}{', speaker-norm' if n else ''}": c for (p, n), c in grid.baseline_configs(data, seed=seed, features=baseline_features, profile=profile).items()})
+    paper = {f"Table V, {AUGMENTATION_NAMES[a]}": m for a, (m, _) in TABLE_V.items()}
+    paper.update({f"Table IV, {MODEL_NAMES[k]}": m for k, (m, _) in TABLE_IV.items()})
+    results, rows = {}, []
+    for name, config in runs.items():
+        ours, ref = _load(config, None), _load(config, reference)
+        if ours is not None:
+            results[name] = ours
+        prov = ours.folds[0]["provenance"] if ours is not None else {}
+        rows.append({
+            "run": name,
+            "the paper's accuracy (%)": f"{paper[name]:.1f}" if name in paper else "",
+            "WA ours (%)": mean_std(ours, "wa") if ours else "not run",
+            "WA reference (%)": mean_std(ref, "wa") if ref else "none",
+            "UA ours (%)": mean_std(ours, "ua") if ours else "not run",
+            "UA reference (%)": mean_std(ref, "ua") if ref else "none",
+            "same prediction (%)": _same_predictions(ours, ref),
+            "commit": str(prov.get("git_commit", ""))[:10],
+            "wall time (s)": f"{ours.wall_time_s:.1f}" if ours else "",
+        })
+    table = pd.DataFrame(rows).set_index("run")
+    facts = {
+        "n_runs": len(runs),
+        "n_ref": int(table["same prediction (%)"].notna().sum()),
+        "fold_hours": f"{sum(r.wall_time_s for r in results.values()) / 3600:.2f}",
+    }
+    table["same prediction (%)"] = table["same prediction (%)"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+    return Findings(results, table, facts)
+
+
+def _within(minutes: float, goal_minutes: float) -> str:
+    return f"within the {goal_minutes:g}-minute goal" if minutes <= goal_minutes else f"over the {goal_minutes:g}-minute goal"
+
+
+def _build_row(name: str, rec: dict | None) -> dict:
+    """One build record as a table row: the whole build, its grid pass, chapters and HTML, folds."""
+    if rec is None:
+        return {"build": name, "wall time": "no record"}
+    g = rec.get("grid") or {}
+    return {
+        "build": name,
+        "wall time": f"{rec['wall_time_s'] / 60:.1f} min",
+        "grid pass": f"{g['wall_time_s'] / 60:.1f} min" if "wall_time_s" in g else "",
+        "chapters + HTML": f"{(rec['chapters_s'] + rec['render_s']) / 60:.1f} min",
+        "folds trained / cached": f"{g.get('folds_trained', '')} / {g.get('folds_cached', '')}",
+        "commit": str(rec["git_commit"])[:10],
+        "machine": f"{rec['machine']['cpu']}, {rec['machine']['cores']} cores",
+        "finished": rec["created"],
+    }
+
+
+def _cached_text(rec: dict | None) -> str:
+    """How long a recorded rebuild that trained nothing took, against the goal."""
+    if rec is None or (rec.get("grid") or {}).get("folds_trained", 1) > 0:
+        return "not recorded"
+    minutes = rec["wall_time_s"] / 60
+    return f"{minutes:.1f} minutes ({_within(minutes, CACHED_GOAL_MINUTES)})"
+
+
+def build_table(profile: str, *, reference: str | os.PathLike) -> Findings:
+    """The recorded book builds here and in the reference run, against the time goals.
+
+    ``facts``: ``grid_wall`` (this build's grid pass, minutes), ``ref_cold`` (the reference's cold
+    build against :data:`COLD_GOAL_HOURS`), ``ref_cached`` and ``last_cached`` (rebuilds that
+    trained nothing, against :data:`CACHED_GOAL_MINUTES`).
+    """
+    from .grid import BUILD_RECORD, COLD_BUILD_RECORD, GRID_RECORD, read_record
+
+    last, cold = read_record(profile, BUILD_RECORD), read_record(profile, COLD_BUILD_RECORD)
+    ref_last, ref_cold = read_record(profile, BUILD_RECORD, results_dir=reference), read_record(profile, COLD_BUILD_RECORD, results_dir=reference)
+    builds = {
+        "the last complete `adcrnn book` here before this one": last,
+        "the last cold `adcrnn book` here (it trained every fold)": cold,
+        "the reference run's cold `adcrnn book`": ref_cold,
+        "the reference run's last `adcrnn book`": ref_last,
+    }
+    grid_pass = (read_record(profile, GRID_RECORD) or {}).get("wall_time_s")
+    if ref_cold:
+        hours = ref_cold["wall_time_s"] / 3600
+        cold_text = f"{hours:.2f} hours ({_within(60 * hours, 60 * COLD_GOAL_HOURS)}) on {ref_cold['machine']['cores']} cores"
+    else:
+        cold_text = "not recorded"
+    facts = {
+        "grid_wall": f"{grid_pass / 60:.1f}" if grid_pass is not None else "(not recorded)",
+        "ref_cold": cold_text,
+        "ref_cached": _cached_text(ref_last),
+        "last_cached": _cached_text(last),
+    }
+    return Findings({}, pd.DataFrame([_build_row(n, r) for n, r in builds.items()]).set_index("build").fillna(""), facts)
