@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .chapters import hda_title, shown_path
 from .data import find_corpus
 from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
 from .grid import BUILD_RECORD, COLD_BUILD_RECORD, HDA_AUGMENTATIONS, read_record, run_grid
@@ -27,11 +28,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Chapter:
-    """One executed notebook of the book: a template and the parameters it runs with."""
+    """One executed notebook of the book: a template, the parameters it runs with, and its page title
+    where one template makes several pages (None keeps the template's own title)."""
 
     template: str
     output: str
     parameters: dict = field(default_factory=dict)
+    title: str | None = None
 
 
 #: The chapters in book order: notebook templates, and the parameters of each executed copy.
@@ -40,7 +43,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("02_augmentation.ipynb", "02_augmentation.ipynb"),
     Chapter("baseline.ipynb", "baseline.ipynb"),
     Chapter("03_table_v.ipynb", "03_table_v.ipynb"),
-    *(Chapter("03_hda.ipynb", f"03_hda_{aug}.ipynb", {"augmentation": aug}) for aug in HDA_AUGMENTATIONS),
+    *(Chapter("03_hda.ipynb", f"03_hda_{aug}.ipynb", {"augmentation": aug}, hda_title(aug)) for aug in HDA_AUGMENTATIONS),
     Chapter("04_ablation.ipynb", "04_ablation.ipynb"),
     Chapter("05_comparison.ipynb", "05_comparison.ipynb"),
     Chapter("06_speaker_independent.ipynb", "06_speaker_independent.ipynb"),
@@ -67,8 +70,21 @@ def project_root() -> Path:
     return root
 
 
-def run_notebook(template: Path, output: Path, parameters: dict) -> None:
-    """Execute ``template`` with ``parameters`` into ``output``.
+def _retitled(template: Path, title: str):
+    """The template as a notebook whose first heading (the page title) is ``title``."""
+    import nbformat
+
+    nb = nbformat.read(str(template), as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "markdown")
+    lines = first.source.splitlines()
+    if not lines or not lines[0].startswith("# "):
+        raise AdcrnnError(f"{template}: the first markdown cell must start with the '# ' title to retitle it")
+    first.source = "\n".join([f"# {title}", *lines[1:]])
+    return nb
+
+
+def run_notebook(template: Path, output: Path, parameters: dict, *, title: str | None = None) -> None:
+    """Execute ``template`` with ``parameters`` into ``output``, titled ``title`` if given.
 
     The notebook runs under a temporary name and is renamed on success. On failure the partly
     executed notebook is kept as ``<output stem>.failed.ipynb`` and an :class:`AdcrnnError` names
@@ -80,7 +96,7 @@ def run_notebook(template: Path, output: Path, parameters: dict) -> None:
     failed = output.with_name(f"{output.stem}.failed.ipynb")
     try:
         pm.execute_notebook(
-            str(template),
+            _retitled(template, title) if title else str(template),
             str(running),
             parameters=parameters,
             kernel_name="python3",
@@ -179,12 +195,13 @@ def build_book(
     started = time.perf_counter()
     for i, chapter in enumerate(CHAPTERS, 1):
         template = root / "notebooks" / chapter.template
-        params = {"profile": prof.name, "data_dir": str(wav_dir), "verify_checksums": verify, **chapter.parameters, **(overrides or {}).get(chapter.template, {})}
+        # the corpus relative to the chapters' working folder: a page never shows this machine's absolute paths
+        params = {"profile": prof.name, "data_dir": shown_path(wav_dir, start=root / "book"), "verify_checksums": verify, **chapter.parameters, **(overrides or {}).get(chapter.template, {})}
         if "baseline_features" in _declared_parameters(template):
             params.setdefault("baseline_features", baseline_features)
         logger.info("[chapter %d/%d] %s %s", i, len(CHAPTERS), chapter.output, params)
         t0 = time.perf_counter()
-        run_notebook(template, root / "book" / chapter.output, params)
+        run_notebook(template, root / "book" / chapter.output, params, title=chapter.title)
         spent = time.perf_counter() - started
         logger.info("[%d/%d] %s done in %.1f s; about %.0f s of chapters left", i, len(CHAPTERS), chapter.output, time.perf_counter() - t0, spent / i * (len(CHAPTERS) - i))
     chapters_s = time.perf_counter() - started

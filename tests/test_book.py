@@ -7,14 +7,17 @@ import logging
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from adcrnn_lib import book
+from adcrnn_lib.chapters import hda_title
+from adcrnn_lib.cv import load_result
 from adcrnn_lib.exceptions import AdcrnnError
-from adcrnn_lib.grid import run_grid, save_reference
-from adcrnn_lib.paper import TABLE_V
+from adcrnn_lib.grid import hda_configs, run_grid, save_reference
+from adcrnn_lib.paper import PAPER_COLUMN, TABLE_V
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +30,7 @@ def project(tmp_path) -> Path:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, dest / name)
     shutil.copytree(ROOT / "notebooks", dest / "notebooks")
+    shutil.copytree(ROOT / "_static", dest / "_static")
     shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("*.ipynb"))
     (dest / ".pytest_cache").mkdir()  # hidden folders (caches, checkpoints) must not enter the book
     (dest / ".pytest_cache" / "README.md").write_text("# pytest cache\n")
@@ -40,6 +44,17 @@ def test_templates_are_committed_clean():
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), nb_path
         assert "parameters" in code[0]["metadata"].get("tags", []), f"{nb_path}: first code cell must be tagged parameters"
         assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_chapter_code_is_folded_and_thin():
+    """Every code cell but the parameters is folded (hide-input); none defines a function or runs long."""
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        code = [c for c in json.loads(nb_path.read_text())["cells"] if c["cell_type"] == "code"]
+        for cell in code[1:]:
+            source = "".join(cell["source"])
+            assert "hide-input" in cell["metadata"].get("tags", []), f"{nb_path.name}: unfolded cell {source[:60]!r}"
+            assert not re.search(r"^\s*(def|class) ", source, re.M), f"{nb_path.name}: a function belongs in adcrnn_lib: {source[:60]!r}"
+            assert sum(1 for line in source.splitlines() if line.strip()) <= 15, f"{nb_path.name}: cell over 15 lines: {source[:60]!r}"
 
 
 def test_toc_lists_every_chapter():
@@ -57,7 +72,7 @@ def test_smoke_book_builds(project, small_corpus, caplog):
     page = (project / "_build" / "html" / "book" / "01_data.html").read_text()
     assert (project / "_build" / "html" / "book" / "02_augmentation.html").is_file()
     baseline = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (project / "_build" / "html" / "book" / "baseline.html").read_text()))
-    assert re.search(r"the baseline reaches \d+\.\d % WA", baseline) and "85.66 ± 1.85 (the paper's)" in baseline
+    assert re.search(r"the baseline reaches \d+\.\d % WA", baseline) and "the paper reports 85.66 % accuracy" in baseline
     n = len(list(small_corpus.glob("*.wav")))
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     assert f"The corpus holds {n} utterances by 4 speakers" in text  # a glued, computed number
@@ -68,14 +83,17 @@ def test_smoke_book_builds(project, small_corpus, caplog):
     for chapter in book.CHAPTERS:
         assert (html / f"{Path(chapter.output).stem}.html").is_file(), chapter.output
     table_v = _text(html / "03_table_v.html")
+    assert PAPER_COLUMN in table_v  # paper numbers only ever in the paper's own column, one decimal like ours
     for aug, (mean, std) in TABLE_V.items():
-        assert f"{mean:.2f} ± {std:.2f} (paper)" in table_v  # paper numbers only ever labelled
+        assert f"{mean:.1f} ± {std:.1f}" in table_v
+    assert re.search(r"\d+\.\d ± \d+\.\d", table_v) and not re.search(r"\d+\.\d\d ± ", table_v)
     assert re.search(r"best augmentation by mean UA is \w+", table_v) and "baseline: egemaps + logreg" in table_v
     assert "ACRNN, Chen et al. 2018 (cited by the paper)" in _text(html / "05_comparison.html")
     assert re.search(r"leave-one-speaker-out, ADCRNN reaches \d+\.\d % UA", _text(html / "06_speaker_independent.html"))
     assert (html / "03_hda_wavegan.html").read_text().count("<img") >= 1
     assert "<audio" in (html / "02_augmentation.html").read_text()
     assert len(list(Path(os.environ["ADCRNN_RESULTS_DIR"]).rglob("gan-quality-fold0.json"))) == 1  # cached for rebuilds
+    _check_pages(project, small_corpus)
     assert re.search(r"\[run 1/\d+\] baseline .*folds to train; about \d+:\d\d:\d\d left", caplog.text)
     assert re.search(r"\[chapter \d+/\d+\] 07_reproducibility", caplog.text)
     # a second pass finds every fold cached and trains nothing
@@ -94,6 +112,46 @@ def test_smoke_book_builds(project, small_corpus, caplog):
 
 def _text(path: Path) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", path.read_text()))
+
+
+#: What backend start-up logs, tqdm and Python warnings leave on a page.
+NOISE = re.compile(
+    r"absl::InitializeLog|oneDNN custom operations|cpu_feature_guard|TF_ENABLE_ONEDNN_OPTS|TqdmWarning|IProgress"
+    r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+|site-packages|\w+Warning:|output stderr"
+)
+
+
+def _check_pages(project: Path, corpus: Path) -> None:
+    """The rendered book reads as a paper: no noise or machine paths, unique titles, folded code, glued intro."""
+    html = project / "_build" / "html"
+    pages = [p for p in sorted(html.glob("*.html")) + sorted((html / "book").glob("*.html")) if "<title>" in p.read_text()]  # not the redirect
+    assert len(pages) >= len(book.CHAPTERS) + 2
+    machine_paths = {str(project), str(corpus), str(ROOT), str(Path.home()), sys.prefix, os.environ["ADCRNN_RESULTS_DIR"], os.environ["ADCRNN_CACHE_DIR"]}
+    titles = {}
+    for page in pages:
+        raw = page.read_text()
+        noise = NOISE.search(raw)
+        assert noise is None, f"{page.name}: {raw[max(noise.start() - 200, 0):noise.end() + 100]}"
+        for path in machine_paths:
+            assert path not in raw, f"{page.name} shows the build machine's path {path}"
+        titles[page.name] = re.search(r"<title>(.*?)</title>", raw, re.S).group(1).strip()
+    assert len(set(titles.values())) == len(titles), f"page titles repeat: {titles}"  # genindex and search have their own
+    for aug in TABLE_V:
+        assert titles[f"03_hda_{aug}.html"].startswith(hda_title(aug)), titles
+    # every code cell of a chapter is folded, except the parameters (the template's and papermill's)
+    for page in (html / "book" / f"{Path(c.output).stem}.html" for c in book.CHAPTERS):
+        cells = re.findall(r'<div class="cell( [^"]*)? docutils container">', page.read_text())
+        unfolded = [c for c in cells if not re.search(r"tag_(hide-input|parameters|injected-parameters)\b", c)]
+        assert cells and not unfolded, f"{page.name}: unfolded code cells {unfolded}"
+        assert 'href="../_static/tables.css' in page.read_text()
+    # the intro opens with the findings, glued from the chapters, and the summary figure
+    intro = _text(html / "book" / "intro.html")
+    none = load_result(hda_configs("smoke")["none"])
+    wa, ua = (f"{100 * none.summary()[m]['mean']:.1f}" for m in ("wa", "ua"))
+    assert f"without augmentation reaches {wa} % weighted accuracy" in intro and f"and {ua} % unweighted accuracy" in intro, intro[:2000]
+    assert f"The paper reports that ADCRNN reaches {TABLE_V['none'][0]:.2f} % accuracy" in intro
+    assert re.search(r"leave one speaker out\), ADCRNN without augmentation reaches \d+\.\d % UA", intro)
+    assert re.search(r"under the smoke profile", intro) and (html / "book" / "intro.html").read_text().count("<img") >= 1
 
 
 @pytest.mark.slow
