@@ -117,13 +117,19 @@ def test_balance_is_deterministic_and_cached(fold_train, tmp_path, monkeypatch):
         np.testing.assert_array_equal(x.audio, y.audio)
 
 
-def test_hook_uses_training_utterances_only(fold_train):
+def test_hook_reads_the_audio_of_its_training_rows_only(fold_train, tmp_path, monkeypatch):
     df, fold, _ = fold_train
     train = df.iloc[fold.train]
+    monkeypatch.setenv("ADCRNN_CACHE_DIR", str(tmp_path))  # an empty cache: every clip is made from audio read now
+    read = []
+    real = bal.load_audio
+    monkeypatch.setattr(bal, "load_audio", lambda path, **kw: read.append(str(path)) or real(path, **kw))
     clips = augment_training_set("time_shift", train, seed=0, fold=fold.k)
-    test_ids = set(df["utterance"].iloc[fold.test])
-    assert clips and not {s for c in clips for s in c.sources} & test_ids
-    assert {s for c in clips for s in c.sources} <= set(train["utterance"])
+    assert clips and len(read) == len(clips)
+    path_of = dict(zip(df["utterance"], df["path"].astype(str)))
+    assert sorted(read) == sorted(path_of[c.sources[0]] for c in clips)  # each clip made from the source it names
+    assert set(read) <= set(train["path"].astype(str))  # nothing but training audio was read
+    assert not set(read) & set(df["path"].iloc[np.concatenate([fold.val, fold.test])].astype(str))
     with pytest.raises(ParameterError, match="none, time_shift, pitch_shift"):
         augment_training_set("mixup", train, seed=0, fold=0)
 

@@ -202,15 +202,25 @@ def test_emotion_gan_is_keyed_by_its_sources_and_clips_are_cached(tmp_path):
         np.testing.assert_array_equal(x, y)
 
 
-@pytest.mark.parametrize("kind", ["wavegan", "specgan"])
-def test_gan_balancing_fills_each_emotion_from_its_training_rows_only(kind, small_corpus, tmp_path):
-    from adcrnn_lib.augment.balance import balance, emotion_sources
-    from adcrnn_lib.data import load_emodb
+def _fold0_train(small_corpus):
+    """Fold 0's training rows under the smoke profile's paper protocol: the rows whose GANs the
+    smoke book trains too, so that the tests and the book share one cache of GANs and clips."""
+    from adcrnn_lib import profiles
+    from adcrnn_lib.data import load_emodb, make_folds
 
     df = load_emodb(small_corpus, verify=False)
-    train = df[df["speaker"] != df["speaker"].iloc[0]]
+    fold = make_folds(df, protocol="paper", n_splits=profiles.get_profile("smoke").n_splits, seed=0)[0]
+    return df, df.iloc[fold.train]
+
+
+@pytest.mark.parametrize("kind", ["wavegan", "specgan"])
+def test_gan_balancing_fills_each_emotion_from_its_training_rows_only(kind, small_corpus):
+    from adcrnn_lib.augment import augment_training_set
+    from adcrnn_lib.augment.balance import emotion_sources
+
+    df, train = _fold0_train(small_corpus)
     missing = {e: n for e, (_, n) in emotion_sources(train).items()}
-    clips = balance(train, method=kind, profile="smoke", seed=0, cache=tmp_path)
+    clips = augment_training_set(kind, train, seed=0, fold=0, profile="smoke")  # what fold 0 of a run trains on
     counts = {e: sum(c.emotion == e for c in clips) for e in missing}
     assert counts == missing and sum(missing.values()) > 0
     train_ids = set(train["utterance"])
@@ -218,6 +228,7 @@ def test_gan_balancing_fills_each_emotion_from_its_training_rows_only(kind, smal
         own = set(train.loc[train["emotion"] == clip.emotion, "utterance"])
         assert set(clip.sources) == own <= train_ids and clip.method == kind
         assert clip.audio.shape == (16384,) and screen_clip(clip.audio) is None
+    assert not set().union(*(c.sources for c in clips)) & (set(df["utterance"]) - train_ids)
 
 
 _JAX_GAN = textwrap.dedent(
@@ -275,22 +286,26 @@ def test_memorization_flags_copies_and_not_new_clips():
     np.testing.assert_allclose(nearest_distances(x, x, exclude_self=True), [1.0, 1.0, 2.0])
 
 
-def test_gan_quality_reports_every_augmented_emotion(small_corpus):
+def test_gan_quality_scores_each_emotions_own_clips(small_corpus):
+    from adcrnn_lib.augment import augment_training_set
     from adcrnn_lib.augment.balance import emotion_sources
     from adcrnn_lib.augment.quality import gan_quality
-    from adcrnn_lib.data import load_emodb
+    from adcrnn_lib.data import EMOTIONS
 
-    df = load_emodb(small_corpus, verify=False)
-    train = df[df["speaker"] != df["speaker"].iloc[0]]
+    _, train = _fold0_train(small_corpus)
+    # the clips fold 0 of a wavegan run trains on (cached by the balancing test or the smoke book)
+    emotion_of = {np.asarray(c.audio).tobytes(): c.emotion for c in augment_training_set("wavegan", train, seed=0, fold=0, profile="smoke")}
     seen = []
 
-    def predict(y):
-        seen.append(len(y))
-        return np.eye(7)[4]  # always "happiness"
+    def predict(y):  # a classifier right on fear and sadness clips that calls every other clip neutral
+        emotion = emotion_of[np.asarray(y).tobytes()]  # a KeyError: the report scored clips the run never trained on
+        seen.append(emotion)
+        return np.eye(7)[EMOTIONS.index(emotion if emotion in ("fear", "sadness") else "neutral")]
 
     table = gan_quality(train, "wavegan", predict, seed=0, fold=0, profile="smoke")
     missing = {e: n for e, (_, n) in emotion_sources(train).items()}
     assert list(table.index) == list(missing) and table["kept"].to_dict() == missing
-    assert len(seen) == sum(missing.values())
-    assert (table["intended_share"] == [1.0 if e == "happiness" else 0.0 for e in table.index]).all()
+    assert sorted(seen) == sorted(e for e, n in missing.items() for _ in range(n))  # every clip scored once
+    assert table["intended_share"].to_dict() == {e: 1.0 if e in ("fear", "sadness", "neutral") else 0.0 for e in missing}
+    assert table["inception_score"].to_numpy() == pytest.approx(1.0)  # one class per emotion: no spread
     assert (table["drawn"] >= table["kept"]).all() and table["gen_to_train_median"].gt(0).all()
