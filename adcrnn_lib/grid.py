@@ -21,6 +21,8 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .baselines import BaselineConfig
 from .config import ExperimentConfig
 from .exceptions import ParameterError
@@ -255,6 +257,7 @@ def run_grid(
         cached += _n_folds(config, n_speakers) - len(missing)
         if not queue and n < total:
             queue = list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
+    retrain_check(profile, data_dir, seed=seed, results_dir=results_dir, verify=verify)  # one fold trained again, once per results folder
     summary = {"profile": profile, "runs": n, "folds_trained": trained, "folds_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
     write_json(results_root(results_dir) / profile / GRID_RECORD, summary)
     logger.info("grid done: %d runs, %d folds trained, %d cached, %s", n, trained, cached, _hms(summary["wall_time_s"]))
@@ -404,3 +407,56 @@ def run_study(
             run_cv(config, verify=verify, progress=progress, results_dir=results_dir)
         trained += 1
     return {"runs": len(queue), "runs_trained": trained, "runs_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
+
+
+# --------------------------------------------------------------------------------------------
+# A real retrain of one reference fold (the reproducibility chapter)
+# --------------------------------------------------------------------------------------------
+#: Folder under the results root that holds the retrained fold (never read as a grid run).
+RETRAIN_DIR = "retrain"
+
+
+def retrain_check(profile: str = "cpu", data_dir=None, *, fold: int = 0, seed: int = 0, results_dir=None, verify: bool = True, reference_dir=None) -> dict | None:
+    """Retrain fold ``fold`` of Table V's no-augmentation run from scratch and compare it with the reference.
+
+    Unlike a cached rebuild, this trains the fold again (once per results folder: the retrained
+    fold is kept under ``<results>/retrain/``), so it shows whether training itself reproduces
+    on this machine. Returns None when the reference has no such fold.
+
+    Returns
+    -------
+    dict or None
+        ``same_predictions`` (share of test utterances predicted alike), ``max_prob_diff``,
+        ``wa``/``ua`` of both (``*_reference``, ``*_retrain``), ``best_epoch`` of both, and the
+        CPU and instruction sets of both machines (``cpu_reference``, ``cpu_retrain``,
+        ``isa_reference``, ``isa_retrain``).
+    """
+    from .cv import record_problem, results_root, run_dir, run_fold
+    from .data import load_emodb, make_folds
+    from .features import extract_features
+    from .storage import write_json
+
+    config = hda_configs(profile, data_dir, seed=seed)["none"]
+    ref_path = run_dir(config, reference_dir or reference_root()) / f"fold-{fold}.json"
+    if not ref_path.is_file():
+        return None
+    reference = json.loads(ref_path.read_text())
+    path = run_dir(config, results_root(results_dir) / RETRAIN_DIR) / f"fold-{fold}.json"
+    record = json.loads(path.read_text()) if path.is_file() else None
+    if record is None or record_problem(record, config_key=config.key(), fold=fold, test_ids=[p["utterance"] for p in reference["predictions"]]) is not None:
+        df = load_emodb(config.data_dir, verify=verify)
+        folds = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)
+        logger.info("retraining fold %d of %s to compare with the reference", fold, _describe(config))
+        record = run_fold(config, df, folds[fold], extract_features(df["path"].tolist(), progress=False), progress=False)
+        write_json(path, record)
+    ref_pred = {p["utterance"]: p for p in reference["predictions"]}
+    pairs = [(ref_pred[p["utterance"]], p) for p in record["predictions"] if p["utterance"] in ref_pred]
+    machines = {name: r["provenance"].get("machine", {}) for name, r in (("reference", reference), ("retrain", record))}
+    return {
+        "fold": fold,
+        "same_predictions": float(np.mean([a["pred"] == b["pred"] for a, b in pairs])),
+        "max_prob_diff": float(max(np.max(np.abs(np.subtract(a["probs"], b["probs"]))) for a, b in pairs)),
+        **{f"{m}_{name}": r[m] for m in ("wa", "ua", "best_epoch") for name, r in (("reference", reference), ("retrain", record))},
+        **{f"cpu_{name}": m.get("cpu", "?") for name, m in machines.items()},
+        **{f"isa_{name}": ", ".join(m["isa"]) if "isa" in m else "(not recorded)" for name, m in machines.items()},
+    }

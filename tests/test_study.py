@@ -89,3 +89,23 @@ def test_timnet_runs_in_our_folds_and_resumes(small_corpus, tmp_path):
         TimNetConfig(selection="median")
     with pytest.raises(ParameterError, match="run_timnet needs a TimNetConfig"):
         run_timnet(ExperimentConfig(profile="smoke"))
+
+
+def test_retrain_check_trains_the_fold_again_and_reproduces_it_on_this_machine(smoke_study, small_corpus, tmp_path, monkeypatch):
+    results, _, _ = smoke_study
+    # the smoke study's seed-0 "cpu profile" point is Table V's none run of the smoke profile: use it as the reference
+    config = grid.hda_configs("smoke", str(small_corpus))["none"]
+    assert (results / "smoke" / config.key() / "fold-0.json").is_file()
+    calls = []
+    from adcrnn_lib import cv
+
+    original = cv.run_fold
+    monkeypatch.setattr(cv, "run_fold", lambda *a, **k: calls.append(1) or original(*a, **k))
+    check = grid.retrain_check("smoke", str(small_corpus), results_dir=tmp_path, reference_dir=results, verify=False)
+    assert calls == [1]  # trained, not read from the reference's cache
+    assert (tmp_path / grid.RETRAIN_DIR / "smoke" / config.key() / "fold-0.json").is_file()
+    assert check["same_predictions"] == 1.0 and check["max_prob_diff"] < 1e-5
+    assert check["ua_retrain"] == check["ua_reference"] and check["cpu_retrain"] == check["cpu_reference"]
+    again = grid.retrain_check("smoke", str(small_corpus), results_dir=tmp_path, reference_dir=results, verify=False)
+    assert calls == [1] and again == check  # the retrained fold is kept, not trained at every build
+    assert grid.retrain_check("smoke", str(small_corpus), results_dir=tmp_path, reference_dir=tmp_path / "empty", verify=False) is None
