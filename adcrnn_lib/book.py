@@ -41,6 +41,7 @@ class Chapter:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_data.ipynb", "01_data.ipynb"),
     Chapter("02_augmentation.ipynb", "02_augmentation.ipynb"),
+    Chapter("training_budget.ipynb", "training_budget.ipynb"),
     Chapter("baseline.ipynb", "baseline.ipynb"),
     Chapter("03_table_v.ipynb", "03_table_v.ipynb"),
     *(Chapter("03_hda.ipynb", f"03_hda_{aug}.ipynb", {"augmentation": aug}, hda_title(aug)) for aug in HDA_AUGMENTATIONS),

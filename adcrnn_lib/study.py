@@ -29,18 +29,29 @@ def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=N
     """Every study point: ``{"runs": [CVResult per seed] or None, "source": str, "overrides": dict}``.
 
     A point counts only when every seed's run is complete; ``source`` is ``"this build"``,
-    ``"reference"``, ``"both"`` or ``"not run"``. With ``timnet``, the calibration row
+    ``"reference"``, ``"both"``, ``"not run"``, or ``"not applicable ..."`` with the reason when
+    the profile cannot take the lever (averaging 5 epochs of the 1-epoch smoke profile). With ``timnet``, the calibration row
     ``"TIM-Net (calibration)"`` is included the same way.
     """
-    from .grid import STUDY_SEEDS, find_run, study_configs, timnet_configs
+    from . import grid
+    from .exceptions import ParameterError
 
-    seeds = STUDY_SEEDS if seeds is None else tuple(seeds)
-    points = {name: (configs, dict(configs[0].overrides)) for name, configs in study_configs(profile, data_dir, seeds=seeds).items()}
+    seeds = grid.STUDY_SEEDS if seeds is None else tuple(seeds)
+    out: dict[str, dict] = {}
+    points = {}
+    for name, overrides in grid.STUDY_LEVERS.items():
+        try:
+            points[name] = (grid.study_configs(profile, data_dir, seeds=seeds, levers={name: overrides})[name], dict(overrides))
+        except ParameterError as exc:  # e.g. averaging 5 epochs of a 1-epoch profile
+            points[name] = (None, dict(overrides))
+            out[name] = {"runs": None, "source": f"not applicable to the {profile} profile ({exc})", "overrides": dict(overrides)}
     if timnet:
-        points["TIM-Net (calibration)"] = (timnet_configs(profile, data_dir, seeds=seeds), {})
-    out = {}
+        points["TIM-Net (calibration)"] = (grid.timnet_configs(profile, data_dir, seeds=seeds), {})
     for name, (configs, overrides) in points.items():
-        found = [find_run(c, results_dir=results_dir) for c in configs]
+        if configs is None:
+            out[name] = out.pop(name)  # keeps the levers' order
+            continue
+        found = [grid.find_run(c, results_dir=results_dir) for c in configs]
         if any(r is None for r, _ in found):
             out[name] = {"runs": None, "source": "not run", "overrides": overrides}
             continue
@@ -74,7 +85,7 @@ def study_table(study: dict[str, dict], *, base: str = BASE_POINT) -> pd.DataFra
         row = {"study point": name, "changes": ", ".join(f"{k}={v}" for k, v in point["overrides"].items()) or "-"}
         runs = point["runs"]
         if runs is None:
-            rows.append({**row, "read from": "not run"})
+            rows.append({**row, "read from": point["source"]})
             continue
         pooled = _pooled(runs)
         row["WA (%)"] = f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}"
