@@ -5,7 +5,8 @@
     adcrnn data info [--data-dir DIR] [--no-verify]   where the corpus is, what it holds
     adcrnn data download [--dest DIR] [--url URL] [--force]
     adcrnn book [--profile cpu] [--data-dir DIR] [--download] [--no-verify]
-    adcrnn cv [--profile cpu] [--protocol paper|loso] [--augmentation none] [--loss lf1] [--no-attention] [--speaker-norm] [--seed 0]
+    adcrnn cv [--profile cpu] [--protocol paper|loso] [--augmentation none] [--loss lf1] [--no-attention] [--speaker-norm] [--seed 0] [--set NAME=VALUE ...]
+    adcrnn study [--profile cpu] [--points NAME ...] [--seeds 0 1] [--timnet] [--list]
     adcrnn train [experiment options] --out model.keras
     adcrnn predict FILE.wav [FILE ...] --model model.keras [--json]
     adcrnn baseline [--features compare|egemaps] [--classifier logreg|svm] [--protocol paper|loso] [--speaker-norm]
@@ -63,7 +64,39 @@ def _config(args: argparse.Namespace):
         seed=args.seed,
         speaker_norm=getattr(args, "speaker_norm", False),
         data_dir=args.data_dir,
+        overrides=_overrides(getattr(args, "set", None) or []),
     )
+
+
+def _overrides(pairs: Sequence[str]) -> dict[str, object]:
+    """``["epochs=30", "selection=last"]`` -> ``{"epochs": 30, "selection": "last"}`` (numbers as numbers)."""
+    import json
+
+    from .exceptions import ParameterError
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise ParameterError(f"--set {pair!r}; expected NAME=VALUE, e.g. --set epochs=30")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out[name.strip()] = value
+    return out
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from .grid import STUDY_LEVERS, STUDY_SEEDS, run_study
+
+    if args.list:
+        for name, overrides in STUDY_LEVERS.items():
+            print(f"{name}: {', '.join(f'{k}={v}' for k, v in overrides.items()) or 'the profile as it is'}")
+        return 0
+    summary = run_study(args.profile, args.data_dir, names=args.points, seeds=tuple(args.seeds or STUDY_SEEDS), timnet=args.timnet, verify=not args.no_verify, results_dir=args.results_dir)
+    print(f"study: {summary['runs_trained']} run(s) trained, {summary['runs_cached']} found; results under {args.results_dir or 'results/runs'}")
+    return 0
 
 
 def _cmd_cv(args: argparse.Namespace) -> int:
@@ -156,7 +189,19 @@ def _parser() -> argparse.ArgumentParser:
     cv = sub.add_parser("cv", help="cross-validate one configuration; completed folds are reused")
     _experiment_options(cv)
     cv.add_argument("--results-dir", help="root of the run folders (default: $ADCRNN_RESULTS_DIR, then results/runs)")
+    cv.add_argument("--set", action="append", metavar="NAME=VALUE", help="change one training setting of the profile for this run, e.g. --set epochs=30 --set selection=last (repeatable)")
     cv.set_defaults(func=_cmd_cv)
+
+    study = sub.add_parser("study", help="the training-budget study: one lever of the profile at a time, several seeds")
+    study.add_argument("--profile", default="cpu", help="the profile whose levers are studied (default cpu)")
+    study.add_argument("--points", nargs="+", metavar="NAME", help="study points to train (default all; see --list)")
+    study.add_argument("--seeds", nargs="+", type=int, help="seeds (default 0 1)")
+    study.add_argument("--timnet", action="store_true", help="also the TIM-Net calibration row (500 epochs per fold)")
+    study.add_argument("--list", action="store_true", help="list the study points and exit")
+    study.add_argument("--data-dir", help="folder of the EmoDB wav files")
+    study.add_argument("--no-verify", action="store_true", help="skip the checksum check")
+    study.add_argument("--results-dir", help="root of the run folders")
+    study.set_defaults(func=_cmd_study)
 
     train = sub.add_parser("train", help="fit a final model on the whole corpus and save it")
     _experiment_options(train, protocol=False)

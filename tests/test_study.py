@@ -109,3 +109,18 @@ def test_retrain_check_trains_the_fold_again_and_reproduces_it_on_this_machine(s
     again = grid.retrain_check("smoke", str(small_corpus), results_dir=tmp_path, reference_dir=results, verify=False)
     assert calls == [1] and again == check  # the retrained fold is kept, not trained at every build
     assert grid.retrain_check("smoke", str(small_corpus), results_dir=tmp_path, reference_dir=tmp_path / "empty", verify=False) is None
+
+
+def test_cli_study_list_and_cv_set(capsys):
+    from adcrnn_lib import cli
+
+    assert cli.main(["study", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in grid.STUDY_LEVERS)
+    assert cli._overrides(["epochs=30", "selection=last", "bn_momentum=0.9"]) == {"epochs": 30, "selection": "last", "bn_momentum": 0.9}
+    assert cli.main(["cv", "--profile", "smoke", "--set", "epochs=abc"]) == 2
+    assert "epochs='abc'; must be an integer >= 1" in capsys.readouterr().err
+    assert cli.main(["cv", "--profile", "smoke", "--set", "warmup"]) == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err
+    assert cli.main(["study", "--profile", "smoke", "--points", "no such lever"]) == 2
+    assert "unknown study point" in capsys.readouterr().err
