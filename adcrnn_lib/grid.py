@@ -330,6 +330,7 @@ STUDY_LEVERS: dict[str, dict[str, object]] = {
     "widths 32/64": {"conv_filters": 32, "dilated_filters": 64, "linear_units": 256, "lstm_units": 128},
     "2 s segments, half overlap": {"segment_frames": 200, "segment_hop": 100},
     "1 s segments, half overlap": {"segment_frames": 100, "segment_hop": 50},
+    "combined: 30 epochs, cosine, BN 0.9, mean of last 5": {"epochs": 30, "lr_schedule": "cosine", "bn_momentum": 0.9, "selection": "average", "average_last": 5},
 }
 #: Seeds of every study point (each seed also draws its own folds).
 STUDY_SEEDS: tuple[int, ...] = (0, 1)
