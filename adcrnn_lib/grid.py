@@ -265,7 +265,7 @@ def run_grid(
 
 
 def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, results_dir=None, reference_dir=None, baseline_features: str = "compare") -> list[Path]:
-    """Copy the fold files of every finished run of the book's grid into the reference folder.
+    """Copy the fold files of every finished run of the book's grid and of the training-budget study into the reference folder.
 
     Only runs with all their folds are copied, and only their JSON (no audio, no models). What is
     copied is what the reproducibility chapter compares a fresh build with.
@@ -286,6 +286,7 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
         configs += list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
     except ParameterError:  # Table V unfinished: no best augmentation yet
         configs += [c for c in loso_configs(profile, data_dir, augmentation="none", seed=seed).values()]
+    configs += _study_runs(profile, data_dir)  # the training-budget study, where its runs are finished
     written = []
     for config in dict.fromkeys(configs):
         if _missing_folds(config, results_dir, n_speakers):
@@ -367,6 +368,17 @@ def find_run(config, *, results_dir=None):
         except ParameterError:
             continue
     return None, None
+
+
+def _study_runs(profile: str, data_dir=None) -> list:
+    """Every configuration of the study (all levers the profile can take, all seeds) and TIM-Net's."""
+    out = []
+    for name, overrides in STUDY_LEVERS.items():
+        try:
+            out += study_configs(profile, data_dir, levers={name: overrides})[name]
+        except ParameterError:  # a lever this profile cannot take (e.g. averaging 5 of smoke's 1 epoch)
+            continue
+    return out + timnet_configs(profile, data_dir)
 
 
 def run_study(

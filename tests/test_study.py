@@ -124,3 +124,16 @@ def test_cli_study_list_and_cv_set(capsys):
     assert "expected NAME=VALUE" in capsys.readouterr().err
     assert cli.main(["study", "--profile", "smoke", "--points", "no such lever"]) == 2
     assert "unknown study point" in capsys.readouterr().err
+
+
+def test_save_reference_keeps_finished_study_runs(smoke_study, small_corpus, tmp_path):
+    results, configs, _ = smoke_study
+    written = grid.save_reference("smoke", str(small_corpus), results_dir=results, reference_dir=tmp_path)
+    from adcrnn_lib.cv import run_dir
+
+    for cs in configs.values():
+        for c in cs:
+            assert run_dir(c, tmp_path) in written
+            assert sorted(p.name for p in run_dir(c, tmp_path).glob("fold-*.json")) == ["fold-0.json", "fold-1.json"]
+    never = grid.study_configs("smoke", str(small_corpus), levers={"w": {"weight_decay": 0.05}})["w"][0]
+    assert not run_dir(never, tmp_path).exists()  # not run, so not copied
