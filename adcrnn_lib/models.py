@@ -50,7 +50,7 @@ from keras import layers, ops
 from .exceptions import ParameterError
 from .profiles import Profile, get_profile
 
-__all__ = ["DilatedRNN", "Attention", "build_adcrnn", "dtype_policy", "bf16_supported"]
+__all__ = ["DilatedRNN", "Attention", "build_adcrnn", "dtype_policy", "bf16_supported", "disable_tf_remapper"]
 
 
 @keras.saving.register_keras_serializable(package="adcrnn")
@@ -152,6 +152,24 @@ class Attention(layers.Layer):
         return {**super().get_config(), "return_weights": self.return_weights}
 
 
+def disable_tf_remapper() -> None:
+    """Turn off TensorFlow's grappler *remapper* (a no-op on other backends).
+
+    TensorFlow 2.21's remapper fuses ``Conv2D -> BiasAdd (-> Add) -> LeakyRelu`` into one kernel
+    and loses LeakyReLU's ``negative_slope`` on the way, computing the default 0.2 instead of the
+    0.01 this model asks for. It does so only in functions traced for a fixed batch size: the first
+    trace of ``fit``'s training step and of ``predict_on_batch`` at each shape, while the trace
+    Keras relaxes to any batch size (after a last, smaller batch) computes 0.01. Left on, the same
+    weights gave predictions differing by up to half their scale between batches of one epoch's
+    validation, and training mixed both activations. Every model of this package is built after
+    this call, so compiled and eager calls agree (``tests/test_models.py``).
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.optimizer.set_experimental_options({"remapping": False})
+
+
 @functools.lru_cache(maxsize=1)
 def bf16_supported() -> bool:
     """Whether this machine computes bfloat16 natively: a GPU backend device, or a CPU with
@@ -203,6 +221,7 @@ def build_adcrnn(
         Input ``features``; outputs ``[logits, embedding]`` of shapes ``(batch, num_classes)`` and
         ``(batch, embedding_units)``.
     """
+    disable_tf_remapper()
     prof = get_profile(profile)
     if len(input_shape) != 3:
         raise ParameterError(f"input_shape={input_shape!r}; expected (frames, mel_bands, channels)")

@@ -24,6 +24,8 @@ import numpy as np
 from keras import layers
 
 from ..exceptions import ParameterError
+
+from ..models import disable_tf_remapper
 from .wavegan import LATENT_DIM, SLICE_SAMPLES
 
 __all__ = ["N_FFT", "HOP", "BINS", "FRAMES", "log_spectrogram", "SpectrogramCodec", "build_specgan_generator", "build_specgan_discriminator"]
@@ -102,6 +104,7 @@ def griffin_lim(magnitude: np.ndarray, *, n_iter: int = GRIFFIN_LIM_ITERATIONS) 
 
 def build_specgan_generator(d: int = 64, *, channels: int = 1, name: str = "specgan_generator") -> keras.Model:
     """Table III's generator: ``(batch, 100)`` -> ``(batch, 128, 128, channels)``."""
+    disable_tf_remapper()  # the same kernels in every process, whatever was built before
     if d < 1:
         raise ParameterError(f"model size d={d}; must be >= 1")
     z = keras.Input((LATENT_DIM,), name="z")
@@ -117,6 +120,7 @@ def build_specgan_generator(d: int = 64, *, channels: int = 1, name: str = "spec
 
 def build_specgan_discriminator(d: int = 64, *, channels: int = 1, name: str = "specgan_discriminator") -> keras.Model:
     """Table III's discriminator (critic): ``(batch, 128, 128, channels)`` -> ``(batch, 1)``."""
+    disable_tf_remapper()  # the same kernels in every process, whatever was built before
     if d < 1:
         raise ParameterError(f"model size d={d}; must be >= 1")
     x_in = keras.Input((FRAMES, BINS, channels), name="spectrogram")

@@ -17,6 +17,8 @@ from keras import layers, ops
 
 from ..exceptions import ParameterError
 
+from ..models import disable_tf_remapper
+
 __all__ = ["SLICE_SAMPLES", "LATENT_DIM", "PhaseShuffle", "build_wavegan_generator", "build_wavegan_discriminator"]
 
 #: Samples per generated clip (1.024 s at 16 kHz).
@@ -69,6 +71,7 @@ class PhaseShuffle(layers.Layer):
 
 def build_wavegan_generator(d: int = 64, *, channels: int = 1, name: str = "wavegan_generator") -> keras.Model:
     """Table II's generator for model size ``d``: ``(batch, 100)`` -> ``(batch, 16384, channels)``."""
+    disable_tf_remapper()  # the same kernels in every process, whatever was built before
     if d < 1:
         raise ParameterError(f"model size d={d}; must be >= 1")
     z = keras.Input((LATENT_DIM,), name="z")
@@ -84,6 +87,7 @@ def build_wavegan_generator(d: int = 64, *, channels: int = 1, name: str = "wave
 
 def build_wavegan_discriminator(d: int = 64, *, channels: int = 1, phase_shuffle: int = 2, seed: int | None = None, name: str = "wavegan_discriminator") -> keras.Model:
     """Table II's discriminator (critic): ``(batch, 16384, channels)`` -> ``(batch, 1)``."""
+    disable_tf_remapper()  # the same kernels in every process, whatever was built before
     if d < 1:
         raise ParameterError(f"model size d={d}; must be >= 1")
     x_in = keras.Input((SLICE_SAMPLES, channels), name="audio")
