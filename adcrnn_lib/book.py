@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chapters import hda_title, shown_path
-from .data import find_corpus
+from .data import ENV_VAR, find_corpus
 from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
 from .grid import BUILD_RECORD, COLD_BUILD_RECORD, HDA_AUGMENTATIONS, read_record, run_grid
 from .profiles import get_profile
@@ -119,6 +119,18 @@ def run_notebook(template: Path, output: Path, parameters: dict, *, title: str |
     os.replace(running, output)
 
 
+def _chapter_corpus(wav_dir: Path, chapters_dir: Path) -> str:
+    """The ``data_dir`` the chapters get, as their pages show it: never an absolute path of this machine.
+
+    The corpus relative to the chapters' working folder when it lies in or beside the project
+    (``../../shared/emodb/wav``, ``../data/emodb/wav``); otherwise ``""``, and the chapters find it
+    through ``$ADCRNN_EMODB``, which :func:`build_book` sets for their kernels.
+    """
+    relative = shown_path(wav_dir, start=chapters_dir)
+    too_far = relative.startswith(os.path.join(os.pardir, os.pardir, os.pardir)) or relative.startswith("...")
+    return "" if too_far else relative
+
+
 def _declared_parameters(template: Path) -> set[str]:
     """Names the template's ``parameters`` cell declares."""
     import papermill as pm
@@ -194,17 +206,25 @@ def build_book(
         wav_dir = download_emodb()
     summary = run_grid(prof.name, wav_dir, verify=verify, baseline_features=baseline_features) if grid else None
     started = time.perf_counter()
-    for i, chapter in enumerate(CHAPTERS, 1):
-        template = root / "notebooks" / chapter.template
-        # the corpus relative to the chapters' working folder: a page never shows this machine's absolute paths
-        params = {"profile": prof.name, "data_dir": shown_path(wav_dir, start=root / "book"), "verify_checksums": verify, **chapter.parameters, **(overrides or {}).get(chapter.template, {})}
-        if "baseline_features" in _declared_parameters(template):
-            params.setdefault("baseline_features", baseline_features)
-        logger.info("[chapter %d/%d] %s %s", i, len(CHAPTERS), chapter.output, params)
-        t0 = time.perf_counter()
-        run_notebook(template, root / "book" / chapter.output, params, title=chapter.title)
-        spent = time.perf_counter() - started
-        logger.info("[%d/%d] %s done in %.1f s; about %.0f s of chapters left", i, len(CHAPTERS), chapter.output, time.perf_counter() - t0, spent / i * (len(CHAPTERS) - i))
+    corpus = _chapter_corpus(wav_dir, root / "book")
+    saved_env = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = str(wav_dir)  # the chapters' kernels find the corpus where data_dir is ""
+    try:
+        for i, chapter in enumerate(CHAPTERS, 1):
+            template = root / "notebooks" / chapter.template
+            params = {"profile": prof.name, "data_dir": corpus, "verify_checksums": verify, **chapter.parameters, **(overrides or {}).get(chapter.template, {})}
+            if "baseline_features" in _declared_parameters(template):
+                params.setdefault("baseline_features", baseline_features)
+            logger.info("[chapter %d/%d] %s %s", i, len(CHAPTERS), chapter.output, params)
+            t0 = time.perf_counter()
+            run_notebook(template, root / "book" / chapter.output, params, title=chapter.title)
+            spent = time.perf_counter() - started
+            logger.info("[%d/%d] %s done in %.1f s; about %.0f s of chapters left", i, len(CHAPTERS), chapter.output, time.perf_counter() - t0, spent / i * (len(CHAPTERS) - i))
+    finally:
+        if saved_env is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = saved_env
     chapters_s = time.perf_counter() - started
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
