@@ -11,7 +11,8 @@ when every GAN key in it matches the GANs this fold would train (same settings, 
 files); otherwise it trains or loads them and writes the file again.
 
 The clips are stored exactly (float32, base64); curves longer than :data:`MAX_CURVE_POINTS` are
-thinned evenly (they are only drawn).
+thinned evenly (they are only drawn). The file records the provenance of the GANs' training (or
+loading) that wrote it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -92,6 +94,7 @@ def fold_gan_examples(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: int
     """
     from ..config import ExperimentConfig
     from ..cv import run_dir
+    from ..provenance import provenance
     from ..storage import write_json
     from . import fold_seed
 
@@ -102,8 +105,9 @@ def fold_gan_examples(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: int
     record = json.loads(path.read_text()) if path.is_file() else None
     cached = record is not None and {kind: {e: g["key"] for e, g in record["gans"].get(kind, {}).items()} for kind in GAN_KINDS} == expected
     if not cached:
+        started = time.perf_counter()
         record = _train_examples(train, generation_seed=generation_seed, profile=profile, progress=progress)
-        record.update(profile=profile, seed=seed, fold=fold.k)
+        record.update(fold=fold.k, provenance=provenance(profile=profile, wall_time_s=time.perf_counter() - started, seed=seed))
         write_json(path, record)
     examples = {kind: {**{k: v for k, v in ex.items() if k != "clip_f32_base64"}, "clip": _decode(ex["clip_f32_base64"])} for kind, ex in record["examples"].items()}
     return {"gans": record["gans"], "examples": examples, "cached": cached}
