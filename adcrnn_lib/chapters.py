@@ -34,6 +34,7 @@ __all__ = [
     "baseline_chapter",
     "table_v",
     "hda_page",
+    "fold_scores",
     "table_iv",
     "table_vi",
     "loso_chapter",
@@ -281,7 +282,7 @@ def hda_page(augmentation: str, profile: str, data_dir: str, *, seed: int, basel
     """One Table V row: this augmentation against none and the baseline (paper protocol, no normalization).
 
     ``facts``: ``aug`` (name), ``wa``, ``ua``, ``paper_acc``, ``vs_baseline`` (verdict).
-    ``extra``: ``result`` (this run) and ``recall`` (a one-row table).
+    ``extra``: ``result`` (this run), ``recall`` (a one-row table) and ``folds`` (scores per fold, in %).
     """
     from . import report
     from .cv import run_cv
@@ -305,7 +306,20 @@ def hda_page(augmentation: str, profile: str, data_dir: str, *, seed: int, basel
     facts = {"aug": name, "wa": _wa(result), "ua": _ua(result), "paper_acc": f"{TABLE_V[augmentation][0]:.2f}", "vs_baseline": report.verdict(baseline, result)}
     matrix = result.confusion()
     recall = pd.DataFrame({"recall (%)": (100 * matrix.diagonal() / matrix.sum(axis=1)).round(1)}, index=class_labels()).T
-    return Findings({name: result, "no augmentation": none, "baseline": baseline}, report.results_table(rows), facts, {"result": result, "recall": recall})
+    return Findings({name: result, "no augmentation": none, "baseline": baseline}, report.results_table(rows), facts, {"result": result, "recall": recall, "folds": fold_scores(result)})
+
+
+def fold_scores(result) -> pd.DataFrame:
+    """One row per fold: test utterances, WA, UA and macro-F1 in % (one decimal), best epoch, wall time."""
+    t = result.table()
+    out = pd.DataFrame({"test utterances": t["test"]}) if "test" in t else pd.DataFrame(index=t.index)
+    for column, name in (("wa", "WA (%)"), ("ua", "UA (%)"), ("macro_f1", "macro-F1 (%)")):
+        out[name] = (100 * t[column]).map(lambda v: f"{v:.1f}")
+    if "best_epoch" in t:
+        out["best epoch"] = t["best_epoch"]
+    if "wall_time_s" in t:
+        out["wall time (s)"] = t["wall_time_s"].map(lambda v: f"{v:.1f}")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -566,9 +580,13 @@ def build_table(profile: str, *, reference: str | os.PathLike) -> Findings:
 
     last, cold = read_record(profile, BUILD_RECORD), read_record(profile, COLD_BUILD_RECORD)
     ref_last, ref_cold = read_record(profile, BUILD_RECORD, results_dir=reference), read_record(profile, COLD_BUILD_RECORD, results_dir=reference)
+    def copied(rec, ref):  # a reader who copies the reference's runs in also copies its build records
+        return rec is not None and ref is not None and rec.get("created") == ref.get("created")
+
+    note = " (the reference's record, copied in with its runs)"
     builds = {
-        "the last complete `adcrnn book` here before this one": last,
-        "the last cold `adcrnn book` here (it trained every fold)": cold,
+        f"the last complete `adcrnn book` here before this one{note if copied(last, ref_last) else ''}": last,
+        f"the last cold `adcrnn book` here (it trained every fold){note if copied(cold, ref_cold) else ''}": cold,
         "the reference run's cold `adcrnn book`": ref_cold,
         "the reference run's last `adcrnn book`": ref_last,
     }
@@ -582,6 +600,6 @@ def build_table(profile: str, *, reference: str | os.PathLike) -> Findings:
         "grid_wall": f"{grid_pass / 60:.1f}" if grid_pass is not None else "(not recorded)",
         "ref_cold": cold_text,
         "ref_cached": _cached_text(ref_last),
-        "last_cached": _cached_text(last),
+        "last_cached": "not recorded here yet (the record is the reference's, copied in with its runs)" if copied(last, ref_last) else _cached_text(last),
     }
     return Findings({}, pd.DataFrame([_build_row(n, r) for n, r in builds.items()]).set_index("build").fillna(""), facts)
