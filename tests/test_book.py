@@ -57,6 +57,35 @@ def test_chapter_code_is_folded_and_thin():
             assert sum(1 for line in source.splitlines() if line.strip()) <= 15, f"{nb_path.name}: cell over 15 lines: {source[:60]!r}"
 
 
+@pytest.mark.parametrize("level", [None, "3"])
+def test_backend_start_up_is_quiet(level):
+    """Importing the library's models (and so TensorFlow) writes nothing to stderr, with or without the user's level."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = level
+    code = "import adcrnn_lib.models, tensorflow as tf; tf.constant(1) + 1"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_start_up_filter_keeps_what_matters():
+    from adcrnn_lib._quiet import filter_startup_log
+
+    log = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796025934.230371    4684 port.cc:153] oneDNN custom operations are on.\n"
+        "I0000 00:00:1796025934.293981    4684 cpu_feature_guard.cc:227] This TensorFlow binary is optimized.\n"
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow.\n"
+        "E0000 00:00:1796025934.293981    4684 foo.cc:1] a real error\n"
+        "/x/y.py:3: UserWarning: a Python warning\n"
+    )
+    assert filter_startup_log(log, 2) == log.splitlines(keepends=True)[4] + log.splitlines(keepends=True)[5]
+    assert filter_startup_log(log, 3) == log.splitlines(keepends=True)[5]
+    assert filter_startup_log(log, 0) == log
+
+
 def test_toc_lists_every_chapter():
     toc = (ROOT / "_toc.yml").read_text()
     for chapter in book.CHAPTERS:
