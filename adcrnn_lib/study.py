@@ -23,6 +23,28 @@ __all__ = ["BASE_POINT", "load_study", "study_table", "study_chapter", "plot_fro
 
 #: The point every lever is paired with.
 BASE_POINT = "cpu profile"
+#: The cpu profile's no-augmentation run of results version 1 (TensorFlow's remapper on, see
+#: :func:`~adcrnn_lib.models.disable_tf_remapper`), kept in the reference under its old key.
+BUGGY_POINT = "cpu profile, before the remapper fix (version 1, seed 0)"
+BUGGY_KEY = "0eb5c13e982a60b2"
+
+
+def _stored_run(folder):
+    """A complete run read from ``folder`` under the key its own files state (no configuration to recompute it)."""
+    import json
+    from pathlib import Path
+
+    from .config import ExperimentConfig
+    from .cv import CVResult, record_problem
+
+    folder = Path(folder)
+    paths = sorted(folder.glob("fold-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    if not paths:
+        return None
+    records = [json.loads(p.read_text()) for p in paths]
+    if any(record_problem(r, config_key=folder.name, fold=k) for k, r in enumerate(records)):
+        return None
+    return CVResult(ExperimentConfig(**records[0]["config"]), records, folder)
 
 
 def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=None, timnet: bool = True) -> dict[str, dict]:
@@ -47,6 +69,9 @@ def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=N
             out[name] = {"runs": None, "source": f"not applicable to the {profile} profile ({exc})", "overrides": dict(overrides)}
     if timnet:
         points["TIM-Net (calibration)"] = (grid.timnet_configs(profile, data_dir, seeds=seeds), {})
+    if profile == "cpu":
+        buggy = _stored_run(grid.reference_root() / profile / BUGGY_KEY)
+        out[BUGGY_POINT] = {"runs": [buggy] if buggy else None, "source": "reference" if buggy else "not run", "overrides": {}}
     for name, (configs, overrides) in points.items():
         if configs is None:
             out[name] = out.pop(name)  # keeps the levers' order
@@ -57,7 +82,10 @@ def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=N
             continue
         sources = {where for _, where in found}
         out[name] = {"runs": [r for r, _ in found], "source": sources.pop() if len(sources) == 1 else "both", "overrides": overrides}
-    return out
+    order = [n for n in points if n in out]
+    if BUGGY_POINT in out:  # right after the point it is the buggy twin of
+        order.insert(order.index(BASE_POINT) + 1 if BASE_POINT in order else 0, BUGGY_POINT)
+    return {n: out[n] for n in order}
 
 
 def _pooled(runs) -> dict[str, np.ndarray]:
@@ -92,7 +120,7 @@ def study_table(study: dict[str, dict], *, base: str = BASE_POINT) -> pd.DataFra
         row["UA (%)"] = f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}"
         row["UA seed spread"] = f"{_seed_spread(runs, 'ua'):.1f}"
         if base_runs is not None and name != base:
-            c = compare(base_runs, runs)["ua"]
+            c = compare(base_runs[: len(runs)], runs)["ua"]  # a one-seed point pairs with the base's first seed
             row[f"UA vs {base} (points)"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}], p={c['p']:.3f}"
         row["fold time (s)"] = f"{_fold_seconds(runs):.0f}"
         row["read from"] = point["source"]
@@ -130,7 +158,8 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     ``base_wa``, ``base_ua`` (the cpu profile, %, over seeds x folds); ``best_point``,
     ``best_ua``, ``best_diff`` (UA points against the base, with its interval ``best_ci``);
     ``baseline_ua`` (the ComParE baseline, seed ``seed``); ``from_reference`` (points read from
-    the committed reference).
+    the committed reference); ``buggy_wa`` (the cpu profile before the remapper fix, seed 0, %)
+    and ``fix_diff``, ``fix_ci`` (WA points the fix is worth on the same folds, with its interval).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult).
     """
     from .cv import compare
@@ -154,13 +183,20 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         "best_diff": "(not run)",
         "best_ci": "(not run)",
         "baseline_ua": "(not run)",
+        "buggy_wa": "(not run)",
+        "fix_diff": "(not run)",
+        "fix_ci": "(not run)",
     }
     base = study.get(BASE_POINT, {}).get("runs")
     if base is not None:
         pooled = _pooled(base)
         facts["base_wa"] = f"{100 * pooled['wa'].mean():.1f}"
         facts["base_ua"] = f"{100 * pooled['ua'].mean():.1f}"
-        levers = {n: p for n, p in done.items() if n not in (BASE_POINT, "TIM-Net (calibration)")}
+        buggy = study.get(BUGGY_POINT, {}).get("runs")
+        if buggy is not None:
+            fix = compare(buggy, base[:1])["wa"]
+            facts.update(buggy_wa=f"{100 * buggy[0].summary()['wa']['mean']:.1f}", fix_diff=f"{100 * fix['diff']:+.1f}", fix_ci=f"[{100 * fix['ci_low']:+.1f}, {100 * fix['ci_high']:+.1f}]")
+        levers = {n: p for n, p in done.items() if n not in (BASE_POINT, BUGGY_POINT, "TIM-Net (calibration)")}
         if levers:
             best = max(levers, key=lambda n: _pooled(levers[n]["runs"])["ua"].mean())
             c = compare(base, levers[best]["runs"])["ua"]
