@@ -603,3 +603,37 @@ def build_table(profile: str, *, reference: str | os.PathLike) -> Findings:
         "last_cached": "not recorded here yet (the record is the reference's, copied in with its runs)" if copied(last, ref_last) else _cached_text(last),
     }
     return Findings({}, pd.DataFrame([_build_row(n, r) for n, r in builds.items()]).set_index("build").fillna(""), facts)
+
+
+def retrain_chapter(profile: str, data_dir, *, seed: int, verify: bool, reference) -> Findings:
+    """Fold 0 of Table V's no-augmentation run trained again from scratch, against the reference's
+    (:func:`~adcrnn_lib.grid.retrain_check`; trained once per results folder).
+
+    ``facts``: ``retrain_same`` (% of test utterances predicted alike), ``retrain_max_diff`` (the
+    largest probability difference), ``retrain_machines`` (whether both ran on the same CPU model
+    and instruction sets). The table has a row per run. With no reference fold, every fact says so.
+    """
+    from .grid import retrain_check
+
+    check = retrain_check(profile, data_dir or None, seed=seed, verify=verify, reference_dir=reference)
+    if check is None:
+        missing = "(the reference has no such fold: it predates results version 2 or this profile)"
+        return Findings({}, pd.DataFrame(), {"retrain_same": missing, "retrain_max_diff": missing, "retrain_machines": missing})
+    rows = [
+        {
+            "run": name,
+            "CPU": check[f"cpu_{key}"],
+            "instruction sets": check[f"isa_{key}"],
+            "WA (%)": _pct(check[f"wa_{key}"]),
+            "UA (%)": _pct(check[f"ua_{key}"]),
+            "best epoch": check[f"best_epoch_{key}"],
+        }
+        for name, key in (("the reference's fold 0", "reference"), ("fold 0 trained again here", "retrain"))
+    ]
+    same_machine = check["cpu_reference"] == check["cpu_retrain"] and check["isa_reference"] == check["isa_retrain"]
+    facts = {
+        "retrain_same": _pct(check["same_predictions"]),
+        "retrain_max_diff": f"{check['max_prob_diff']:.2g}",
+        "retrain_machines": "the same CPU model and instruction sets" if same_machine else "different CPUs (model or instruction sets)",
+    }
+    return Findings({}, pd.DataFrame(rows).set_index("run"), facts)
