@@ -196,20 +196,6 @@ def test_failing_notebook_names_cell_and_keeps_partial(project, synthetic_corpus
     assert not (project / "book" / "01_data.ipynb").exists()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "template, params, message",
-    [
-        ("03_hda.ipynb", {"augmentation": "mixup"}, r"augmentation='mixup'; allowed: none, time_shift"),
-        ("04_ablation.ipynb", {"seed": "zero"}, r"ParameterError: seed='zero'"),
-    ],
-)
-def test_bad_chapter_parameters_fail_before_training(project, small_corpus, template, params, message, tmp_path):
-    with pytest.raises(AdcrnnError, match=message):
-        book.run_notebook(project / "notebooks" / template, project / "book" / template, {"profile": "smoke", "data_dir": str(small_corpus), "verify_checksums": False, **params})
-    assert not any(Path(os.environ["ADCRNN_RESULTS_DIR"]).rglob("fold-*.json"))  # nothing was trained
-
-
 def test_build_records_keep_the_cold_build(tmp_path, monkeypatch):
     monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path))
     assert book.build_record("smoke") is None and book.build_record("smoke", cold=True) is None

@@ -97,3 +97,27 @@ def test_a_failure_before_any_output_leaves_nothing(project):
     with pytest.raises(Exception, match="no_such"):
         book.run_notebook(project / "notebooks" / "no_such.ipynb", out, {"profile": "smoke"})
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "chapter, kwargs, message",
+    [
+        ("hda_page", {"augmentation": "mixup"}, r"augmentation='mixup'; allowed: none, time_shift"),
+        ("table_iv", {"seed": "zero"}, r"seed='zero'; must be an integer >= 0"),
+        ("table_v", {"profile": "fast"}, r"profile='fast'; allowed: smoke, cpu, paper"),
+    ],
+)
+def test_bad_chapter_parameters_fail_before_training(chapter, kwargs, message, small_corpus, monkeypatch):
+    """What chapters 03 and 04 call with their parameters refuses bad values before any training
+    (one notebook failure through papermill stays in test_book.py)."""
+    from adcrnn_lib import baselines, chapters, cv
+    from adcrnn_lib.config import check_notebook_parameters
+
+    monkeypatch.setattr(cv, "run_cv", lambda *a, **k: pytest.fail("trained before checking its parameters"))
+    monkeypatch.setattr(baselines, "run_baseline", lambda *a, **k: pytest.fail("trained before checking its parameters"))
+    args = {"profile": "smoke", "data_dir": str(small_corpus), "seed": 0, "baseline_features": "egemaps", "verify": False, **kwargs}
+    if "seed" in kwargs:  # the notebooks check their common parameters first
+        with pytest.raises(ParameterError, match=message):
+            check_notebook_parameters(data_dir=args["data_dir"], verify_checksums=False, seed=args["seed"])
+    with pytest.raises(ParameterError, match=message):
+        getattr(chapters, chapter)(**args)

@@ -72,6 +72,20 @@ def check_schema(record: dict) -> None:
     assert {"cpu", "cores"} <= set(record["provenance"]["machine"])
 
 
+@pytest.fixture(scope="module")
+def module_folders():
+    """The cache and results folders a module-scoped fixture (a trained run, a model) would use."""
+    from adcrnn_lib import features
+
+    return features.default_cache_dir(), cv.results_root()
+
+
+def test_fixtures_never_touch_the_users_folders(module_folders, tmp_path_factory):
+    base = tmp_path_factory.getbasetemp().resolve()
+    for folder in module_folders:  # set up before any function-scoped fixture: isolated all the same
+        assert folder.resolve().is_relative_to(base), folder
+
+
 def test_paper_protocol_end_to_end(paper_run, small_corpus):
     assert len(paper_run.folds) == profiles.get_profile("smoke").n_splits
     files = sorted(paper_run.run_dir.glob("fold-*.json"))
@@ -171,38 +185,37 @@ def test_speaker_norm_statistics_use_speakers_only(loso_run, small_corpus):
 def test_killed_run_resumes_and_retrains_exactly_the_unusable_folds(loso_run, tmp_path, monkeypatch):
     result, _ = loso_run
     folder = tmp_path / "smoke" / result.config.key()
-    shutil.copytree(result.run_dir, folder)
+    shutil.copytree(result.run_dir, folder)  # the run's folds, as a killed run would have left them:
     original = {k: (folder / f"fold-{k}.json").read_bytes() for k in range(4)}
-    for k in (2, 3):  # a run killed during fold 2 ...
-        (folder / f"fold-{k}.json").unlink()
-    (folder / "fold-1.json").write_text('{"schema_version": 1, "complete": tr')  # ... whose fold 1 file was then damaged
+    (folder / "fold-3.json").unlink()  # killed during fold 3 ...
+    (folder / "fold-1.json").write_text('{"schema_version": 1, "complete": tr')  # ... and fold 1's file damaged since
     real = cv.run_fold
     trained = []
 
-    def dies_at_fold_2(config, df, fold, features, **kw):
+    def dies_at_fold_3(config, df, fold, features, **kw):
         trained.append(fold.k)
-        if fold.k == 2:
-            raise KeyboardInterrupt("killed during fold 2")
+        if fold.k == 3:
+            raise KeyboardInterrupt("killed during fold 3")
         return real(config, df, fold, features, **kw)
 
-    monkeypatch.setattr(cv, "run_fold", dies_at_fold_2)
+    monkeypatch.setattr(cv, "run_fold", dies_at_fold_3)
     with pytest.raises(KeyboardInterrupt):
         cv.run_cv(result.config, results_dir=tmp_path, verify=False, progress=False)
-    assert trained == [1, 2]  # fold 0 reused, the damaged fold 1 retrained, then killed in fold 2
-    assert sorted(p.name for p in folder.glob("fold-*.json")) == ["fold-0.json", "fold-1.json"]  # the kill wrote nothing
-    assert (folder / "fold-0.json").read_bytes() == original[0]
+    assert trained == [1, 3]  # folds 0 and 2 reused, the damaged fold 1 retrained, then killed in fold 3
+    assert sorted(p.name for p in folder.glob("fold-*.json")) == ["fold-0.json", "fold-1.json", "fold-2.json"]  # the kill wrote nothing
+    assert all((folder / f"fold-{k}.json").read_bytes() == original[k] for k in (0, 2))
     # the retrained fold 1 is the original one: the same seed gives the same results
     a, b = json.loads(original[1]), json.loads((folder / "fold-1.json").read_text())
     assert (a["wa"], a["ua"], a["best_epoch"]) == (b["wa"], b["ua"], b["best_epoch"])
     assert [p["pred"] for p in a["predictions"]] == [p["pred"] for p in b["predictions"]]
     np.testing.assert_allclose([p["probs"] for p in a["predictions"]], [p["probs"] for p in b["predictions"]], atol=1e-6)
 
-    kept = {k: (folder / f"fold-{k}.json").read_bytes() for k in (0, 1)}
+    kept = {k: (folder / f"fold-{k}.json").read_bytes() for k in (0, 1, 2)}
     trained.clear()
     monkeypatch.setattr(cv, "run_fold", lambda c, d, fold, f, **kw: trained.append(fold.k) or real(c, d, fold, f, **kw))
     again = cv.run_cv(result.config, results_dir=tmp_path, verify=False, progress=False)
-    assert trained == [2, 3]
-    assert {k: (folder / f"fold-{k}.json").read_bytes() for k in (0, 1)} == kept
+    assert trained == [3]
+    assert {k: (folder / f"fold-{k}.json").read_bytes() for k in (0, 1, 2)} == kept
     assert len(again.folds) == 4
     for record in again.folds:
         check_schema(record)
