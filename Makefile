@@ -25,7 +25,12 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 book: $(BIN)/.installed
 	$(BIN)/adcrnn book --profile $(PROFILE) --download
 
-test: $(BIN)/.installed
+# the test extras (requirements-test.txt: the CPU jax wheel for the JAX-backend tests), for make test only
+$(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # each benchmark exits 1 when it misses a goal; run them all and keep their results
