@@ -147,7 +147,8 @@ def plot_frontier(study: dict[str, dict], *, baseline=None, baseline_label: str 
     if baseline is not None:
         ax.axhline(100 * baseline.summary()[metric]["mean"], color="k", ls="--", lw=1, label=baseline_label)
     ax.set(xlabel="mean training time per fold (s, this project's 2-core machine)", ylabel=f"test {metric.upper()} (%)", title="Accuracy for compute: each lever of the cpu profile")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    if ax.get_legend_handles_labels()[0]:  # no point has runs yet (e.g. the smoke profile): no empty legend, no warning on the page
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 
