@@ -9,10 +9,16 @@ shared libraries load, before absl is initialized. So, unless the user asked for
 * the first ``import tensorflow`` (whoever does it: Keras, the library, a notebook) runs with file
   descriptor 2 captured, and the captured lines are written back to stderr except the start-up log
   records below that level (so a real error, or a Python warning, still shows);
+* TensorFlow's Python logger (``tensorflow``: retracing hints and the like) gets the same level,
+  unless it has one already: ``2`` shows its errors only;
 * tqdm's ``IProgress not found`` warning (``tqdm.auto`` in a Jupyter kernel without ipywidgets,
   which then falls back to the text bar, and prints its own site-packages path) is ignored.
 
 ``TF_CPP_MIN_LOG_LEVEL=0`` turns the filter off and shows everything.
+
+The book's chapters run at :data:`CHAPTER_LOG_LEVEL` unless the user set a level: TensorFlow's
+runtime also logs harmless "errors" (graph attributes newer than the binary, oneDNN fallbacks)
+that raise nothing and mean nothing to a reader; a real failure stops the chapter anyway.
 """
 
 from __future__ import annotations
@@ -25,11 +31,14 @@ import sys
 import tempfile
 import warnings
 
-__all__ = ["LOG_LEVEL_VAR", "DEFAULT_LOG_LEVEL", "install", "filter_startup_log"]
+__all__ = ["LOG_LEVEL_VAR", "DEFAULT_LOG_LEVEL", "CHAPTER_LOG_LEVEL", "install", "filter_startup_log", "chapter_log_level"]
 
 LOG_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
 #: 0 all, 1 no INFO, 2 no INFO or WARNING, 3 no ERROR either (TensorFlow's own scale).
 DEFAULT_LOG_LEVEL = "2"
+CHAPTER_LOG_LEVEL = "3"
+#: The level the user set before this package set its default (None: not set).
+_USER_LEVEL = os.environ.get(LOG_LEVEL_VAR)
 
 # A glog/absl record: severity letter, MMDD, time, thread, file:line] message.
 _RECORD = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
@@ -91,6 +100,7 @@ class _QuietTensorflowImport(importlib.abc.MetaPathFinder):
                 os.dup2(captured.fileno(), 2)
                 try:
                     run(module)
+                    _python_log_level(level)
                 finally:
                     os.dup2(saved, 2)
                     os.close(saved)
@@ -101,6 +111,20 @@ class _QuietTensorflowImport(importlib.abc.MetaPathFinder):
 
         spec.loader.exec_module = exec_module
         return spec
+
+
+def _python_log_level(level: int) -> None:
+    """TensorFlow's Python logger (retracing hints and the like) at the same level, unless set already."""
+    import logging
+
+    tf_logger = logging.getLogger("tensorflow")
+    if tf_logger.level == logging.NOTSET and level >= 1:
+        tf_logger.setLevel({1: logging.WARNING, 2: logging.ERROR}.get(level, logging.CRITICAL))
+
+
+def chapter_log_level() -> str:
+    """The level the book's chapters run at: the user's own, else :data:`CHAPTER_LOG_LEVEL`."""
+    return _USER_LEVEL if _USER_LEVEL is not None else CHAPTER_LOG_LEVEL
 
 
 def install() -> None:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._quiet import LOG_LEVEL_VAR, chapter_log_level
 from .chapters import hda_title, shown_path
 from .data import ENV_VAR, find_corpus
 from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
@@ -207,8 +208,10 @@ def build_book(
     summary = run_grid(prof.name, wav_dir, verify=verify, baseline_features=baseline_features) if grid else None
     started = time.perf_counter()
     corpus = _chapter_corpus(wav_dir, root / "book")
-    saved_env = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = str(wav_dir)  # the chapters' kernels find the corpus where data_dir is ""
+    # the chapters' kernels find the corpus where data_dir is "", and log no TensorFlow runtime chatter
+    chapter_env = {ENV_VAR: str(wav_dir), LOG_LEVEL_VAR: chapter_log_level()}
+    saved_env = {name: os.environ.get(name) for name in chapter_env}
+    os.environ.update(chapter_env)
     try:
         for i, chapter in enumerate(CHAPTERS, 1):
             template = root / "notebooks" / chapter.template
@@ -221,10 +224,11 @@ def build_book(
             spent = time.perf_counter() - started
             logger.info("[%d/%d] %s done in %.1f s; about %.0f s of chapters left", i, len(CHAPTERS), chapter.output, time.perf_counter() - t0, spent / i * (len(CHAPTERS) - i))
     finally:
-        if saved_env is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = saved_env
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     chapters_s = time.perf_counter() - started
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
