@@ -134,7 +134,7 @@ def test_smoke_book_builds(project, small_corpus, caplog):
     assert cold["wall_time_s"] > cold["grid"]["wall_time_s"] + cold["chapters_s"] > 0 and cold["machine"]["cores"] >= 1
     # the finished runs can become the reference: JSON only, every run of the grid
     saved = save_reference("smoke", small_corpus, reference_dir=project / "reference", baseline_features="egemaps")
-    assert len(saved) == 4 + 5 + 4 + 3 == again["runs"]
+    assert len(saved) >= 4 + 5 + 4 + 3 == again["runs"]  # every run of the grid (and the study's finished runs)
     assert {p.suffix for d in saved for p in d.iterdir()} == {".json"}
     assert json.loads((project / "reference" / "smoke" / book.COLD_BUILD_RECORD).read_text()) == cold
 
