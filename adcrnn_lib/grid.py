@@ -289,9 +289,9 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     configs += _study_runs(profile, data_dir)  # the training-budget study, where its runs are finished
     written = []
     for config in dict.fromkeys(configs):
-        if _missing_folds(config, results_dir, n_speakers):
-            continue
         src, dest = run_dir(config, results_dir), run_dir(config, ref_root)
+        if dest in written or _missing_folds(config, results_dir, n_speakers):
+            continue  # unequal configurations can name one run (a study lever at the profile's own value)
         dest.mkdir(parents=True, exist_ok=True)
         for path in sorted(src.glob("*.json")):
             shutil.copy2(path, dest / path.name)
