@@ -76,7 +76,8 @@ def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: boo
         {
             "classes": list(EMOTIONS),
             "features": dataclasses.asdict(PARAMS),
-            "segment_frames": SEGMENT_FRAMES,
+            "segment_frames": config.settings().segment_frames,
+            "segment_hop": config.settings().segment_hop,
             "normalizer": normalizer.to_dict(),
             "config": config.to_dict(),
             "best_epoch": trained.best_epoch,
@@ -96,6 +97,7 @@ class Predictor:
     params: FeatureParams
     classes: list[str]
     segment_frames: int = SEGMENT_FRAMES
+    segment_hop: int | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Predictor:
@@ -123,6 +125,7 @@ class Predictor:
             params = FeatureParams(**meta["features"])
             classes = list(meta["classes"])
             segment_frames = int(meta.get("segment_frames", SEGMENT_FRAMES))
+            segment_hop = int(meta.get("segment_hop", segment_frames))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # ValueError: bad JSON, text or arrays
             raise DataError(f"{meta_path}: not valid adcrnn model metadata ({exc})") from exc
         try:
@@ -130,11 +133,11 @@ class Predictor:
         except Exception as exc:  # keras raises many types for a bad file
             raise DataError(f"{path}: cannot load the model ({exc})") from exc
         _check_consistent(meta_path, model, normalizer, params, classes, segment_frames)
-        return cls(model, normalizer, params, classes, segment_frames)
+        return cls(model, normalizer, params, classes, segment_frames, segment_hop)
 
     def predict_audio(self, y: np.ndarray) -> np.ndarray:
         """Class probabilities of one mono signal at the feature sample rate, shape (n_classes,)."""
-        segments = segment(self.normalizer.transform(log_mel_3d(y, sr=self.params.sr, params=self.params)), length=self.segment_frames)
+        segments = segment(self.normalizer.transform(log_mel_3d(y, sr=self.params.sr, params=self.params)), length=self.segment_frames, hop=self.segment_hop)
         out = self.model.predict_on_batch(segments)  # the compiled function, not an eager call
         logits = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
         return softmax(logits.astype(np.float64).mean(axis=0, keepdims=True))[0]

@@ -27,6 +27,9 @@ BASE_POINT = "cpu profile"
 #: :func:`~adcrnn_lib.models.disable_tf_remapper`), kept in the reference under its old key.
 BUGGY_POINT = "cpu profile, before the remapper fix (version 1, seed 0)"
 BUGGY_KEY = "0eb5c13e982a60b2"
+#: The study point with the settings of the buggy run (the cpu profile before its BN momentum was
+#: changed), so that the two differ by the fix alone.
+BUGGY_TWIN = "BN momentum 0.99 (Keras's default)"
 
 
 def _stored_run(folder):
@@ -160,7 +163,8 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     ``best_ua``, ``best_diff`` (UA points against the base, with its interval ``best_ci``);
     ``baseline_ua`` (the ComParE baseline, seed ``seed``); ``from_reference`` (points read from
     the committed reference); ``buggy_wa`` (the cpu profile before the remapper fix, seed 0, %)
-    and ``fix_diff``, ``fix_ci`` (WA points the fix is worth on the same folds, with its interval).
+    and ``fix_diff``, ``fix_ci`` (WA points the fix is worth on the same folds and settings, against
+    :data:`BUGGY_TWIN`'s seed 0, with its interval).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult).
     """
     from .cv import compare
@@ -193,9 +197,9 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         pooled = _pooled(base)
         facts["base_wa"] = f"{100 * pooled['wa'].mean():.1f}"
         facts["base_ua"] = f"{100 * pooled['ua'].mean():.1f}"
-        buggy = study.get(BUGGY_POINT, {}).get("runs")
-        if buggy is not None:
-            fix = compare(buggy, base[:1])["wa"]
+        buggy, twin = study.get(BUGGY_POINT, {}).get("runs"), study.get(BUGGY_TWIN, {}).get("runs")
+        if buggy is not None and twin is not None:
+            fix = compare(buggy, twin[:1])["wa"]
             facts.update(buggy_wa=f"{100 * buggy[0].summary()['wa']['mean']:.1f}", fix_diff=f"{100 * fix['diff']:+.1f}", fix_ci=f"[{100 * fix['ci_low']:+.1f}, {100 * fix['ci_high']:+.1f}]")
         levers = {n: p for n, p in done.items() if n not in (BASE_POINT, BUGGY_POINT, "TIM-Net (calibration)")}
         if levers:

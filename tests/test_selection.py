@@ -125,8 +125,12 @@ def test_bad_training_options_are_refused_with_their_name(overrides, message):
 def test_overrides_change_the_key_but_legacy_values_do_not():
     plain = ExperimentConfig()
     assert ExperimentConfig(overrides={"epochs": 15}).key() == plain.key()  # the cpu profile's own value
-    assert ExperimentConfig(overrides=dict(LEGACY_TRAINING)).key() == plain.key()
-    keys = {ExperimentConfig(overrides={name: value}).key() for name, value in [("epochs", 30), ("bn_momentum", 0.9), ("selection", "last"), ("segment_hop", 150)]}
+    assert ExperimentConfig(overrides={k: getattr(get_profile("cpu"), k) for k in LEGACY_TRAINING}).key() == plain.key()
+    # a setting at the value every run before it trained with is left out of the hash
+    smoke = ExperimentConfig(profile="smoke")
+    assert ExperimentConfig(profile="smoke", overrides=dict(LEGACY_TRAINING)).key() == smoke.key()
+    assert ExperimentConfig(overrides={"bn_momentum": LEGACY_TRAINING["bn_momentum"]}).key() != plain.key()  # cpu's own is 0.9
+    keys = {ExperimentConfig(overrides={name: value}).key() for name, value in [("epochs", 30), ("bn_momentum", 0.5), ("selection", "last"), ("segment_hop", 150)]}
     assert plain.key() not in keys and len(keys) == 4
     # a dict and pairs in another order are the same configuration, and survive JSON
     a = ExperimentConfig(overrides={"epochs": 30, "selection": "last"})
