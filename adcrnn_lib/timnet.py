@@ -179,7 +179,7 @@ def build_timnet(input_shape: tuple[int, int], num_classes: int = 7, *, filters:
     return keras.Model(inputs, logits, name="timnet")
 
 
-def _train_fold(x_train, y_train, x_val, y_val, config: TimNetConfig, seed: int, num_classes: int, progress: bool, description: str):
+def _train_fold(x_train, y_train, x_val, y_val, config: TimNetConfig, seed: int, num_classes: int):
     import keras
 
     from .profiles import get_profile
@@ -229,7 +229,7 @@ def run_timnet(config: TimNetConfig, *, results_dir=None, verify: bool = True, p
         record = _load_fold(path, config=config, fold=fold, test_ids=ids[fold.test].tolist())
         if record is None:
             t0 = time.perf_counter()
-            model, select = _train_fold(X[fold.train], y[fold.train], X[fold.val], y[fold.val], config, config.seed + fold.k, len(EMOTIONS), progress, f"fold {fold.k}")
+            model, select = _train_fold(X[fold.train], y[fold.train], X[fold.val], y[fold.val], config, config.seed + fold.k, len(EMOTIONS))
             logits = np.concatenate([np.asarray(model.predict_on_batch(X[fold.test][i : i + 64])) for i in range(0, len(fold.test), 64)])
             record = fold_record(
                 config,
