@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,7 +253,7 @@ def fit_fold(
     return search
 
 
-def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = True, progress: bool = True, features: np.ndarray | None = None):
+def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = True, progress: bool = True, features: np.ndarray | None = None, folds: Sequence[int] | None = None):
     """Cross-validate a baseline over the same folds as ADCRNN; completed folds are reused.
 
     Parameters
@@ -265,19 +266,18 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     progress : bool
     features : np.ndarray, optional
         Precomputed features of every corpus row (else extracted, cached).
+    folds : sequence of int, optional
+        Only these fold numbers (see :func:`~adcrnn_lib.cv.run_cv`).
 
     Returns
     -------
     adcrnn_lib.cv.CVResult
     """
-    from tqdm.auto import tqdm
-
-    from .cv import CVResult, _load_fold, fold_record, run_dir
-    from .profiles import get_profile
+    from .cv import fold_record, run_dir, run_folds
 
     df = load_emodb(config.data_dir, verify=verify)
     n_splits = config.n_splits if config.protocol == "paper" else None
-    folds = make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
+    all_folds = make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
     folder = run_dir(config, results_dir)
     write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})
     X = opensmile_features(df["path"].tolist(), feature_set=config.features, progress=progress) if features is None else features
@@ -287,39 +287,34 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
     groups = speakers if config.protocol == "loso" else take_groups(df)
     ids = df["utterance"].to_numpy()
-    records = []
-    for fold in tqdm(folds, desc=config.name, unit="fold", disable=not progress):
-        path = folder / f"fold-{fold.k}.json"
-        record = _load_fold(path, config=config, fold=fold, test_ids=ids[fold.test].tolist())
-        if record is None:
-            t0 = time.perf_counter()
-            train = np.concatenate([fold.train, fold.val])
-            search = fit_fold(X, y, groups, train, classifier=config.classifier, protocol=config.protocol, seed=config.seed)
-            model = search.best_estimator_
-            if hasattr(model, "predict_proba"):
-                probs = model.predict_proba(X[fold.test])
-            else:
-                probs = softmax(model.decision_function(X[fold.test]))
-            record = fold_record(
-                config,
-                fold.k,
-                test_ids=ids[fold.test].tolist(),
-                y_true=y[fold.test],
-                probs=probs,
-                train_ids=ids[train].tolist(),
-                val_ids=[],
-                n_generated=0,
-                n_train_segments=len(train),
-                best_epoch=0,
-                val={"C": float(search.best_params_["clf__C"]), "inner_ua": float(search.best_score_)},
-                history={"loss": [], "val_wa": [], "val_ua": []},
-                started=t0,
-                profile="baseline",
-                data_dir=df.attrs.get("data_dir"),
-            )
-            write_json(path, record)
-        records.append(record)
-    return CVResult(config, records, folder)
+    def train_fold(fold) -> dict:
+        t0 = time.perf_counter()
+        train = np.concatenate([fold.train, fold.val])
+        search = fit_fold(X, y, groups, train, classifier=config.classifier, protocol=config.protocol, seed=config.seed)
+        model = search.best_estimator_
+        if hasattr(model, "predict_proba"):
+            probs = model.predict_proba(X[fold.test])
+        else:
+            probs = softmax(model.decision_function(X[fold.test]))
+        return fold_record(
+            config,
+            fold.k,
+            test_ids=ids[fold.test].tolist(),
+            y_true=y[fold.test],
+            probs=probs,
+            train_ids=ids[train].tolist(),
+            val_ids=[],
+            n_generated=0,
+            n_train_segments=len(train),
+            best_epoch=0,
+            val={"C": float(search.best_params_["clf__C"]), "inner_ua": float(search.best_score_)},
+            history={"loss": [], "val_wa": [], "val_ua": []},
+            started=t0,
+            profile="baseline",
+            data_dir=df.attrs.get("data_dir"),
+        )
+
+    return run_folds(config, all_folds, ids, train_fold, folder, only=folds, progress=progress, description=config.name)
 
 
 def _worker_main(argv: list[str]) -> int:

@@ -149,6 +149,8 @@ def build_book(
     overrides: dict[str, dict] | None = None,
     grid: bool = True,
     baseline_features: str = "compare",
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> Path:
     """Run the grid of cross-validations, every chapter with ``profile``, and build the HTML book.
 
@@ -177,6 +179,11 @@ def build_book(
     grid : bool
         Run the grid first (the chapters would otherwise train what is missing themselves, without
         the overall progress and time estimate).
+    workers : int, optional
+        Train the grid's folds on a local Dask cluster of this many worker processes (see
+        :mod:`adcrnn_lib.distributed`); default: one after another in this process.
+    scheduler : str, optional
+        Train them on the Dask cluster at this address instead (default ``$ADCRNN_DASK_SCHEDULER``).
 
     Returns
     -------
@@ -205,7 +212,15 @@ def build_book(
 
         logger.info("EmoDB not found; downloading it")
         wav_dir = download_emodb()
-    summary = run_grid(prof.name, wav_dir, verify=verify, baseline_features=baseline_features) if grid else None
+    summary = None
+    if grid:
+        from .distributed import close, connect
+
+        client = connect(workers, scheduler)
+        try:
+            summary = run_grid(prof.name, wav_dir, verify=verify, baseline_features=baseline_features, client=client)
+        finally:
+            close(client)
     started = time.perf_counter()
     corpus = _chapter_corpus(wav_dir, root / "book")
     # the chapters' kernels find the corpus where data_dir is "", and log no TensorFlow runtime chatter

@@ -47,7 +47,7 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
-    index = build_book(args.profile, data_dir=args.data_dir, download=args.download, verify=not args.no_verify)
+    index = build_book(args.profile, data_dir=args.data_dir, download=args.download, verify=not args.no_verify, workers=args.workers, scheduler=args.scheduler)
     print(f"book built: {index}")
     return 0
 
@@ -101,10 +101,24 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def _cmd_cv(args: argparse.Namespace) -> int:
     from .cv import run_cv
+    from .distributed import close, connect, run_config
 
     config = _config(args)
-    _print_result(run_cv(config, results_dir=args.results_dir, verify=not args.no_verify), str(config))
+    client = connect(args.workers, args.scheduler)
+    try:
+        if client is None:
+            result = run_cv(config, results_dir=args.results_dir, verify=not args.no_verify)
+        else:
+            result = run_config(config, client=client, results_dir=args.results_dir, verify=not args.no_verify)
+    finally:
+        close(client)
+    _print_result(result, str(config))
     return 0
+
+
+def _cluster_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, help="train folds in parallel on a local Dask cluster of N worker processes (default: one after another in this process)")
+    p.add_argument("--scheduler", help="train folds on the Dask cluster at tcp://HOST:PORT (default: $ADCRNN_DASK_SCHEDULER); its workers must see the corpus, caches and results folder at the same paths")
 
 
 def _print_result(result, name: str) -> None:
@@ -184,12 +198,14 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--data-dir", help="folder of the EmoDB wav files")
     book.add_argument("--download", action="store_true", help="download EmoDB when it is found nowhere")
     book.add_argument("--no-verify", action="store_true", help="skip the checksum check (for look-alike corpora)")
+    _cluster_options(book)
     book.set_defaults(func=_cmd_book)
 
     cv = sub.add_parser("cv", help="cross-validate one configuration; completed folds are reused")
     _experiment_options(cv)
     cv.add_argument("--results-dir", help="root of the run folders (default: $ADCRNN_RESULTS_DIR, then results/runs)")
     cv.add_argument("--set", action="append", metavar="NAME=VALUE", help="change one training setting of the profile for this run, e.g. --set epochs=30 --set selection=last (repeatable)")
+    _cluster_options(cv)
     cv.set_defaults(func=_cmd_cv)
 
     study = sub.add_parser("study", help="the training-budget study: one lever of the profile at a time, several seeds")

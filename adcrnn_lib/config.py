@@ -10,10 +10,18 @@ from dataclasses import dataclass
 from .augment import AUGMENTATIONS
 from .exceptions import ParameterError
 from .features import PARAMS
-from .losses import LOSSES
 from .profiles import LEGACY_TRAINING, PROFILES, Profile, get_profile
 
-__all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "RESULTS_VERSION", "check_choice", "check_seed", "check_notebook_parameters"]
+__all__ = ["ExperimentConfig", "PROTOCOLS", "AUGMENTATIONS", "LOSSES", "RESULTS_VERSION", "check_choice", "check_seed", "check_notebook_parameters"]
+
+#: Loss name -> (the output the center term acts on, the kind of center term); None for lf2 (softmax
+#: alone). :mod:`adcrnn_lib.losses` builds them; the names live here, free of Keras.
+LOSSES: dict[str, tuple[str, str] | None] = {
+    "lf1": ("embedding", "center"),
+    "lf2": None,
+    "lf3": ("logits", "center"),
+    "lf4": ("embedding", "contrastive"),
+}
 
 PROTOCOLS: tuple[str, ...] = ("paper", "loso")
 #: Augmentations that train GANs; only their runs are keyed by the profile's GAN settings.

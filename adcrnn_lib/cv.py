@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,6 @@ from .metrics import confusion, paired_comparison, scores, softmax
 from .profiles import get_profile
 from .provenance import provenance
 from .storage import write_json
-from .train import make_segment_data, predict_utterances, speaker_normalize, train_split
 
 __all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "results_root", "load_result"]
 
@@ -97,6 +96,8 @@ def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, p
 # --------------------------------------------------------------------------------------------
 def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: list[np.ndarray], *, progress: bool = True) -> dict:
     """Train and evaluate one fold; return its JSON-ready record (see :data:`SCHEMA_VERSION`)."""
+    from .train import make_segment_data, predict_utterances, speaker_normalize, train_split  # Keras: only where a fold trains
+
     t0 = time.perf_counter()
     prof = get_profile(config.profile)
     labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
@@ -232,6 +233,15 @@ def _load_fold(path: Path, *, config: ExperimentConfig, fold: Fold, test_ids: li
     return record
 
 
+def fold_done(path: Path, config, k: int) -> bool:
+    """Whether ``path`` holds a fold record that :func:`run_cv` would reuse as fold ``k`` of ``config``."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):  # missing, unreadable or half-written: to be trained
+        return False
+    return record_problem(record, config_key=config.key(), fold=k) is None
+
+
 # --------------------------------------------------------------------------------------------
 # All folds
 # --------------------------------------------------------------------------------------------
@@ -293,12 +303,71 @@ class CVResult:
         return float(sum(r["wall_time_s"] for r in self.folds))
 
 
+def run_folds(
+    config,
+    folds: Sequence[Fold],
+    test_ids: np.ndarray,
+    train_fold: Callable[[Fold], dict],
+    folder: Path,
+    *,
+    only: Sequence[int] | None = None,
+    progress: bool = False,
+    description: str = "folds",
+) -> CVResult:
+    """The fold loop every cross-validation shares (ADCRNN, the baselines, TIM-Net).
+
+    Each fold's file is reused when it is usable (see :func:`record_problem`); otherwise
+    ``train_fold(fold)`` makes its record, which is written atomically. A killed run therefore
+    resumes at its first missing fold, and no fold file is ever half-written.
+
+    Parameters
+    ----------
+    config
+        The run's configuration (its ``key()`` names the fold files' owner).
+    folds : sequence of Fold
+        Every fold of the run, in order.
+    test_ids : np.ndarray
+        Utterance id of every corpus row (a fold file must test exactly its fold's utterances).
+    train_fold : callable
+        Fold -> JSON-ready record (see :func:`fold_record`).
+    folder : pathlib.Path
+        The run's folder.
+    only : sequence of int, optional
+        Fold numbers to run (a worker's share); the result then holds just those folds.
+    progress : bool
+        A tqdm bar over folds.
+    description : str
+        The bar's label.
+
+    Returns
+    -------
+    CVResult
+    """
+    from tqdm.auto import tqdm
+
+    if only is not None:
+        unknown = sorted(set(only) - {f.k for f in folds})
+        if unknown:
+            raise ParameterError(f"fold(s) {unknown} not in this run; it has folds 0 to {len(folds) - 1}")
+        folds = [f for f in folds if f.k in set(only)]
+    records = []
+    for fold in tqdm(folds, desc=description, unit="fold", disable=not progress):
+        path = folder / f"fold-{fold.k}.json"
+        record = _load_fold(path, config=config, fold=fold, test_ids=test_ids[fold.test].tolist())
+        if record is None:
+            record = train_fold(fold)
+            write_json(path, record)
+        records.append(record)
+    return CVResult(config, records, folder)
+
+
 def run_cv(
     config: ExperimentConfig,
     *,
     results_dir: str | os.PathLike | None = None,
     verify: bool = True,
     progress: bool = True,
+    folds: Sequence[int] | None = None,
 ) -> CVResult:
     """Cross-validate ``config``, reusing completed folds.
 
@@ -311,31 +380,26 @@ def run_cv(
         Check the corpus against EmoDB's checksums (off only for look-alike corpora).
     progress : bool
         tqdm bars over folds and epochs.
+    folds : sequence of int, optional
+        Only these fold numbers (one worker's task, see :mod:`adcrnn_lib.distributed`); the result
+        then holds just them. Default: every fold.
 
     Returns
     -------
     CVResult
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(config, ExperimentConfig):
         raise ParameterError(f"run_cv needs an ExperimentConfig, got {type(config).__name__}")
     prof = get_profile(config.profile)
     df = load_emodb(config.data_dir, verify=verify)
-    folds = make_folds(df, protocol=config.protocol, n_splits=prof.n_splits if config.protocol == "paper" else None, seed=config.seed)
+    all_folds = make_folds(df, protocol=config.protocol, n_splits=prof.n_splits if config.protocol == "paper" else None, seed=config.seed)
     folder = run_dir(config, results_dir)
     write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict()})
     features = extract_features(df["path"].tolist(), progress=progress)
-    ids = df["utterance"].to_numpy()
-    records = []
-    for fold in tqdm(folds, desc=f"{config.augmentation}/{config.loss}/{config.protocol}", unit="fold", disable=not progress):
-        path = folder / f"fold-{fold.k}.json"
-        record = _load_fold(path, config=config, fold=fold, test_ids=ids[fold.test].tolist())
-        if record is None:
-            record = run_fold(config, df, fold, features, progress=progress)
-            write_json(path, record)
-        records.append(record)
-    return CVResult(config, records, folder)
+    return run_folds(
+        config, all_folds, df["utterance"].to_numpy(), lambda fold: run_fold(config, df, fold, features, progress=progress), folder,
+        only=folds, progress=progress, description=f"{config.augmentation}/{config.loss}/{config.protocol}",
+    )
 
 
 def _expected_folds(config, corpus: set[str]) -> int:

@@ -135,17 +135,6 @@ def _n_folds(config, n_speakers: int) -> int:
     return get_profile(config.profile).n_splits if isinstance(config, ExperimentConfig) else config.n_splits
 
 
-def _fold_done(path: Path, config, k: int) -> bool:
-    """Whether ``path`` holds a fold record that :func:`~adcrnn_lib.cv.run_cv` would reuse as fold ``k``."""
-    from .cv import record_problem
-
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):  # missing, unreadable or half-written: to be trained
-        return False
-    return record_problem(record, config_key=config.key(), fold=k) is None
-
-
 def _missing_folds(config, results_dir, n_speakers: int) -> list[int]:
     """The folds of ``config`` still to train: those without a complete, current fold record.
 
@@ -153,10 +142,10 @@ def _missing_folds(config, results_dir, n_speakers: int) -> list[int]:
     (complete, this schema version, this configuration key and fold number); a missing,
     half-written or stale file is still to train, as ``run_cv`` will train it.
     """
-    from .cv import run_dir
+    from .cv import fold_done, run_dir
 
     folder = run_dir(config, results_dir)
-    return [k for k in range(_n_folds(config, n_speakers)) if not _fold_done(folder / f"fold-{k}.json", config, k)]
+    return [k for k in range(_n_folds(config, n_speakers)) if not fold_done(folder / f"fold-{k}.json", config, k)]
 
 
 def _reference_seconds(config, fold: int) -> float | None:
@@ -194,6 +183,9 @@ def run_grid(
     results_dir: str | os.PathLike | None = None,
     progress: bool = False,
     baseline_features: str = "compare",
+    client=None,
+    threads: int | None = None,
+    resources: dict | None = None,
 ) -> dict:
     """Run (or find cached) every configuration the book shows, logging progress and time left.
 
@@ -215,6 +207,13 @@ def run_grid(
         tqdm bars inside each run.
     baseline_features : {"compare", "egemaps"}
         openSMILE set of the baseline runs.
+    client : distributed.Client, optional
+        Run every missing fold as a task on this Dask cluster (see :mod:`adcrnn_lib.distributed`)
+        instead of one after another in this process; one progress bar over all folds.
+    threads : int, optional
+        Backend threads of each task (see :func:`~adcrnn_lib.distributed.pin_threads`).
+    resources : dict, optional
+        Dask resources each fold holds, e.g. ``{"GPU": 1}``.
 
     Returns
     -------
@@ -222,8 +221,7 @@ def run_grid(
         ``runs`` (count), ``folds_trained``, ``folds_cached``, ``wall_time_s``; also written to
         ``<results>/<profile>/grid.json`` (:data:`GRID_RECORD`) for the reproducibility chapter.
     """
-    from .baselines import run_baseline
-    from .cv import results_root, run_cv
+    from .cv import results_root
     from .storage import write_json
 
     get_profile(profile)  # validate before any work
@@ -234,6 +232,22 @@ def run_grid(
         if config not in queue:  # Table IV's model 3 is Table V's WaveGAN row
             queue.append(config)
     total = len(queue) + 3  # + leave one speaker out: none, none speaker-normalized, the best augmentation
+    if client is not None:
+        n, trained, cached = _run_grid_tasks(queue, profile, data_dir, seed=seed, verify=verify, results_dir=results_dir, n_speakers=n_speakers, client=client, threads=threads, resources=resources, progress=progress)
+    else:
+        n, trained, cached = _run_grid_here(queue, total, profile, data_dir, seed=seed, verify=verify, results_dir=results_dir, n_speakers=n_speakers, progress=progress)
+    retrain_check(profile, data_dir, seed=seed, results_dir=results_dir, verify=verify)  # one fold trained again, once per results folder
+    summary = {"profile": profile, "runs": n, "folds_trained": trained, "folds_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
+    write_json(results_root(results_dir) / profile / GRID_RECORD, summary)
+    logger.info("grid done: %d runs, %d folds trained, %d cached, %s", n, trained, cached, _hms(summary["wall_time_s"]))
+    return summary
+
+
+def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int, verify: bool, results_dir, n_speakers: int, progress: bool) -> tuple[int, int, int]:
+    """:func:`run_grid`'s runs one after another in this process: (runs, folds trained, folds cached)."""
+    from .baselines import run_baseline
+    from .cv import run_cv
+
     trained = cached = 0
     measured = reference = 0.0  # seconds spent, and what the reference run spent on the same folds
     n = 0
@@ -257,11 +271,32 @@ def run_grid(
         cached += _n_folds(config, n_speakers) - len(missing)
         if not queue and n < total:
             queue = list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
-    retrain_check(profile, data_dir, seed=seed, results_dir=results_dir, verify=verify)  # one fold trained again, once per results folder
-    summary = {"profile": profile, "runs": n, "folds_trained": trained, "folds_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
-    write_json(results_root(results_dir) / profile / GRID_RECORD, summary)
-    logger.info("grid done: %d runs, %d folds trained, %d cached, %s", n, trained, cached, _hms(summary["wall_time_s"]))
-    return summary
+    return n, trained, cached
+
+
+def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: bool, results_dir, n_speakers: int, client, threads, resources, progress: bool) -> tuple[int, int, int]:
+    """:func:`run_grid`'s missing folds as Dask tasks, in two waves (leave one speaker out needs
+    Table V to pick its augmentation): (runs, folds trained, folds cached)."""
+    from tqdm.auto import tqdm
+
+    from .distributed import fold_tasks, run_tasks
+
+    runs = trained = cached = 0
+    n_loso = 3 * n_speakers  # the second wave's folds at most (none, none speaker-normalized, best augmentation)
+    first = [(config, _missing_folds(config, results_dir, n_speakers)) for config in queue]
+    with tqdm(total=sum(len(m) for _, m in first) + n_loso, desc="grid folds", unit="fold", disable=not progress) as bar:
+        for pending in (first, None):
+            if pending is None:
+                pending = [(c, _missing_folds(c, results_dir, n_speakers)) for c in loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values()]
+                bar.total = bar.n + sum(len(m) for _, m in pending)
+                bar.refresh()
+            tasks = fold_tasks(pending)
+            runs += len(pending)
+            cached += sum(_n_folds(c, n_speakers) - len(m) for c, m in pending)
+            logger.info("%d runs: %d folds to train on %d Dask worker(s)", len(pending), len(tasks), len(client.scheduler_info()["workers"]))
+            run_tasks(tasks, client=client, results_dir=results_dir, verify=verify, threads=threads, resources=resources, bar=bar)
+            trained += len(tasks)
+    return runs, trained, cached
 
 
 def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, results_dir=None, reference_dir=None, baseline_features: str = "compare") -> list[Path]:

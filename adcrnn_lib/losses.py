@@ -29,6 +29,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from .config import LOSSES  # defined beside the other experiment choices, so that reading runs never imports Keras
 from .exceptions import ParameterError
 
 __all__ = [
@@ -40,13 +41,6 @@ __all__ = [
     "attach_loss",
 ]
 
-#: Loss name -> (the output the center term acts on, the kind of center term); None for lf2.
-LOSSES: dict[str, tuple[str, str] | None] = {
-    "lf1": ("embedding", "center"),
-    "lf2": None,
-    "lf3": ("logits", "center"),
-    "lf4": ("embedding", "contrastive"),
-}
 
 
 def _squared_distances(x, centers):

@@ -42,6 +42,7 @@ Decisions where the paper is silent (see also the book's method chapter):
 from __future__ import annotations
 
 import functools
+import random
 from pathlib import Path
 
 import keras
@@ -50,7 +51,7 @@ from keras import layers, ops
 from .exceptions import ParameterError
 from .profiles import Profile, get_profile
 
-__all__ = ["DilatedRNN", "Attention", "build_adcrnn", "dtype_policy", "bf16_supported", "disable_tf_remapper"]
+__all__ = ["DilatedRNN", "Attention", "build_adcrnn", "dtype_policy", "bf16_supported", "disable_tf_remapper", "seed_keras"]
 
 
 @keras.saving.register_keras_serializable(package="adcrnn")
@@ -150,6 +151,26 @@ class Attention(layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "return_weights": self.return_weights}
+
+
+def seed_keras(seed: int) -> None:
+    """Seed Python, NumPy and the backend (:func:`keras.utils.set_random_seed`), and give Keras a
+    stream of initializer seeds of its own.
+
+    Keras draws the seed of every initializer built without one from Python's process-wide
+    ``random`` module (``keras.src.random.seed_generator.make_default_seed``). Any other thread that
+    draws from it between two layers changes the weights: a Dask worker's event loop does, so the
+    same fold trained on a worker started from other weights than in a plain process. Keras gets
+    a private ``random.Random(seed)`` instead, which yields exactly the draws the global module
+    would have yielded with no other thread, so runs in a plain process are unchanged
+    (``tests/test_distributed.py`` checks both).
+    """
+    keras.utils.set_random_seed(seed)
+    from keras.src.random import seed_generator
+
+    if not callable(getattr(seed_generator, "make_default_seed", None)) or not hasattr(seed_generator, "python_random"):
+        raise RuntimeError(f"keras {keras.__version__}: keras.src.random.seed_generator no longer draws from python_random; update adcrnn_lib.models.seed_keras")
+    seed_generator.python_random = random.Random(seed)
 
 
 def disable_tf_remapper() -> None:

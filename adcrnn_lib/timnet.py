@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,16 +201,16 @@ def _train_fold(x_train, y_train, x_val, y_val, config: TimNetConfig, seed: int,
     return model, select
 
 
-def run_timnet(config: TimNetConfig, *, results_dir=None, verify: bool = True, progress: bool = True):
+def run_timnet(config: TimNetConfig, *, results_dir=None, verify: bool = True, progress: bool = True, folds: Sequence[int] | None = None):
     """Cross-validate TIM-Net in our folds; completed folds are reused (as :func:`~adcrnn_lib.cv.run_cv`).
+
+    ``folds`` runs only those fold numbers (one worker's task), as in :func:`~adcrnn_lib.cv.run_cv`.
 
     Returns
     -------
     adcrnn_lib.cv.CVResult
     """
-    from tqdm.auto import tqdm
-
-    from .cv import CVResult, _load_fold, fold_record, run_dir
+    from .cv import fold_record, run_dir, run_folds
     from .data import EMOTIONS, load_emodb, make_folds
     from .metrics import softmax
     from .storage import write_json
@@ -217,37 +218,32 @@ def run_timnet(config: TimNetConfig, *, results_dir=None, verify: bool = True, p
     if not isinstance(config, TimNetConfig):
         raise ParameterError(f"run_timnet needs a TimNetConfig, got {type(config).__name__}")
     df = load_emodb(config.data_dir, verify=verify)
-    folds = make_folds(df, protocol=config.protocol, n_splits=config.n_splits if config.protocol == "paper" else None, seed=config.seed)
+    all_folds = make_folds(df, protocol=config.protocol, n_splits=config.n_splits if config.protocol == "paper" else None, seed=config.seed)
     folder = run_dir(config, results_dir)
     write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})
     X = mfcc_features(df["path"].tolist())
     y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
     ids = df["utterance"].to_numpy()
-    records = []
-    for fold in tqdm(folds, desc=config.name, unit="fold", disable=not progress):
-        path = folder / f"fold-{fold.k}.json"
-        record = _load_fold(path, config=config, fold=fold, test_ids=ids[fold.test].tolist())
-        if record is None:
-            t0 = time.perf_counter()
-            model, select = _train_fold(X[fold.train], y[fold.train], X[fold.val], y[fold.val], config, config.seed + fold.k, len(EMOTIONS))
-            logits = np.concatenate([np.asarray(model.predict_on_batch(X[fold.test][i : i + 64])) for i in range(0, len(fold.test), 64)])
-            record = fold_record(
-                config,
-                fold.k,
-                test_ids=ids[fold.test].tolist(),
-                y_true=y[fold.test],
-                probs=softmax(logits.astype(np.float64)),
-                train_ids=ids[fold.train].tolist(),
-                val_ids=ids[fold.val].tolist(),
-                n_generated=0,
-                n_train_segments=len(fold.train),
-                best_epoch=select.best_epoch,
-                val=select.best_val,
-                history=select.history,
-                started=t0,
-                profile="timnet",
-                data_dir=df.attrs.get("data_dir"),
-            )
-            write_json(path, record)
-        records.append(record)
-    return CVResult(config, records, folder)
+    def train_fold(fold) -> dict:
+        t0 = time.perf_counter()
+        model, select = _train_fold(X[fold.train], y[fold.train], X[fold.val], y[fold.val], config, config.seed + fold.k, len(EMOTIONS))
+        logits = np.concatenate([np.asarray(model.predict_on_batch(X[fold.test][i : i + 64])) for i in range(0, len(fold.test), 64)])
+        return fold_record(
+            config,
+            fold.k,
+            test_ids=ids[fold.test].tolist(),
+            y_true=y[fold.test],
+            probs=softmax(logits.astype(np.float64)),
+            train_ids=ids[fold.train].tolist(),
+            val_ids=ids[fold.val].tolist(),
+            n_generated=0,
+            n_train_segments=len(fold.train),
+            best_epoch=select.best_epoch,
+            val=select.best_val,
+            history=select.history,
+            started=t0,
+            profile="timnet",
+            data_dir=df.attrs.get("data_dir"),
+        )
+
+    return run_folds(config, all_folds, ids, train_fold, folder, only=folds, progress=progress, description=config.name)

@@ -22,7 +22,7 @@ from .exceptions import ParameterError, TrainingError
 from .features import SEGMENT_FRAMES, Normalizer, segment_corpus
 from .losses import attach_loss
 from .metrics import pool_logits, scores
-from .models import build_adcrnn
+from .models import build_adcrnn, seed_keras
 from .profiles import Profile, get_profile
 
 __all__ = [
@@ -78,8 +78,9 @@ def make_segment_data(
 
 
 def set_determinism(seed: int) -> None:
-    """Seed Python, NumPy and the backend; on TensorFlow also ask for deterministic kernels."""
-    keras.utils.set_random_seed(seed)
+    """Seed Python, NumPy and the backend (:func:`~adcrnn_lib.models.seed_keras`); on TensorFlow
+    also ask for deterministic kernels."""
+    seed_keras(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

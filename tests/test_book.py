@@ -207,3 +207,20 @@ def test_build_records_keep_the_cold_build(tmp_path, monkeypatch):
     assert (cold["cold"], cold["wall_time_s"], cold["grid"]["folds_trained"]) == (True, 5.0, 3)
     book._record_build("smoke", None, chapters_s=1.0, render_s=0.5, wall_time_s=1.5)  # no grid pass: never cold
     assert book.build_record("smoke")["grid"] is None and book.build_record("smoke", cold=True)["wall_time_s"] == 5.0
+
+
+def test_reading_runs_does_not_load_the_backend():
+    """The chapters only read fold JSON: importing what they use (and validating a configuration)
+    leaves Keras and TensorFlow unloaded, so each of the book's kernels starts in seconds."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from adcrnn_lib import book, chapters, cv, grid, plots, provenance, report, study\n"
+        "from adcrnn_lib.config import ExperimentConfig\n"
+        "ExperimentConfig(profile='smoke', loss='lf4', augmentation='wavegan')\n"
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

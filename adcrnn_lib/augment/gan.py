@@ -32,6 +32,7 @@ import numpy as np
 from keras import ops
 
 from ..exceptions import ParameterError, TrainingError
+from ..models import seed_keras
 from ..storage import atomic_write
 
 __all__ = [
@@ -177,7 +178,7 @@ class WGANGP:
 
         self.settings = settings
         self.seed = seed
-        keras.utils.set_random_seed(seed)
+        seed_keras(seed)  # a private stream of initializer seeds: the same weights on a Dask worker
         self.generator, self.critic = build_gan(settings, seed=seed)
         self.latent_dim = LATENT_DIM
         self.g_opt = self._adam("generator_adam")

@@ -1,0 +1,270 @@
+"""Folds as tasks: one after another in this process, or spread over a Dask cluster.
+
+The unit of work is one fold of one configuration (ADCRNN, a baseline or TIM-Net). A task trains
+the fold, or finds its file, through the same function as a sequential run
+(:func:`~adcrnn_lib.cv.run_cv` with ``folds=[k]``), so it writes the same fold JSON, atomically,
+into the same results folder. A killed task leaves no fold file; a rerun trains only what is
+missing.
+
+Two ways to get a cluster (:func:`connect`):
+
+- ``workers=N``: a :class:`distributed.LocalCluster` of N worker processes with one Dask thread
+  each on this machine;
+- ``scheduler="tcp://HOST:PORT"`` (or ``$ADCRNN_DASK_SCHEDULER``): an existing cluster, for instance
+  one started by ``dask-jobqueue`` on SLURM. Its workers must see the corpus, the results folder
+  and the caches at the same paths (shared storage), and have this package installed.
+
+Folds of GAN runs that share a fold's generated clips (Table V's WaveGAN row and Table IV's WaveGAN
+models) wait for the first of them, so the fold's GANs are trained once and then read from the
+clip cache. A fold that raises is reported with its configuration key, fold number and the
+worker's traceback, and the other folds go on; :func:`run_tasks` raises :class:`GridError` at the
+end naming what is missing. A worker lost mid-fold has its fold run again on another worker (Dask's
+scheduler does this; the task itself is not retried when it raises).
+
+GPU workers: start one worker per GPU (``CUDA_VISIBLE_DEVICES`` set per worker, as dask-jobqueue
+and ``dask-cuda`` do) or give workers a resource (``dask worker ... --resources GPU=1``) and pass
+``resources={"GPU": 1}`` so that each fold holds one. Set ``KERAS_BACKEND=jax`` in the workers'
+environment to train on JAX.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import GAN_AUGMENTATIONS, ExperimentConfig
+from .exceptions import AdcrnnError, ParameterError
+
+__all__ = ["SCHEDULER_VAR", "FoldTask", "GridError", "connect", "close", "fold_tasks", "run_config", "run_fold_task", "run_tasks", "pin_threads"]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable naming a running Dask scheduler (``tcp://HOST:PORT``).
+SCHEDULER_VAR = "ADCRNN_DASK_SCHEDULER"
+#: Seconds to wait for a scheduler before giving up.
+CONNECT_TIMEOUT_S = 5
+
+
+class GridError(AdcrnnError):
+    """Some folds failed; the message names each (configuration key, fold) and its error."""
+
+
+@dataclass(frozen=True)
+class FoldTask:
+    """Fold ``fold`` of ``config``; ``after``: indices (into the task list) of tasks to wait for."""
+
+    config: object
+    fold: int
+    after: tuple[int, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return f"{self.config.key()}-fold{self.fold}"
+
+
+def pin_threads(threads: int | None) -> None:
+    """Give the backend ``threads`` intra-op threads and one inter-op thread (None: its default).
+
+    Must run before the backend's first operation in the process; a worker calls it before
+    importing the training code. Raises :class:`ParameterError` if the process already runs with
+    other thread counts.
+    """
+    if threads is None:
+        return
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ParameterError(f"threads={threads!r}; expected a positive integer")
+    for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # already initialized: fine if it already matches
+            if tf.config.threading.get_intra_op_parallelism_threads() != threads:
+                raise ParameterError(f"this process already runs TensorFlow with {tf.config.threading.get_intra_op_parallelism_threads()} threads, not {threads}") from None
+
+
+def _runner(config):
+    """The cross-validation function of ``config``'s kind (each takes ``folds=``)."""
+    from .baselines import BaselineConfig, run_baseline
+    from .timnet import TimNetConfig, run_timnet
+
+    if isinstance(config, ExperimentConfig):
+        from .cv import run_cv
+
+        return run_cv
+    if isinstance(config, BaselineConfig):
+        return run_baseline
+    if isinstance(config, TimNetConfig):
+        return run_timnet
+    raise ParameterError(f"no cross-validation for {type(config).__name__}")
+
+
+def run_fold_task(config, fold: int, *, results_dir: str | None = None, verify: bool = True, threads: int | None = None, after=None) -> dict:
+    """Train (or find) fold ``fold`` of ``config`` and write its file; what a worker runs.
+
+    ``after`` is ignored: it carries the results of the tasks this one waited for (Dask passes
+    finished futures' values). Returns ``{"key", "fold", "ua", "wall_time_s", "worker_pid"}``.
+    """
+    pin_threads(threads)
+    t0 = time.perf_counter()
+    result = _runner(config)(config, results_dir=results_dir, verify=verify, progress=False, folds=[fold])
+    record = result.folds[0]
+    return {"key": config.key(), "fold": fold, "ua": record["ua"], "wall_time_s": round(time.perf_counter() - t0, 1), "worker_pid": os.getpid()}
+
+
+def _gan_group(config) -> tuple | None:
+    """Configurations in one group share every fold's generated clips (same GANs, same folds)."""
+    if not isinstance(config, ExperimentConfig) or config.augmentation not in GAN_AUGMENTATIONS:
+        return None
+    return (config.augmentation, config.protocol, config.seed, config.data_dir, config.profile, config.overrides)
+
+
+def fold_tasks(pending: Iterable[tuple[object, Sequence[int]]]) -> list[FoldTask]:
+    """One task per (configuration, missing fold), in order; GAN folds wait for the group's first.
+
+    Parameters
+    ----------
+    pending : iterable of (config, fold numbers)
+    """
+    tasks: list[FoldTask] = []
+    first: dict[tuple, int] = {}
+    for config, folds in pending:
+        group = _gan_group(config)
+        for k in folds:
+            owner = first.get((group, k)) if group is not None else None
+            tasks.append(FoldTask(config, int(k), () if owner is None else (owner,)))
+            if group is not None and owner is None:
+                first[(group, k)] = len(tasks) - 1
+    return tasks
+
+
+def connect(workers: int | None = None, scheduler: str | None = None, *, threads: int | None = None, worker_resources: dict | None = None):
+    """A Dask client: a new local cluster of ``workers`` processes, or the cluster at ``scheduler``.
+
+    ``scheduler`` defaults to ``$ADCRNN_DASK_SCHEDULER``; with neither it and ``workers`` given,
+    returns None (run in this process). Local workers run one task at a time (one Dask thread),
+    with ``threads`` backend threads each when given, and advertise ``worker_resources`` (e.g.
+    ``{"GPU": 1}``). Logs the dashboard link; ``client.close()`` also closes a local cluster.
+
+    Raises
+    ------
+    AdcrnnError
+        The scheduler cannot be reached within :data:`CONNECT_TIMEOUT_S` seconds (the message
+        names the address).
+    """
+    scheduler = scheduler or os.environ.get(SCHEDULER_VAR) or None
+    if workers is None and scheduler is None:
+        return None
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, TimeoutError) as exc:
+            raise AdcrnnError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S} s ({exc}); start it (dask scheduler) or fix the address") from None
+    else:
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ParameterError(f"workers={workers!r}; expected a positive integer")
+        env = {} if threads is None else {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env, resources=worker_resources)
+        client = Client(cluster, set_as_default=False)
+        client._adcrnn_cluster = cluster  # closed with the client (see close)
+    logger.info("Dask dashboard: %s", client.dashboard_link)
+    return client
+
+
+def close(client) -> None:
+    """Close ``client`` and the local cluster :func:`connect` started for it (a remote one stays up)."""
+    if client is None:
+        return
+    cluster = getattr(client, "_adcrnn_cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def run_config(config, *, client, results_dir=None, verify: bool = True, threads: int | None = None, resources: dict | None = None, progress: bool = True):
+    """Cross-validate one configuration with its missing folds as tasks on ``client``'s cluster.
+
+    The distributed twin of :func:`~adcrnn_lib.cv.run_cv` (and of the baseline and TIM-Net runs):
+    folds whose files are usable are not trained again. Returns the whole
+    :class:`~adcrnn_lib.cv.CVResult`, read back from the fold files.
+    """
+    from .cv import fold_done, load_result, run_dir
+    from .data import load_emodb, make_folds
+
+    df = load_emodb(config.data_dir, verify=verify)
+    if isinstance(config, ExperimentConfig):
+        from .profiles import get_profile
+
+        n_splits = get_profile(config.profile).n_splits
+    else:
+        n_splits = config.n_splits
+    folds = make_folds(df, protocol=config.protocol, n_splits=n_splits if config.protocol == "paper" else None, seed=config.seed)
+    folder = run_dir(config, results_dir)
+    missing = [f.k for f in folds if not fold_done(folder / f"fold-{f.k}.json", config, f.k)]
+    run_tasks(fold_tasks([(config, missing)]), client=client, results_dir=results_dir, verify=verify, threads=threads, resources=resources, progress=progress)
+    return load_result(config, results_dir=results_dir)
+
+
+def run_tasks(tasks: Sequence[FoldTask], *, client=None, results_dir=None, verify: bool = True, threads: int | None = None, resources: dict | None = None, progress: bool = True, bar=None) -> list[dict]:
+    """Run ``tasks`` (sequentially when ``client`` is None, else on its cluster) with one progress bar.
+
+    ``bar``: a tqdm bar to advance instead of a new one (a grid's bar over several calls).
+
+    Returns every finished task's summary (see :func:`run_fold_task`).
+
+    Raises
+    ------
+    GridError
+        After every other task has finished, when some failed: names each task's configuration
+        key, fold and error (with the worker's traceback in the log).
+    """
+    from tqdm.auto import tqdm
+
+    if results_dir is not None:
+        results_dir = str(Path(results_dir).resolve())
+    done: list[dict] = []
+    failed: list[str] = []
+    with (contextlib.nullcontext(bar) if bar is not None else tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress)) as bar:
+        if client is None:
+            for task in tasks:
+                done.append(run_fold_task(task.config, task.fold, results_dir=results_dir, verify=verify, threads=threads))
+                bar.update()
+        else:
+            from distributed import as_completed
+
+            futures = []
+            for task in tasks:
+                after = [futures[i] for i in task.after]
+                futures.append(
+                    client.submit(
+                        run_fold_task, task.config, task.fold, results_dir=results_dir, verify=verify, threads=threads, after=after,
+                        key=f"{task.name}-{uuid.uuid4().hex[:8]}", pure=False, resources=resources,
+                    )
+                )
+            by_key = {f.key: t for f, t in zip(futures, tasks)}
+            for future in as_completed(futures, loop=client.loop):
+                task = by_key[future.key]
+                if future.status == "finished":
+                    done.append(future.result())
+                else:
+                    exc = future.exception()
+                    tb = "".join(traceback.format_tb(future.traceback())) if future.traceback() is not None else ""
+                    logger.error("fold %d of %s failed: %s: %s\n%s", task.fold, task.config.key(), type(exc).__name__, exc, tb)
+                    failed.append(f"{task.config.key()} fold {task.fold}: {type(exc).__name__}: {exc}")
+                bar.update()
+    if failed:
+        raise GridError(f"{len(failed)} of {len(tasks)} fold(s) failed and are missing (rerun to train just those):\n" + "\n".join(failed))
+    return done

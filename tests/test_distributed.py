@@ -1,0 +1,107 @@
+"""Folds as Dask tasks (loopback only): the sequential run's fold files, resume, failures, a lost worker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+
+import pytest
+
+from adcrnn_lib import cv, distributed
+from adcrnn_lib.config import ExperimentConfig
+from adcrnn_lib.exceptions import AdcrnnError, ParameterError
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two local worker processes that each advertise one "GPU" (the knob GPU clusters use)."""
+    c = distributed.connect(workers=2, worker_resources={"GPU": 1})
+    yield c
+    distributed.close(c)
+
+
+def _config(corpus, **kw) -> ExperimentConfig:
+    return ExperimentConfig(profile="smoke", protocol="paper", data_dir=str(corpus), **kw)
+
+
+def test_gan_folds_wait_for_the_first_run_that_trains_their_gans(small_corpus):
+    table_v = _config(small_corpus, augmentation="wavegan")
+    ablation = _config(small_corpus, augmentation="wavegan", loss="lf2")
+    plain = _config(small_corpus)
+    other_seed = _config(small_corpus, augmentation="wavegan", seed=1)
+    tasks = distributed.fold_tasks([(plain, [0, 1]), (table_v, [0, 1]), (ablation, [1, 0]), (other_seed, [0])])
+    assert [(t.config, t.fold, t.after) for t in tasks] == [
+        (plain, 0, ()), (plain, 1, ()), (table_v, 0, ()), (table_v, 1, ()),
+        (ablation, 1, (3,)), (ablation, 0, (2,)),  # the same fold's GANs: wait for Table V's fold
+        (other_seed, 0, ()),  # other folds, other GANs
+    ]
+
+
+def test_resume_trains_only_missing_folds_and_matches_the_sequential_run(client, paper_run, tmp_path):
+    """A distributed run over a folder that holds fold 0 trains fold 1 alone, on one "GPU", and
+    writes the predictions the sequential run wrote."""
+    config = paper_run.config
+    folder = cv.run_dir(config, tmp_path)
+    folder.mkdir(parents=True)
+    shutil.copy2(paper_run.run_dir / "fold-0.json", folder / "fold-0.json")
+    before = (folder / "fold-0.json").stat().st_mtime_ns
+    result = distributed.run_config(config, client=client, results_dir=tmp_path, verify=False, resources={"GPU": 1}, progress=False)
+    assert (folder / "fold-0.json").stat().st_mtime_ns == before  # reused, not retrained
+    assert (folder / "fold-1.json").stat().st_mtime_ns > before  # trained now
+    assert [f["predictions"] for f in result.folds] == [f["predictions"] for f in paper_run.folds]
+
+
+def test_a_failing_fold_is_named_and_the_others_finish(client, paper_run, small_corpus, tmp_path):
+    good = paper_run.config
+    folder = cv.run_dir(good, tmp_path)
+    folder.mkdir(parents=True)
+    shutil.copy2(paper_run.run_dir / "fold-0.json", folder / "fold-0.json")
+    bad = _config(tmp_path / "no-corpus-here", seed=5)
+    tasks = distributed.fold_tasks([(bad, [0]), (good, [0])])
+    with pytest.raises(distributed.GridError) as err:
+        distributed.run_tasks(tasks, client=client, results_dir=tmp_path, verify=False, progress=False)
+    message = str(err.value)
+    assert f"{bad.key()} fold 0: CorpusNotFoundError" in message and "1 of 2 fold(s) failed" in message
+    assert good.key() not in message and cv.fold_done(folder / "fold-0.json", good, 0)
+
+
+def test_a_worker_killed_mid_fold_has_its_fold_trained_elsewhere(client, small_corpus, tmp_path):
+    config = _config(small_corpus, seed=3)
+    done: dict = {}
+    runner = threading.Thread(target=lambda: done.update(result=distributed.run_config(config, client=client, results_dir=tmp_path, verify=False, progress=False)))
+    runner.start()
+    deadline = time.monotonic() + 120
+    busy = {}
+    while not busy and time.monotonic() < deadline:
+        busy = {w: keys for w, keys in client.processing().items() if keys}
+        time.sleep(0.2)
+    assert busy, "no fold started within 2 minutes"
+    victim = next(iter(busy))
+    time.sleep(3)  # into the fold: features read, training under way
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    assert client.processing()[victim], "the fold ended before the kill: nothing tested"
+    os.kill(pid, signal.SIGKILL)
+    runner.join(timeout=300)
+    assert not runner.is_alive()
+    result = done["result"]
+    folder = cv.run_dir(config, tmp_path)
+    # nothing half-written: no temporary file of an interrupted write either
+    assert len(result.folds) == 2 and sorted(p.name for p in folder.iterdir()) == ["config.json", "fold-0.json", "fold-1.json"]
+    assert all(cv.fold_done(folder / f"fold-{k}.json", config, k) for k in (0, 1))
+
+
+def test_a_wrong_scheduler_address_fails_fast_and_names_it():
+    t0 = time.monotonic()
+    with pytest.raises(AdcrnnError, match=r"tcp://127\.0\.0\.1:9"):
+        distributed.connect(scheduler="tcp://127.0.0.1:9")
+    assert time.monotonic() - t0 < distributed.CONNECT_TIMEOUT_S + 10
+
+
+def test_no_cluster_asked_means_this_process(monkeypatch):
+    monkeypatch.delenv(distributed.SCHEDULER_VAR, raising=False)
+    assert distributed.connect() is None
+    with pytest.raises(ParameterError, match="workers=0"):
+        distributed.connect(workers=0)
