@@ -22,9 +22,10 @@ end naming what is missing. A worker lost mid-fold has its fold run again on ano
 scheduler does this; the task itself is not retried when it raises).
 
 GPU workers: start one worker per GPU (``CUDA_VISIBLE_DEVICES`` set per worker, as dask-jobqueue
-and ``dask-cuda`` do) or give workers a resource (``dask worker ... --resources GPU=1``) and pass
-``resources={"GPU": 1}`` so that each fold holds one. Set ``KERAS_BACKEND=jax`` in the workers'
-environment to train on JAX.
+and ``dask-cuda`` do) and have each advertise it (``dask worker ... --resources GPU=1``); folds then
+hold one GPU each (:func:`run_tasks` asks for ``{"GPU": 1}`` when workers advertise GPUs), so a
+worker with many threads still trains one fold at a time. Set ``KERAS_BACKEND=jax`` in the
+workers' environment to train on JAX. README.md has a complete dask-jobqueue SLURM example.
 """
 
 from __future__ import annotations
@@ -222,6 +223,8 @@ def run_tasks(tasks: Sequence[FoldTask], *, client=None, results_dir=None, verif
     """Run ``tasks`` (sequentially when ``client`` is None, else on its cluster) with one progress bar.
 
     ``bar``: a tqdm bar to advance instead of a new one (a grid's bar over several calls).
+    ``resources``: what each fold holds on its worker; default ``{"GPU": 1}`` when the cluster's
+    workers advertise a ``GPU`` resource, else nothing.
 
     Returns every finished task's summary (see :func:`run_fold_task`).
 
@@ -245,6 +248,8 @@ def run_tasks(tasks: Sequence[FoldTask], *, client=None, results_dir=None, verif
         else:
             from distributed import as_completed
 
+            if resources is None and any("GPU" in w.get("resources", {}) for w in client.scheduler_info()["workers"].values()):
+                resources = {"GPU": 1}  # workers that advertise GPUs: one fold per GPU at a time
             futures = []
             for task in tasks:
                 after = [futures[i] for i in task.after]

@@ -170,7 +170,7 @@ def plot_gan_curves(gans: dict):
     ----------
     gans : dict
         Kind -> emotion -> ``{"history": {"step", "critic_loss", "gradient_penalty"}}``, as
-        :func:`~adcrnn_lib.augment.gan_examples.fold_gan_examples` returns under ``"gans"``.
+        :func:`~adcrnn_lib.gan_examples.fold_gan_examples` returns under ``"gans"``.
     """
     import matplotlib.pyplot as plt
 

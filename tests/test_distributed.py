@@ -41,14 +41,15 @@ def test_gan_folds_wait_for_the_first_run_that_trains_their_gans(small_corpus):
 
 
 def test_resume_trains_only_missing_folds_and_matches_the_sequential_run(client, paper_run, tmp_path):
-    """A distributed run over a folder that holds fold 0 trains fold 1 alone, on one "GPU", and
-    writes the predictions the sequential run wrote."""
+    """A distributed run over a folder that holds fold 0 trains fold 1 alone (on workers that
+    advertise a "GPU" resource, which each fold then holds) and writes the predictions the
+    sequential run wrote."""
     config = paper_run.config
     folder = cv.run_dir(config, tmp_path)
     folder.mkdir(parents=True)
     shutil.copy2(paper_run.run_dir / "fold-0.json", folder / "fold-0.json")
     before = (folder / "fold-0.json").stat().st_mtime_ns
-    result = distributed.run_config(config, client=client, results_dir=tmp_path, verify=False, resources={"GPU": 1}, progress=False)
+    result = distributed.run_config(config, client=client, results_dir=tmp_path, verify=False, progress=False)  # asks for {"GPU": 1}: workers advertise it
     assert (folder / "fold-0.json").stat().st_mtime_ns == before  # reused, not retrained
     assert (folder / "fold-1.json").stat().st_mtime_ns > before  # trained now
     assert [f["predictions"] for f in result.folds] == [f["predictions"] for f in paper_run.folds]

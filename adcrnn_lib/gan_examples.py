@@ -41,9 +41,9 @@ def _file_name(fold: int) -> str:
 
 def expected_gan_keys(train: pd.DataFrame, *, kind: str, seed: int, profile: str) -> dict[str, str]:
     """Emotion -> cache key of the GAN a fold with generation seed ``seed`` trains, without training it."""
-    from .balance import emotion_sources, gan_seed
-    from .gan import GanSettings
-    from .gan_clips import gan_key
+    from .augment.balance import emotion_sources, gan_seed
+    from .augment.gan import GanSettings
+    from .augment.gan_clips import gan_key
 
     settings = GanSettings.from_profile(kind, profile)
     return {
@@ -92,11 +92,11 @@ def fold_gan_examples(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: int
         np.ndarray [shape=(16384,)], the first clip the fold's run uses of that GAN);
         ``cached``: whether it was read back from the file.
     """
-    from ..config import ExperimentConfig
-    from ..cv import run_dir
-    from ..provenance import provenance
-    from ..storage import write_json
-    from . import fold_seed
+    from .config import ExperimentConfig
+    from .cv import run_dir
+    from .provenance import provenance
+    from .storage import write_json
+    from .augment import fold_seed
 
     train = df.iloc[fold.train]
     generation_seed = fold_seed(seed, fold.k)
@@ -115,8 +115,8 @@ def fold_gan_examples(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: int
 
 def _train_examples(train: pd.DataFrame, *, generation_seed: int, profile: str, progress: bool) -> dict:
     """Train (or load from the cache) the fold's GANs; their curves and one screened clip per kind."""
-    from .balance import gan_models
-    from .gan_clips import generate_clips
+    from .augment.balance import gan_models
+    from .augment.gan_clips import generate_clips
 
     gans: dict[str, dict] = {}
     examples: dict[str, dict] = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..data import EMOTIONS
+from .data import EMOTIONS
 
 __all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality", "fold_quality_report"]
 
@@ -40,8 +40,8 @@ def classifier_scores(probs: np.ndarray, intended: str) -> dict[str, float]:
 
 def clip_features(audios: list[np.ndarray]) -> np.ndarray:
     """Flattened static log-Mel of the first 16384 samples of each clip (zero-padded), ``(n, d)``."""
-    from ..features import log_mel_3d
-    from .wavegan import SLICE_SAMPLES
+    from .features import log_mel_3d
+    from .augment.wavegan import SLICE_SAMPLES
 
     rows = []
     for y in audios:
@@ -111,10 +111,10 @@ def gan_quality(train: pd.DataFrame, kind: str, predict, *, seed: int, fold: int
         Index ``emotion``; columns: clips kept, drawn, rejected per reason, the classifier
         scores and the memorization distances.
     """
-    from ..data import load_audio
-    from . import fold_seed
-    from .balance import gan_models
-    from .gan_clips import generate_clips
+    from .data import load_audio
+    from .augment import fold_seed
+    from .augment.balance import gan_models
+    from .augment.gan_clips import generate_clips
 
     rows = []
     for emotion, model, missing, gan_seed in gan_models(train, kind=kind, seed=fold_seed(seed, fold), profile=profile, progress=progress):
@@ -152,13 +152,13 @@ def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: i
     """
     import json
 
-    from ..config import ExperimentConfig
-    from ..cv import run_dir
-    from ..data import EMOTIONS
-    from ..features import PARAMS, extract_features
-    from ..predict import Predictor
-    from ..storage import write_json
-    from ..train import train_split
+    from .config import ExperimentConfig
+    from .cv import run_dir
+    from .data import EMOTIONS
+    from .features import PARAMS, extract_features
+    from .predict import Predictor
+    from .storage import write_json
+    from .train import train_split
 
     config = ExperimentConfig(profile=profile, augmentation="none", seed=seed)
     path = run_dir(config, results_dir) / f"gan-quality-fold{fold.k}.json"
