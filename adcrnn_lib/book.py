@@ -139,6 +139,40 @@ def _declared_parameters(template: Path) -> set[str]:
     return set(pm.inspect_notebook(str(template)))
 
 
+def _run_chapters(root: Path, profile: str, corpus: str, verify: bool, baseline_features: str, overrides: dict, *, jobs: int) -> None:
+    """Execute every chapter into ``book/``, ``jobs`` at a time, logging each as it ends.
+
+    Every chapter runs even when one fails; then the first failure (in book order) is raised.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = time.perf_counter()
+    finished = 0
+    lock = threading.Lock()
+
+    def run(i: int, chapter: Chapter) -> None:
+        nonlocal finished
+        template = root / "notebooks" / chapter.template
+        params = {"profile": profile, "data_dir": corpus, "verify_checksums": verify, **chapter.parameters, **overrides.get(chapter.template, {})}
+        if "baseline_features" in _declared_parameters(template):
+            params.setdefault("baseline_features", baseline_features)
+        logger.info("[chapter %d/%d] %s %s", i, len(CHAPTERS), chapter.output, params)
+        t0 = time.perf_counter()
+        run_notebook(template, root / "book" / chapter.output, params, title=chapter.title)
+        with lock:
+            finished += 1
+            done = finished
+        spent = time.perf_counter() - started
+        logger.info("[%d/%d] %s done in %.1f s; about %.0f s of chapters left", done, len(CHAPTERS), chapter.output, time.perf_counter() - t0, spent / done * (len(CHAPTERS) - done))
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run, i, chapter) for i, chapter in enumerate(CHAPTERS, 1)]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
+
+
 def build_book(
     profile: str = "cpu",
     *,
@@ -151,6 +185,7 @@ def build_book(
     baseline_features: str = "compare",
     workers: int | None = None,
     scheduler: str | None = None,
+    jobs: int = 2,
 ) -> Path:
     """Run the grid of cross-validations, every chapter with ``profile``, and build the HTML book.
 
@@ -184,6 +219,8 @@ def build_book(
         :mod:`adcrnn_lib.distributed`); default: one after another in this process.
     scheduler : str, optional
         Train them on the Dask cluster at this address instead (default ``$ADCRNN_DASK_SCHEDULER``).
+    jobs : int
+        Chapters executed at once (each in its own kernel); they only read the grid's results.
 
     Returns
     -------
@@ -192,6 +229,8 @@ def build_book(
     """
     build_started = time.perf_counter()
     prof = get_profile(profile)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ParameterError(f"jobs={jobs!r}; expected a positive integer")
     root = Path(root) if root is not None else project_root()
     unknown = set(overrides or {}) - {c.template for c in CHAPTERS}
     if unknown:
@@ -228,16 +267,7 @@ def build_book(
     saved_env = {name: os.environ.get(name) for name in chapter_env}
     os.environ.update(chapter_env)
     try:
-        for i, chapter in enumerate(CHAPTERS, 1):
-            template = root / "notebooks" / chapter.template
-            params = {"profile": prof.name, "data_dir": corpus, "verify_checksums": verify, **chapter.parameters, **(overrides or {}).get(chapter.template, {})}
-            if "baseline_features" in _declared_parameters(template):
-                params.setdefault("baseline_features", baseline_features)
-            logger.info("[chapter %d/%d] %s %s", i, len(CHAPTERS), chapter.output, params)
-            t0 = time.perf_counter()
-            run_notebook(template, root / "book" / chapter.output, params, title=chapter.title)
-            spent = time.perf_counter() - started
-            logger.info("[%d/%d] %s done in %.1f s; about %.0f s of chapters left", i, len(CHAPTERS), chapter.output, time.perf_counter() - t0, spent / i * (len(CHAPTERS) - i))
+        _run_chapters(root, prof.name, corpus, verify, baseline_features, overrides or {}, jobs=jobs)
     finally:
         for name, value in saved_env.items():
             if value is None:

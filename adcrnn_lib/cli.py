@@ -47,7 +47,7 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
-    index = build_book(args.profile, data_dir=args.data_dir, download=args.download, verify=not args.no_verify, workers=args.workers, scheduler=args.scheduler)
+    index = build_book(args.profile, data_dir=args.data_dir, download=args.download, verify=not args.no_verify, workers=args.workers, scheduler=args.scheduler, jobs=args.jobs)
     print(f"book built: {index}")
     return 0
 
@@ -198,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--data-dir", help="folder of the EmoDB wav files")
     book.add_argument("--download", action="store_true", help="download EmoDB when it is found nowhere")
     book.add_argument("--no-verify", action="store_true", help="skip the checksum check (for look-alike corpora)")
+    book.add_argument("--jobs", type=int, default=2, help="chapters executed at once, each in its own kernel (default 2)")
     _cluster_options(book)
     book.set_defaults(func=_cmd_book)
 

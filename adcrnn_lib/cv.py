@@ -394,7 +394,7 @@ def run_cv(
     df = load_emodb(config.data_dir, verify=verify)
     all_folds = make_folds(df, protocol=config.protocol, n_splits=prof.n_splits if config.protocol == "paper" else None, seed=config.seed)
     folder = run_dir(config, results_dir)
-    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict()})
+    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": config.settings().to_dict()})
     features = extract_features(df["path"].tolist(), progress=progress)
     return run_folds(
         config, all_folds, df["utterance"].to_numpy(), lambda fold: run_fold(config, df, fold, features, progress=progress), folder,

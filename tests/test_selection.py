@@ -98,7 +98,10 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     assert values[2] == pytest.approx(1e-3, rel=1e-4)  # peak at the end of the warm-up
     assert values[2] > values[3] > values[4]
     assert values[4] == pytest.approx(0.0, abs=1e-9)
-    assert learning_rate(get_profile("cpu"), 10) == get_profile("cpu").learning_rate
+    constant = get_profile("cpu").with_overrides({"lr_schedule": "constant"})
+    assert learning_rate(constant, 10) == constant.learning_rate
+    cpu = learning_rate(get_profile("cpu"), 10)  # cosine from the first step: no warm-up
+    assert float(cpu(0)) == pytest.approx(1e-3, rel=1e-6) and float(cpu(300)) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -108,10 +111,10 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
         ({"selection": "median"}, "selection='median'; allowed: best, last, average"),
         ({"bn_momentum": 1.0}, "bn_momentum=1.0"),
         ({"bn_momentum": "0.9"}, "bn_momentum='0.9'"),
-        ({"warmup_epochs": 15}, "warmup_epochs=15"),
+        ({"warmup_epochs": 30}, "warmup_epochs=30"),
         ({"epochs": 0}, "epochs=0"),
         ({"segment_hop": 400}, "segment_hop=400 is more than segment_frames=300"),
-        ({"selection": "average", "average_last": 40}, "average_last=40 is more than epochs=15"),
+        ({"selection": "average", "average_last": 40}, "average_last=40 is more than epochs=30"),
         ({"weight_decay": -0.1}, "weight_decay=-0.1"),
         ({"n_splits": 3}, "cannot override n_splits"),
         ({"dropout": 0.1}, "cannot override dropout"),
@@ -124,13 +127,13 @@ def test_bad_training_options_are_refused_with_their_name(overrides, message):
 
 def test_overrides_change_the_key_but_legacy_values_do_not():
     plain = ExperimentConfig()
-    assert ExperimentConfig(overrides={"epochs": 15}).key() == plain.key()  # the cpu profile's own value
+    assert ExperimentConfig(overrides={"epochs": 30}).key() == plain.key()  # the cpu profile's own value
     assert ExperimentConfig(overrides={k: getattr(get_profile("cpu"), k) for k in LEGACY_TRAINING}).key() == plain.key()
     # a setting at the value every run before it trained with is left out of the hash
     smoke = ExperimentConfig(profile="smoke")
     assert ExperimentConfig(profile="smoke", overrides=dict(LEGACY_TRAINING)).key() == smoke.key()
     assert ExperimentConfig(overrides={"bn_momentum": LEGACY_TRAINING["bn_momentum"]}).key() != plain.key()  # cpu's own is 0.9
-    keys = {ExperimentConfig(overrides={name: value}).key() for name, value in [("epochs", 30), ("bn_momentum", 0.5), ("selection", "last"), ("segment_hop", 150)]}
+    keys = {ExperimentConfig(overrides={name: value}).key() for name, value in [("epochs", 20), ("bn_momentum", 0.5), ("selection", "last"), ("segment_hop", 150)]}
     assert plain.key() not in keys and len(keys) == 4
     # a dict and pairs in another order are the same configuration, and survive JSON
     a = ExperimentConfig(overrides={"epochs": 30, "selection": "last"})

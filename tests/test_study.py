@@ -11,22 +11,31 @@ from adcrnn_lib.cv import compare, load_result, run_cv
 from adcrnn_lib.exceptions import ParameterError
 from adcrnn_lib.timnet import TimNetConfig, build_timnet, run_timnet
 
-LEVERS = {"cpu profile": {}, "1 s segments": {"segment_frames": 100, "segment_hop": 50}}
+LEVERS = {"starting recipe": {}, "1 s segments": {"segment_frames": 100, "segment_hop": 50}}
 
 
 @pytest.fixture(scope="module")
-def smoke_study(small_corpus, tmp_path_factory):
-    """Two study points of the smoke profile, two seeds, on the small synthetic corpus."""
+def smoke_study(small_corpus, paper_run, tmp_path_factory):
+    """Two study points of the smoke profile, two seeds, on the small synthetic corpus.
+
+    The profile's own point at seed 0 is the session's sequential paper run (copied in, so it is
+    read, not trained again)."""
+    import shutil
+
+    from adcrnn_lib.cv import run_dir
+
     results = tmp_path_factory.mktemp("study-results")
     configs = grid.study_configs("smoke", str(small_corpus), seeds=(0, 1), levers=LEVERS)
+    assert configs["starting recipe"][0] == paper_run.config
+    shutil.copytree(paper_run.run_dir, run_dir(paper_run.config, results))
     runs = {name: [run_cv(c, results_dir=results, verify=False, progress=False) for c in cs] for name, cs in configs.items()}
     return results, configs, runs
 
 
 def test_a_study_point_trains_with_its_overrides(smoke_study):
     _, configs, runs = smoke_study
-    base, short = runs["cpu profile"][0], runs["1 s segments"][0]
-    assert configs["1 s segments"][0].key() != configs["cpu profile"][0].key()
+    base, short = runs["starting recipe"][0], runs["1 s segments"][0]
+    assert configs["1 s segments"][0].key() != configs["starting recipe"][0].key()
     # the same utterances, cut into more segments: 100-frame segments with starts at most 50 apart
     for fb, fs in zip(base.folds, short.folds):
         assert fs["n_train_utterances"] == fb["n_train_utterances"]
@@ -36,7 +45,7 @@ def test_a_study_point_trains_with_its_overrides(smoke_study):
 
 def test_seeds_draw_their_own_folds_and_compare_pairs_seeds_by_folds(smoke_study):
     _, _, runs = smoke_study
-    a, b = runs["cpu profile"], runs["1 s segments"]
+    a, b = runs["starting recipe"], runs["1 s segments"]
     assert [p["utterance"] for p in a[0].folds[0]["predictions"]] != [p["utterance"] for p in a[1].folds[0]["predictions"]]
     pooled = compare(a, b)
     folds_a = [f["ua"] for r in a for f in r.folds]
@@ -52,14 +61,14 @@ def test_study_table_reads_runs_and_marks_missing_points(smoke_study, monkeypatc
     monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
     found = study.load_study("smoke", None, seeds=(0, 1), results_dir=results, timnet=False)
     assert found["never run"]["runs"] is None and found["never run"]["source"] == "not run"
-    assert found["cpu profile"]["source"] == "this build"
+    assert found["starting recipe"]["source"] == "this build"
     table = study.study_table(found)
     assert table.loc["never run", "read from"] == "not run"
     ua = [f["ua"] for r in runs["1 s segments"] for f in r.folds]
     assert table.loc["1 s segments", "UA (%)"] == f"{100 * np.mean(ua):.1f} ± {100 * np.std(ua, ddof=1):.1f}"
     seed_means = [np.mean([f["ua"] for f in r.folds]) for r in runs["1 s segments"]]
     assert table.loc["1 s segments", "UA seed spread"] == f"{100 * np.std(seed_means, ddof=1):.1f}"
-    assert table.loc["1 s segments", "UA vs cpu profile (points)"].startswith(f"{100 * (np.mean(ua) - np.mean([f['ua'] for r in runs['cpu profile'] for f in r.folds])):+.1f}")
+    assert table.loc["1 s segments", "UA vs starting recipe (points)"].startswith(f"{100 * (np.mean(ua) - np.mean([f['ua'] for r in runs['starting recipe'] for f in r.folds])):+.1f}")
 
 
 def test_run_study_refuses_unknown_points():
@@ -93,7 +102,7 @@ def test_timnet_runs_in_our_folds_and_resumes(small_corpus, tmp_path):
 
 def test_retrain_check_trains_the_fold_again_and_reproduces_it_on_this_machine(smoke_study, small_corpus, tmp_path, monkeypatch):
     results, _, _ = smoke_study
-    # the smoke study's seed-0 "cpu profile" point is Table V's none run of the smoke profile: use it as the reference
+    # the smoke study's seed-0 "starting recipe" point is Table V's none run of the smoke profile: use it as the reference
     config = grid.hda_configs("smoke", str(small_corpus))["none"]
     assert (results / "smoke" / config.key() / "fold-0.json").is_file()
     calls = []
@@ -126,8 +135,9 @@ def test_cli_study_list_and_cv_set(capsys):
     assert "unknown study point" in capsys.readouterr().err
 
 
-def test_save_reference_keeps_finished_study_runs(smoke_study, small_corpus, tmp_path):
+def test_save_reference_keeps_finished_study_runs(smoke_study, small_corpus, tmp_path, monkeypatch):
     results, configs, _ = smoke_study
+    monkeypatch.setattr(grid, "STUDY_LEVERS", LEVERS)  # the study these runs are the points of
     written = grid.save_reference("smoke", str(small_corpus), results_dir=results, reference_dir=tmp_path)
     from adcrnn_lib.cv import run_dir
 
