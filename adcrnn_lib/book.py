@@ -186,6 +186,7 @@ def build_book(
     workers: int | None = None,
     scheduler: str | None = None,
     jobs: int = 2,
+    threads: int | None = None,
 ) -> Path:
     """Run the grid of cross-validations, every chapter with ``profile``, and build the HTML book.
 
@@ -221,6 +222,9 @@ def build_book(
         Train them on the Dask cluster at this address instead (default ``$ADCRNN_DASK_SCHEDULER``).
     jobs : int
         Chapters executed at once (each in its own kernel); they only read the grid's results.
+    threads : int, optional
+        Backend threads of each local worker (default: the cores shared among them). The numbers a
+        fold ends with depend on it in the last float digits, see :mod:`adcrnn_lib.distributed`.
 
     Returns
     -------
@@ -255,7 +259,7 @@ def build_book(
     if grid:
         from .distributed import close, connect
 
-        client = connect(workers, scheduler)
+        client = connect(workers, scheduler, threads=threads)
         try:
             summary = run_grid(prof.name, wav_dir, verify=verify, baseline_features=baseline_features, client=client)
         finally:

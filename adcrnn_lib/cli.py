@@ -47,7 +47,7 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build_book
 
-    index = build_book(args.profile, data_dir=args.data_dir, download=args.download, verify=not args.no_verify, workers=args.workers, scheduler=args.scheduler, jobs=args.jobs)
+    index = build_book(args.profile, data_dir=args.data_dir, download=args.download, verify=not args.no_verify, workers=args.workers, scheduler=args.scheduler, jobs=args.jobs, threads=args.threads)
     print(f"book built: {index}")
     return 0
 
@@ -104,7 +104,7 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     from .distributed import close, connect, run_config
 
     config = _config(args)
-    client = connect(args.workers, args.scheduler)
+    client = connect(args.workers, args.scheduler, threads=args.threads)
     try:
         if client is None:
             result = run_cv(config, results_dir=args.results_dir, verify=not args.no_verify)
@@ -118,6 +118,7 @@ def _cmd_cv(args: argparse.Namespace) -> int:
 
 def _cluster_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="train folds in parallel on a local Dask cluster of N worker processes (default: one after another in this process)")
+    p.add_argument("--threads", type=int, help="backend threads of each local worker (default: this machine's cores shared among the workers); a fold's numbers depend on it in the last float digits")
     p.add_argument("--scheduler", help="train folds on the Dask cluster at tcp://HOST:PORT (default: $ADCRNN_DASK_SCHEDULER); its workers must see the corpus, caches and results folder at the same paths")
 
 

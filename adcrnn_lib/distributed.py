@@ -21,6 +21,13 @@ worker's traceback, and the other folds go on; :func:`run_tasks` raises :class:`
 end naming what is missing. A worker lost mid-fold has its fold run again on another worker (Dask's
 scheduler does this; the task itself is not retried when it raises).
 
+Thread counts: TensorFlow's reductions split their work by the number of intra-op threads, so the
+same fold trained with 1 and with 2 threads differs in the last float digits (measured on the smoke
+profile: probabilities differ by about 1e-6, the same predicted classes). A worker trains exactly
+what a sequential run with the same thread count trains (:func:`~adcrnn_lib.models.seed_keras`
+makes the weights independent of the worker's other threads); local workers share the cores
+(``threads``), so pass ``threads`` equal to the sequential run's to reproduce it digit for digit.
+
 GPU workers: start one worker per GPU (``CUDA_VISIBLE_DEVICES`` set per worker, as dask-jobqueue
 and ``dask-cuda`` do) and have each advertise it (``dask worker ... --resources GPU=1``); folds then
 hold one GPU each (:func:`run_tasks` asks for ``{"GPU": 1}`` when workers advertise GPUs), so a
@@ -154,9 +161,9 @@ def connect(workers: int | None = None, scheduler: str | None = None, *, threads
     """A Dask client: a new local cluster of ``workers`` processes, or the cluster at ``scheduler``.
 
     ``scheduler`` defaults to ``$ADCRNN_DASK_SCHEDULER``; with neither it and ``workers`` given,
-    returns None (run in this process). Local workers run one task at a time (one Dask thread),
-    with ``threads`` backend threads each when given, and advertise ``worker_resources`` (e.g.
-    ``{"GPU": 1}``). Logs the dashboard link; ``client.close()`` also closes a local cluster.
+    returns None (run in this process). Local workers run one task at a time (one Dask thread)
+    with ``threads`` backend threads each (default: this machine's cores divided among them), and
+    advertise ``worker_resources`` (e.g. ``{"GPU": 1}``). Logs the dashboard link; ``client.close()`` also closes a local cluster.
 
     Raises
     ------
@@ -177,10 +184,13 @@ def connect(workers: int | None = None, scheduler: str | None = None, *, threads
     else:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ParameterError(f"workers={workers!r}; expected a positive integer")
-        env = {} if threads is None else {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
+        if threads is None:  # share this machine's cores between the workers
+            threads = max(1, (os.cpu_count() or 1) // workers)
+        env = {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env, resources=worker_resources)
         client = Client(cluster, set_as_default=False)
         client._adcrnn_cluster = cluster  # closed with the client (see close)
+        client._adcrnn_threads = threads  # what run_tasks pins each fold to
     logger.info("Dask dashboard: %s", client.dashboard_link)
     return client
 
@@ -238,6 +248,8 @@ def run_tasks(tasks: Sequence[FoldTask], *, client=None, results_dir=None, verif
 
     if results_dir is not None:
         results_dir = str(Path(results_dir).resolve())
+    if threads is None and client is not None:
+        threads = getattr(client, "_adcrnn_threads", None)  # a local cluster's share of the cores
     done: list[dict] = []
     failed: list[str] = []
     with (contextlib.nullcontext(bar) if bar is not None else tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress)) as bar:

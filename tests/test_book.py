@@ -96,8 +96,10 @@ def test_toc_lists_every_chapter():
 def test_smoke_book_builds(project, small_corpus, paper_run, caplog):
     caplog.set_level(logging.INFO, logger="adcrnn_lib")
     # eGeMAPS (88 features) keeps the baseline fits quick; 4 speakers keep leave-one-speaker-out at 4 folds;
-    # the grid's folds run on a local Dask cluster of 2 worker processes (adcrnn book --workers 2)
-    index = book.build_book("smoke", data_dir=small_corpus, verify=False, root=project, overrides={"baseline.ipynb": {"features": "egemaps"}}, baseline_features="egemaps", workers=2)
+    # the grid's folds run on a local Dask cluster of 2 worker processes (adcrnn book --workers 2), each
+    # with this process's backend threads, so that their folds can be compared digit for digit
+    threads = len(os.sched_getaffinity(0))  # TensorFlow's default intra-op thread count
+    index = book.build_book("smoke", data_dir=small_corpus, verify=False, root=project, overrides={"baseline.ipynb": {"features": "egemaps"}}, baseline_features="egemaps", workers=2, threads=threads)
     assert index.is_file()
     # the workers wrote what the sequential run (this process) wrote for the same configuration
     distributed_none = load_result(paper_run.config)

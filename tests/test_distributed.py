@@ -15,10 +15,15 @@ from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import AdcrnnError, ParameterError
 
 
+#: TensorFlow's default intra-op threads in this process, where the sequential runs train: the
+#: workers get as many, so that their folds equal the sequential ones digit for digit.
+THREADS = len(os.sched_getaffinity(0))
+
+
 @pytest.fixture(scope="module")
 def client():
     """Two local worker processes that each advertise one "GPU" (the knob GPU clusters use)."""
-    c = distributed.connect(workers=2, worker_resources={"GPU": 1})
+    c = distributed.connect(workers=2, threads=THREADS, worker_resources={"GPU": 1})
     yield c
     distributed.close(c)
 
@@ -53,6 +58,18 @@ def test_resume_trains_only_missing_folds_and_matches_the_sequential_run(client,
     assert (folder / "fold-0.json").stat().st_mtime_ns == before  # reused, not retrained
     assert (folder / "fold-1.json").stat().st_mtime_ns > before  # trained now
     assert [f["predictions"] for f in result.folds] == [f["predictions"] for f in paper_run.folds]
+    assert set(client.run(lambda: os.environ.get("TF_NUM_INTRAOP_THREADS")).values()) == {str(THREADS)}
+
+
+def test_local_workers_share_the_cores_by_default():
+    """Without ``threads``, each of N local workers pins the backend to its share of the cores (the
+    folds then differ from a sequential run's in the last float digits: see adcrnn_lib.distributed)."""
+    shared = distributed.connect(workers=2)
+    try:
+        expected = str(max(1, (os.cpu_count() or 1) // 2))
+        assert set(shared.run(lambda: os.environ.get("TF_NUM_INTRAOP_THREADS")).values()) == {expected}
+    finally:
+        distributed.close(shared)
 
 
 def test_a_failing_fold_is_named_and_the_others_finish(client, paper_run, small_corpus, tmp_path):
