@@ -279,7 +279,8 @@ def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: b
     Table V to pick its augmentation): (runs, folds trained, folds cached)."""
     from tqdm.auto import tqdm
 
-    from .distributed import fold_tasks, run_tasks
+    from .cv import results_root
+    from .distributed import GridError, fold_tasks, run_tasks
 
     runs = trained = cached = 0
     n_loso = 3 * n_speakers  # the second wave's folds at most (none, none speaker-normalized, best augmentation)
@@ -296,6 +297,12 @@ def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: b
             logger.info("%d runs: %d folds to train on %d Dask worker(s)", len(pending), len(tasks), len(client.scheduler_info()["workers"]))
             run_tasks(tasks, client=client, results_dir=results_dir, verify=verify, threads=threads, resources=resources, bar=bar)
             trained += len(tasks)
+            unseen = {_describe(c): m for c, _ in pending if (m := _missing_folds(c, results_dir, n_speakers))}
+            if unseen:  # the workers reported success, but this process cannot read their files
+                raise GridError(
+                    f"the workers finished, but this process finds no usable fold file for {unseen} under {results_root(results_dir)}: "
+                    "with a remote cluster, the results folder must be on storage the client and every worker share, at the same path"
+                )
     return runs, trained, cached
 
 

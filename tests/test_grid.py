@@ -111,3 +111,20 @@ def test_time_estimate_scales_reference_fold_times(table, small_corpus, tmp_path
     assert grid._estimate([b], results, "smoke", 0.5, 4) == pytest.approx(0.5 * guess)
     _write_run(a, table, results, 0.5)
     assert grid._estimate([a], results, "smoke", 2.0, 4) == 0.0  # nothing left to train
+
+
+def test_distributed_grid_checks_the_workers_files_are_visible_here(small_corpus, tmp_path, monkeypatch):
+    """Workers that report success but wrote where this process cannot read (no shared storage)
+    stop the grid with a message saying so, before any chapter is built."""
+    from adcrnn_lib import distributed
+    from adcrnn_lib.distributed import GridError
+
+    class FakeClient:
+        def scheduler_info(self):
+            return {"workers": {"tcp://elsewhere:1": {}}}
+
+    ran = []
+    monkeypatch.setattr(distributed, "run_tasks", lambda tasks, **kw: ran.append(len(tasks)) or [])
+    with pytest.raises(GridError, match="storage the client and every worker share"):
+        grid.run_grid("smoke", small_corpus, verify=False, results_dir=tmp_path, baseline_features="egemaps", client=FakeClient())
+    assert ran and ran[0] > 0  # the first wave was sent to the workers
