@@ -163,7 +163,8 @@ def connect(workers: int | None = None, scheduler: str | None = None, *, threads
     ``scheduler`` defaults to ``$ADCRNN_DASK_SCHEDULER``; with neither it and ``workers`` given,
     returns None (run in this process). Local workers run one task at a time (one Dask thread)
     with ``threads`` backend threads each (default: this machine's cores divided among them), and
-    advertise ``worker_resources`` (e.g. ``{"GPU": 1}``). Logs the dashboard link; ``client.close()`` also closes a local cluster.
+    advertise ``worker_resources`` (e.g. ``{"GPU": 1}``). Logs the dashboard link; :func:`close` closes
+    the client and a local cluster with it.
 
     Raises
     ------
