@@ -267,6 +267,10 @@ def train_model(
         optimizer=make_optimizer(prof, math.ceil(len(train.x) / prof.batch_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
+    # Keras's TensorFlow trainer creates Adam's slots inside the first trace of the training step,
+    # and TensorFlow then traces the step a second time; built here, the step is traced once (the
+    # same arithmetic, about 3 s less per smoke fold; checked bit for bit against the two-trace runs)
+    trainer.optimizer.build(trainer.trainable_variables)
     with tqdm(total=prof.epochs, desc=description, unit="epoch", disable=not progress, leave=False) as bar:
         select = _Select(base, val, num_classes, prof.patience, bar, selection=prof.selection, epochs=prof.epochs, average_last=prof.average_last)
         trainer.fit(
