@@ -204,3 +204,23 @@ def loso_run(small_corpus, tmp_path_factory):
         mp.setattr(features, "speaker_normalizers", norms)
         result = cv.run_cv(config, results_dir=tmp_path_factory.mktemp("loso-runs"), verify=False, progress=False)
     return result, seen
+
+
+# ------------------------------------------------------------------------------------------
+# the JAX backend: both checks of tests/jax_checks.py in one subprocess, once per test run
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def jax_checks(tmp_path_factory):
+    """``(stdout, stderr)`` of ``tests/jax_checks.py`` run with ``KERAS_BACKEND=jax``; skips without jax."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (make test installs requirements-test.txt; GPU machines have it)")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(root)}
+    proc = subprocess.run(
+        [sys.executable, str(root / "tests" / "jax_checks.py")], capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path_factory.mktemp("jax")
+    )
+    return proc.stdout, proc.stderr + f"\n(exit status {proc.returncode})"
