@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 import traceback
 import uuid
@@ -50,7 +51,7 @@ from pathlib import Path
 from .config import GAN_AUGMENTATIONS, ExperimentConfig
 from .exceptions import AdcrnnError, ParameterError
 
-__all__ = ["SCHEDULER_VAR", "FoldTask", "GridError", "connect", "close", "fold_tasks", "run_config", "run_fold_task", "run_tasks", "pin_threads"]
+__all__ = ["SCHEDULER_VAR", "FoldTask", "JobTask", "GridError", "connect", "close", "fold_tasks", "run_config", "run_fold_task", "run_job_task", "run_tasks", "pin_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,21 @@ class FoldTask:
     @property
     def name(self) -> str:
         return f"{self.config.key()}-fold{self.fold}"
+
+
+@dataclass(frozen=True)
+class JobTask:
+    """A piece of the book's work that is not a fold: ``func(**kwargs)``, named ``name`` in the log.
+
+    ``func`` must be a module-level function (the task is pickled by reference); it takes
+    ``results_dir`` and ``verify`` keyword arguments, as :func:`run_tasks` passes them on. Examples:
+    the GAN quality report of fold 0 and the retraining check (:func:`~adcrnn_lib.grid.run_grid`).
+    """
+
+    name: str
+    func: object
+    kwargs: dict = field(default_factory=dict)
+    after: tuple[int, ...] = field(default=())
 
 
 def pin_threads(threads: int | None) -> None:
@@ -129,6 +145,24 @@ def run_fold_task(config, fold: int, *, results_dir: str | None = None, verify: 
     result = _runner(config)(config, results_dir=results_dir, verify=verify, progress=False, folds=[fold])
     record = result.folds[0]
     return {"key": config.key(), "fold": fold, "ua": record["ua"], "wall_time_s": round(time.perf_counter() - t0, 1), "worker_pid": os.getpid()}
+
+
+def run_job_task(func, kwargs: dict, *, results_dir: str | None = None, verify: bool = True, threads: int | None = None, after=None) -> dict:
+    """Run a :class:`JobTask`'s function with the backend threads pinned; what a worker runs.
+
+    Returns ``{"key": the function's name, "wall_time_s", "worker_pid"}``.
+    """
+    pin_threads(threads)
+    t0 = time.perf_counter()
+    func(**kwargs, results_dir=results_dir, verify=verify)
+    return {"key": getattr(func, "__name__", str(func)), "wall_time_s": round(time.perf_counter() - t0, 1), "worker_pid": os.getpid()}
+
+
+def _submit_args(task) -> tuple:
+    """What :func:`run_tasks` calls for ``task``: (function, positional arguments, log label)."""
+    if isinstance(task, JobTask):
+        return run_job_task, (task.func, task.kwargs), task.name
+    return run_fold_task, (task.config, task.fold), f"{task.config.key()} fold {task.fold}"
 
 
 def _gan_group(config) -> tuple | None:
@@ -230,7 +264,7 @@ def run_config(config, *, client, results_dir=None, verify: bool = True, threads
     return load_result(config, results_dir=results_dir)
 
 
-def run_tasks(tasks: Sequence[FoldTask], *, client=None, results_dir=None, verify: bool = True, threads: int | None = None, resources: dict | None = None, progress: bool = True, bar=None) -> list[dict]:
+def run_tasks(tasks: Sequence[FoldTask | JobTask], *, client=None, results_dir=None, verify: bool = True, threads: int | None = None, resources: dict | None = None, progress: bool = True, bar=None) -> list[dict]:
     """Run ``tasks`` (sequentially when ``client`` is None, else on its cluster) with one progress bar.
 
     ``bar``: a tqdm bar to advance instead of a new one (a grid's bar over several calls).
@@ -256,7 +290,8 @@ def run_tasks(tasks: Sequence[FoldTask], *, client=None, results_dir=None, verif
     with (contextlib.nullcontext(bar) if bar is not None else tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress)) as bar:
         if client is None:
             for task in tasks:
-                done.append(run_fold_task(task.config, task.fold, results_dir=results_dir, verify=verify, threads=threads))
+                func, args, _ = _submit_args(task)
+                done.append(func(*args, results_dir=results_dir, verify=verify, threads=threads))
                 bar.update()
         else:
             from distributed import as_completed
@@ -266,10 +301,12 @@ def run_tasks(tasks: Sequence[FoldTask], *, client=None, results_dir=None, verif
             futures = []
             for task in tasks:
                 after = [futures[i] for i in task.after]
+                func, args, _ = _submit_args(task)
+                name = task.name if isinstance(task, FoldTask) else re.sub(r"\W+", "-", task.name)
                 futures.append(
                     client.submit(
-                        run_fold_task, task.config, task.fold, results_dir=results_dir, verify=verify, threads=threads, after=after,
-                        key=f"{task.name}-{uuid.uuid4().hex[:8]}", pure=False, resources=resources,
+                        func, *args, results_dir=results_dir, verify=verify, threads=threads, after=after,
+                        key=f"{name}-{uuid.uuid4().hex[:8]}", pure=False, resources=resources,
                     )
                 )
             by_key = {f.key: t for f, t in zip(futures, tasks)}
@@ -280,9 +317,10 @@ def run_tasks(tasks: Sequence[FoldTask], *, client=None, results_dir=None, verif
                 else:
                     exc = future.exception()
                     tb = "".join(traceback.format_tb(future.traceback())) if future.traceback() is not None else ""
-                    logger.error("fold %d of %s failed: %s: %s\n%s", task.fold, task.config.key(), type(exc).__name__, exc, tb)
-                    failed.append(f"{task.config.key()} fold {task.fold}: {type(exc).__name__}: {exc}")
+                    label = _submit_args(task)[2]
+                    logger.error("%s failed: %s: %s\n%s", label, type(exc).__name__, exc, tb)
+                    failed.append(f"{label}: {type(exc).__name__}: {exc}")
                 bar.update()
     if failed:
-        raise GridError(f"{len(failed)} of {len(tasks)} fold(s) failed and are missing (rerun to train just those):\n" + "\n".join(failed))
+        raise GridError(f"{len(failed)} of {len(tasks)} task(s) failed and are missing (rerun to run just those):\n" + "\n".join(failed))
     return done

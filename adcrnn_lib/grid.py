@@ -236,7 +236,6 @@ def run_grid(
         n, trained, cached = _run_grid_tasks(queue, profile, data_dir, seed=seed, verify=verify, results_dir=results_dir, n_speakers=n_speakers, client=client, threads=threads, resources=resources, progress=progress)
     else:
         n, trained, cached = _run_grid_here(queue, total, profile, data_dir, seed=seed, verify=verify, results_dir=results_dir, n_speakers=n_speakers, progress=progress)
-    retrain_check(profile, data_dir, seed=seed, results_dir=results_dir, verify=verify)  # one fold trained again, once per results folder
     summary = {"profile": profile, "runs": n, "folds_trained": trained, "folds_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
     write_json(results_root(results_dir) / profile / GRID_RECORD, summary)
     logger.info("grid done: %d runs, %d folds trained, %d cached, %s", n, trained, cached, _hms(summary["wall_time_s"]))
@@ -271,7 +270,24 @@ def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int
         cached += _n_folds(config, n_speakers) - len(missing)
         if not queue and n < total:
             queue = list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
+    for job in _book_jobs(profile, data_dir, seed=seed, results_dir=results_dir):
+        logger.info("[%s] running", job.name)
+        job.func(**job.kwargs, results_dir=results_dir, verify=verify)
     return n, trained, cached
+
+
+def _book_jobs(profile: str, data_dir, *, seed: int, results_dir) -> list:
+    """The book's work besides folds, run after Table V's GAN folds: chapter 2's GAN quality
+    report (an ADCRNN trained on fold 0's real utterances judges the fold's GAN clips) when it is
+    not cached, and the reproducibility chapter's retraining of one fold (:func:`retrain_check`)."""
+    from .distributed import JobTask
+    from .quality import paper_fold_quality, quality_report_path
+
+    jobs = []
+    if not quality_report_path(profile, seed=seed, results_dir=results_dir).is_file():
+        jobs.append(JobTask("GAN quality report, fold 0", paper_fold_quality, {"profile": profile, "data_dir": _data(data_dir), "seed": seed}))
+    jobs.append(JobTask("retraining check, fold 0", retrain_check, {"profile": profile, "data_dir": _data(data_dir), "seed": seed}))  # cached after its first run
+    return jobs
 
 
 def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: bool, results_dir, n_speakers: int, client, threads, resources, progress: bool) -> tuple[int, int, int]:
@@ -280,7 +296,7 @@ def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: b
     from tqdm.auto import tqdm
 
     from .cv import results_root
-    from .distributed import GridError, fold_tasks, run_tasks
+    from .distributed import FoldTask, GridError, fold_tasks, run_tasks
 
     runs = trained = cached = 0
     n_loso = 3 * n_speakers  # the second wave's folds at most (none, none speaker-normalized, best augmentation)
@@ -292,11 +308,16 @@ def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: b
                 bar.total = bar.n + sum(len(m) for _, m in pending)
                 bar.refresh()
             tasks = fold_tasks(pending)
+            if pending is not first:  # the GAN folds are done: the non-fold work runs beside leave one speaker out
+                tasks += _book_jobs(profile, data_dir, seed=seed, results_dir=results_dir)
+                bar.total += len(tasks) - sum(len(m) for _, m in pending)
+                bar.refresh()
             runs += len(pending)
             cached += sum(_n_folds(c, n_speakers) - len(m) for c, m in pending)
-            logger.info("%d runs: %d folds to train on %d Dask worker(s)", len(pending), len(tasks), len(client.scheduler_info()["workers"]))
+            jobs = [t.name for t in tasks if not isinstance(t, FoldTask)]
+            logger.info("%d runs: %d folds to train on %d Dask worker(s)%s", len(pending), len(tasks) - len(jobs), len(client.scheduler_info()["workers"]), f"; also {' and '.join(jobs)}" if jobs else "")
             run_tasks(tasks, client=client, results_dir=results_dir, verify=verify, threads=threads, resources=resources, bar=bar)
-            trained += len(tasks)
+            trained += sum(isinstance(t, FoldTask) for t in tasks)
             unseen = {_describe(c): m for c, _ in pending if (m := _missing_folds(c, results_dir, n_speakers))}
             if unseen:  # the workers reported success, but this process cannot read their files
                 raise GridError(

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .data import EMOTIONS
 
-__all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality", "fold_quality_report"]
+__all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality", "fold_quality_report", "quality_report_path", "paper_fold_quality"]
 
 
 def classifier_scores(probs: np.ndarray, intended: str) -> dict[str, float]:
@@ -153,15 +153,14 @@ def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: i
     import json
 
     from .config import ExperimentConfig
-    from .cv import run_dir
     from .data import EMOTIONS
     from .features import PARAMS, extract_features
     from .predict import Predictor
     from .storage import write_json
     from .train import train_split
 
+    path = quality_report_path(profile, seed=seed, fold=fold.k, results_dir=results_dir)
     config = ExperimentConfig(profile=profile, augmentation="none", seed=seed)
-    path = run_dir(config, results_dir) / f"gan-quality-fold{fold.k}.json"
     if path.is_file():
         rows = json.loads(path.read_text())
     else:
@@ -175,3 +174,25 @@ def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: i
             rows += [{"GAN": kind, **row} for row in table.reset_index().to_dict(orient="records")]
         write_json(path, rows)
     return pd.DataFrame(rows).set_index(["GAN", "emotion"])
+
+
+def quality_report_path(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None):
+    """Where :func:`fold_quality_report` keeps fold ``fold``'s table: beside Table V's ``none`` run."""
+    from .config import ExperimentConfig
+    from .cv import run_dir
+
+    return run_dir(ExperimentConfig(profile=profile, augmentation="none", seed=seed), results_dir) / f"gan-quality-fold{fold}.json"
+
+
+def paper_fold_quality(profile: str = "cpu", data_dir=None, *, seed: int = 0, fold: int = 0, results_dir=None, verify: bool = True, progress: bool = False) -> pd.DataFrame:
+    """:func:`fold_quality_report` for fold ``fold`` of ``profile``'s paper-protocol folds (the grid's).
+
+    What the book's grid runs once its GAN folds are done (so the GANs are read from the cache),
+    and what the augmentation chapter then reads back.
+    """
+    from .data import load_emodb, make_folds
+    from .profiles import get_profile
+
+    df = load_emodb(data_dir, verify=verify)
+    folds = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)
+    return fold_quality_report(df, folds[fold], profile=profile, seed=seed, results_dir=results_dir, progress=progress)

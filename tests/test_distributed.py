@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -82,7 +83,7 @@ def test_a_failing_fold_is_named_and_the_others_finish(client, paper_run, small_
     with pytest.raises(distributed.GridError) as err:
         distributed.run_tasks(tasks, client=client, results_dir=tmp_path, verify=False, progress=False)
     message = str(err.value)
-    assert f"{bad.key()} fold 0: CorpusNotFoundError" in message and "1 of 2 fold(s) failed" in message
+    assert f"{bad.key()} fold 0: CorpusNotFoundError" in message and "1 of 2 task(s) failed" in message
     assert good.key() not in message and cv.fold_done(folder / "fold-0.json", good, 0)
 
 
@@ -123,3 +124,20 @@ def test_no_cluster_asked_means_this_process(monkeypatch):
     assert distributed.connect() is None
     with pytest.raises(ParameterError, match="workers=0"):
         distributed.connect(workers=0)
+
+
+def test_non_fold_jobs_run_on_workers_and_a_failing_one_is_named(client, paper_run, small_corpus, tmp_path):
+    """The grid's other work (here the retraining check, as the book's grid sends it) runs as a task
+    beside folds; a job that raises is named in the GridError while the others finish."""
+    from adcrnn_lib import grid
+
+    reference = tmp_path / "reference"
+    shutil.copytree(paper_run.run_dir, cv.run_dir(paper_run.config, reference))  # the smoke Table V none run is paper_run
+    results = tmp_path / "results"
+    check = distributed.JobTask("retraining check, fold 0", grid.retrain_check, {"profile": "smoke", "data_dir": str(small_corpus), "reference_dir": str(reference)})
+    broken = distributed.JobTask("a job that raises", grid.retrain_check, {"profile": "no-such-profile"})
+    with pytest.raises(distributed.GridError) as err:
+        distributed.run_tasks([check, broken], client=client, results_dir=results, verify=False, progress=False)
+    assert "1 of 2 task(s) failed" in str(err.value) and "a job that raises: ParameterError: profile='no-such-profile'" in str(err.value)
+    retrained = json.loads((cv.run_dir(paper_run.config, results / grid.RETRAIN_DIR) / "fold-0.json").read_text())
+    assert retrained["predictions"] == paper_run.folds[0]["predictions"]  # a worker with this process's threads trains the same fold
