@@ -276,48 +276,65 @@ def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int
     return n, trained, cached
 
 
-def _book_jobs(profile: str, data_dir, *, seed: int, results_dir) -> list:
-    """The book's work besides folds, run after Table V's GAN folds: chapter 2's GAN quality
-    report (an ADCRNN trained on fold 0's real utterances judges the fold's GAN clips) when it is
-    not cached, and the reproducibility chapter's retraining of one fold (:func:`retrain_check`)."""
-    from .distributed import JobTask
+def _book_jobs(profile: str, data_dir, *, seed: int, results_dir, tasks: list | None = None) -> list:
+    """The book's work besides folds: chapter 2's GAN quality report (an ADCRNN trained on fold 0's
+    real utterances judges the fold's GAN clips) when it is not cached, and the reproducibility
+    chapter's retraining of one fold (:func:`retrain_check`, cached after its first run).
+
+    ``tasks``: the wave the jobs join; the quality report then waits for the tasks that train
+    fold 0 of Table V's WaveGAN and SpecGAN rows, whose GANs it reads from the cache.
+    """
+    from .distributed import FoldTask, JobTask
     from .quality import paper_fold_quality, quality_report_path
 
     jobs = []
     if not quality_report_path(profile, seed=seed, results_dir=results_dir).is_file():
-        jobs.append(JobTask("GAN quality report, fold 0", paper_fold_quality, {"profile": profile, "data_dir": _data(data_dir), "seed": seed}))
-    jobs.append(JobTask("retraining check, fold 0", retrain_check, {"profile": profile, "data_dir": _data(data_dir), "seed": seed}))  # cached after its first run
+        gans = [hda_configs(profile, data_dir, seed=seed)[kind] for kind in ("wavegan", "specgan")]
+        after = tuple(i for i, t in enumerate(tasks or []) if isinstance(t, FoldTask) and t.fold == 0 and t.config in gans)
+        jobs.append(JobTask("GAN quality report, fold 0", paper_fold_quality, {"profile": profile, "data_dir": _data(data_dir), "seed": seed}, after))
+    jobs.append(JobTask("retraining check, fold 0", retrain_check, {"profile": profile, "data_dir": _data(data_dir), "seed": seed}))
     return jobs
 
 
+def _longest_first(configs: list) -> list:
+    """``configs`` with the GAN runs first (their folds also train the fold's GANs), the baselines
+    last (seconds a fold), the order kept within each group: a cluster starts the long tasks first."""
+    from .config import GAN_AUGMENTATIONS
+
+    return sorted(configs, key=lambda c: 2 if isinstance(c, BaselineConfig) else (0 if c.augmentation in GAN_AUGMENTATIONS else 1))
+
+
 def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: bool, results_dir, n_speakers: int, client, threads, resources, progress: bool) -> tuple[int, int, int]:
-    """:func:`run_grid`'s missing folds as Dask tasks, in two waves (leave one speaker out needs
-    Table V to pick its augmentation): (runs, folds trained, folds cached)."""
+    """:func:`run_grid`'s missing folds as Dask tasks, in two waves: (runs, folds trained, folds cached).
+
+    The first wave holds every run that does not depend on Table V's results (leave one speaker
+    out without augmentation included), longest first, and the book's other work
+    (:func:`_book_jobs`); the second, leave one speaker out with Table V's best augmentation.
+    """
     from tqdm.auto import tqdm
 
     from .cv import results_root
     from .distributed import FoldTask, GridError, fold_tasks, run_tasks
 
     runs = trained = cached = 0
-    n_loso = 3 * n_speakers  # the second wave's folds at most (none, none speaker-normalized, best augmentation)
-    first = [(config, _missing_folds(config, results_dir, n_speakers)) for config in queue]
-    with tqdm(total=sum(len(m) for _, m in first) + n_loso, desc="grid folds", unit="fold", disable=not progress) as bar:
+    loso_none = [c for c in loso_configs(profile, data_dir, augmentation="none", seed=seed).values() if c not in queue]
+    first = [(config, _missing_folds(config, results_dir, n_speakers)) for config in _longest_first([*queue, *loso_none])]
+    with tqdm(total=sum(len(m) for _, m in first) + n_speakers, desc="grid folds", unit="fold", disable=not progress) as bar:
         for pending in (first, None):
-            if pending is None:
-                pending = [(c, _missing_folds(c, results_dir, n_speakers)) for c in loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values()]
-                bar.total = bar.n + sum(len(m) for _, m in pending)
-                bar.refresh()
+            if pending is None:  # Table V is done: leave one speaker out with its best augmentation
+                done = {c for c, _ in first}
+                pending = [(c, _missing_folds(c, results_dir, n_speakers)) for c in loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values() if c not in done]
             tasks = fold_tasks(pending)
-            if pending is not first:  # the GAN folds are done: the non-fold work runs beside leave one speaker out
-                tasks += _book_jobs(profile, data_dir, seed=seed, results_dir=results_dir)
-                bar.total += len(tasks) - sum(len(m) for _, m in pending)
-                bar.refresh()
+            if pending is first:
+                tasks += _book_jobs(profile, data_dir, seed=seed, results_dir=results_dir, tasks=tasks)
+            bar.total = bar.n + len(tasks)
+            bar.refresh()
             runs += len(pending)
             cached += sum(_n_folds(c, n_speakers) - len(m) for c, m in pending)
             jobs = [t.name for t in tasks if not isinstance(t, FoldTask)]
             logger.info("%d runs: %d folds to train on %d Dask worker(s)%s", len(pending), len(tasks) - len(jobs), len(client.scheduler_info()["workers"]), f"; also {' and '.join(jobs)}" if jobs else "")
             run_tasks(tasks, client=client, results_dir=results_dir, verify=verify, threads=threads, resources=resources, bar=bar)
-            trained += sum(isinstance(t, FoldTask) for t in tasks)
+            trained += len(tasks) - len(jobs)
             unseen = {_describe(c): m for c, _ in pending if (m := _missing_folds(c, results_dir, n_speakers))}
             if unseen:  # the workers reported success, but this process cannot read their files
                 raise GridError(
