@@ -184,13 +184,14 @@ def _train_fold(x_train, y_train, x_val, y_val, config: TimNetConfig, seed: int,
     import keras
 
     from .profiles import get_profile
-    from .train import SegmentData, _Select, set_determinism
+    from .train import SegmentData, _Select, compile_for_training, set_determinism
 
     set_determinism(seed)
     model = build_timnet(x_train.shape[1:], num_classes, dilations=config.dilations)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=0.93, beta_2=0.98),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+    compile_for_training(
+        model,
+        keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=0.93, beta_2=0.98),
+        keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
     )
     val = SegmentData(x_val, y_val, np.arange(len(y_val)), y_val)
     patience = get_profile("cpu").patience if config.selection == "best" else config.epochs
