@@ -242,6 +242,25 @@ def fold_done(path: Path, config, k: int) -> bool:
     return record_problem(record, config_key=config.key(), fold=k) is None
 
 
+def n_folds(config, n_speakers: int) -> int:
+    """How many folds ``config`` has: one per speaker under ``"loso"``, else its profile's (or baseline's) ``n_splits``."""
+    if config.protocol == "loso":
+        return n_speakers
+    return get_profile(config.profile).n_splits if isinstance(config, ExperimentConfig) else config.n_splits
+
+
+def missing_folds(config, results_dir, n_speakers: int) -> list[int]:
+    """The folds of ``config`` still to train: those without a complete, current fold record.
+
+    A fold counts as done only when its file is one :func:`run_cv` would reuse (complete, this
+    schema version, this configuration key and fold number, :func:`fold_done`); a missing,
+    half-written or stale file is still to train, as ``run_cv`` will train it. ``config`` may be an
+    ADCRNN, baseline or TIM-Net configuration.
+    """
+    folder = run_dir(config, results_dir)
+    return [k for k in range(n_folds(config, n_speakers)) if not fold_done(folder / f"fold-{k}.json", config, k)]
+
+
 # --------------------------------------------------------------------------------------------
 # All folds
 # --------------------------------------------------------------------------------------------

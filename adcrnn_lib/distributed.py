@@ -247,19 +247,11 @@ def run_config(config, *, client, results_dir=None, verify: bool = True, threads
     folds whose files are usable are not trained again. Returns the whole
     :class:`~adcrnn_lib.cv.CVResult`, read back from the fold files.
     """
-    from .cv import fold_done, load_result, run_dir
-    from .data import load_emodb, make_folds
+    from .cv import load_result, missing_folds
+    from .data import load_emodb
 
-    df = load_emodb(config.data_dir, verify=verify)
-    if isinstance(config, ExperimentConfig):
-        from .profiles import get_profile
-
-        n_splits = get_profile(config.profile).n_splits
-    else:
-        n_splits = config.n_splits
-    folds = make_folds(df, protocol=config.protocol, n_splits=n_splits if config.protocol == "paper" else None, seed=config.seed)
-    folder = run_dir(config, results_dir)
-    missing = [f.k for f in folds if not fold_done(folder / f"fold-{f.k}.json", config, f.k)]
+    n_speakers = load_emodb(config.data_dir, verify=verify)["speaker"].nunique()  # checks the corpus here, before any task
+    missing = missing_folds(config, results_dir, int(n_speakers))
     run_tasks(fold_tasks([(config, missing)]), client=client, results_dir=results_dir, verify=verify, threads=threads, resources=resources, progress=progress)
     return load_result(config, results_dir=results_dir)
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from .baselines import BaselineConfig
 from .config import ExperimentConfig
+from .cv import missing_folds, n_folds
 from .exceptions import ParameterError
 from .profiles import get_profile
 
@@ -129,25 +130,6 @@ def _n_speakers(data_dir) -> int:
     return int(load_emodb(data_dir, verify=False)["speaker"].nunique())
 
 
-def _n_folds(config, n_speakers: int) -> int:
-    if config.protocol == "loso":
-        return n_speakers
-    return get_profile(config.profile).n_splits if isinstance(config, ExperimentConfig) else config.n_splits
-
-
-def _missing_folds(config, results_dir, n_speakers: int) -> list[int]:
-    """The folds of ``config`` still to train: those without a complete, current fold record.
-
-    A fold counts as done only when its file is one :func:`~adcrnn_lib.cv.run_cv` would reuse
-    (complete, this schema version, this configuration key and fold number); a missing,
-    half-written or stale file is still to train, as ``run_cv`` will train it.
-    """
-    from .cv import fold_done, run_dir
-
-    folder = run_dir(config, results_dir)
-    return [k for k in range(_n_folds(config, n_speakers)) if not fold_done(folder / f"fold-{k}.json", config, k)]
-
-
 def _reference_seconds(config, fold: int) -> float | None:
     from .cv import run_dir
 
@@ -162,7 +144,7 @@ def _estimate(pending: list, results_dir, profile: str, speed: float | None, n_s
     """Seconds left for ``pending`` runs: reference fold times scaled by this machine's speed."""
     total = 0.0
     for config in pending:
-        for k in _missing_folds(config, results_dir, n_speakers):
+        for k in missing_folds(config, results_dir, n_speakers):
             ref = _reference_seconds(config, k)
             guess = _FOLD_SECONDS_GUESS.get(profile, 60.0)
             total += ref * (speed or 1.0) if ref is not None else guess * (speed or 1.0)
@@ -254,9 +236,9 @@ def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int
         config = queue.pop(0)
         n += 1
         speed = measured / reference if reference > 0 else None
-        missing = _missing_folds(config, results_dir, n_speakers)
+        missing = missing_folds(config, results_dir, n_speakers)
         left = _estimate([config, *queue], results_dir, profile, speed, n_speakers)
-        logger.info("[run %d/%d] %s: %d of %d folds to train; about %s left", n, total, _describe(config), len(missing), _n_folds(config, n_speakers), _hms(left))
+        logger.info("[run %d/%d] %s: %d of %d folds to train; about %s left", n, total, _describe(config), len(missing), n_folds(config, n_speakers), _hms(left))
         t0 = time.perf_counter()
         if isinstance(config, BaselineConfig):
             run_baseline(config, verify=verify, progress=progress, results_dir=results_dir)
@@ -267,7 +249,7 @@ def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int
             measured += time.perf_counter() - t0
             reference += sum(ref)
         trained += len(missing)
-        cached += _n_folds(config, n_speakers) - len(missing)
+        cached += n_folds(config, n_speakers) - len(missing)
         if not queue and n < total:
             queue = list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
     for job in _book_jobs(profile, data_dir, seed=seed, results_dir=results_dir):
@@ -318,24 +300,24 @@ def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: b
 
     runs = trained = cached = 0
     loso_none = [c for c in loso_configs(profile, data_dir, augmentation="none", seed=seed).values() if c not in queue]
-    first = [(config, _missing_folds(config, results_dir, n_speakers)) for config in _longest_first([*queue, *loso_none])]
+    first = [(config, missing_folds(config, results_dir, n_speakers)) for config in _longest_first([*queue, *loso_none])]
     with tqdm(total=sum(len(m) for _, m in first) + n_speakers, desc="grid folds", unit="fold", disable=not progress) as bar:
         for pending in (first, None):
             if pending is None:  # Table V is done: leave one speaker out with its best augmentation
                 done = {c for c, _ in first}
-                pending = [(c, _missing_folds(c, results_dir, n_speakers)) for c in loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values() if c not in done]
+                pending = [(c, missing_folds(c, results_dir, n_speakers)) for c in loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values() if c not in done]
             tasks = fold_tasks(pending)
             if pending is first:
                 tasks += _book_jobs(profile, data_dir, seed=seed, results_dir=results_dir, tasks=tasks)
             bar.total = bar.n + len(tasks)
             bar.refresh()
             runs += len(pending)
-            cached += sum(_n_folds(c, n_speakers) - len(m) for c, m in pending)
+            cached += sum(n_folds(c, n_speakers) - len(m) for c, m in pending)
             jobs = [t.name for t in tasks if not isinstance(t, FoldTask)]
             logger.info("%d runs: %d folds to train on %d Dask worker(s)%s", len(pending), len(tasks) - len(jobs), len(client.scheduler_info()["workers"]), f"; also {' and '.join(jobs)}" if jobs else "")
             run_tasks(tasks, client=client, results_dir=results_dir, verify=verify, threads=threads, resources=resources, bar=bar)
             trained += len(tasks) - len(jobs)
-            unseen = {_describe(c): m for c, _ in pending if (m := _missing_folds(c, results_dir, n_speakers))}
+            unseen = {_describe(c): m for c, _ in pending if (m := missing_folds(c, results_dir, n_speakers))}
             if unseen:  # the workers reported success, but this process cannot read their files
                 raise GridError(
                     f"the workers finished, but this process finds no usable fold file for {unseen} under {results_root(results_dir)}: "
@@ -370,7 +352,7 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     written = []
     for config in dict.fromkeys(configs):
         src, dest = run_dir(config, results_dir), run_dir(config, ref_root)
-        if dest in written or _missing_folds(config, results_dir, n_speakers):
+        if dest in written or missing_folds(config, results_dir, n_speakers):
             continue  # unequal configurations can name one run (a study lever at the profile's own value)
         dest.mkdir(parents=True, exist_ok=True)
         for path in sorted(src.glob("*.json")):

@@ -13,7 +13,7 @@ import statistics
 import numpy as np
 import pytest
 
-from adcrnn_lib import cv, data, grid, profiles
+from adcrnn_lib import cv, data, profiles
 from adcrnn_lib import train as train_module
 from adcrnn_lib.augment import GeneratedClip
 from adcrnn_lib.config import ExperimentConfig
@@ -264,8 +264,8 @@ def test_stale_fold_files_are_never_used(loso_copy, tmp_path, small_corpus, case
     assert str(path) in caplog.text and "recomputed" in caplog.text
     # the grid counts it as still to train (it cannot see a changed corpus: run_cv can)
     if case != "other test utterances":
-        assert grid._missing_folds(config, tmp_path, 4) == [1]
-    assert grid._missing_folds(config, tmp_path / "nowhere", 4) == [0, 1, 2, 3]
+        assert cv.missing_folds(config, tmp_path, 4) == [1]
+    assert cv.missing_folds(config, tmp_path / "nowhere", 4) == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(
@@ -275,12 +275,12 @@ def test_stale_fold_files_are_never_used(loso_copy, tmp_path, small_corpus, case
 def test_load_result_refuses_a_half_finished_run(loso_copy, tmp_path, gone, message):
     config, folder = loso_copy
     assert cv.load_result(config, results_dir=tmp_path).folds == [json.loads((folder / f"fold-{k}.json").read_text()) for k in range(4)]
-    assert grid._missing_folds(config, tmp_path, 4) == []
+    assert cv.missing_folds(config, tmp_path, 4) == []
     for k in gone:
         (folder / f"fold-{k}.json").unlink()
     with pytest.raises(ParameterError, match=message):
         cv.load_result(config, results_dir=tmp_path)
-    assert grid._missing_folds(config, tmp_path, 4) == gone
+    assert cv.missing_folds(config, tmp_path, 4) == gone
 
 
 def test_load_result_names_an_unreadable_fold_file(loso_copy, tmp_path):
@@ -290,7 +290,7 @@ def test_load_result_names_an_unreadable_fold_file(loso_copy, tmp_path):
     (folder / "fold-2.json").write_text('{"schema_version": 1, "compl')
     with pytest.raises(DataError, match=r"fold-2\.json: unreadable fold file"):
         cv.load_result(config, results_dir=tmp_path)
-    assert grid._missing_folds(config, tmp_path, 4) == [2]
+    assert cv.missing_folds(config, tmp_path, 4) == [2]
 
 
 # ------------------------------------------------------------------------------------------

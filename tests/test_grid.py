@@ -65,15 +65,15 @@ def test_best_augmentation_is_the_highest_mean_ua_without_none(table, small_corp
 def test_missing_folds_counts_only_usable_fold_files(table, small_corpus, tmp_path):
     config = grid.hda_configs("smoke", small_corpus)["none"]
     folder = cv.run_dir(config, tmp_path)
-    assert grid._missing_folds(config, tmp_path, 4) == list(range(N_SPLITS))
+    assert cv.missing_folds(config, tmp_path, 4) == list(range(N_SPLITS))
     _write_run(config, table, tmp_path, 0.5)
-    assert grid._missing_folds(config, tmp_path, 4) == []
+    assert cv.missing_folds(config, tmp_path, 4) == []
     (folder / "fold-0.json").write_text('{"schema_version": 1, "comp')  # half-written
     record = json.loads((folder / "fold-1.json").read_text())
     (folder / "fold-1.json").write_text(json.dumps({**record, "complete": False}))
-    assert grid._missing_folds(config, tmp_path, 4) == [0, 1]
+    assert cv.missing_folds(config, tmp_path, 4) == [0, 1]
     loso = grid.loso_configs("smoke", small_corpus, augmentation="none")["none"]
-    assert grid._missing_folds(loso, tmp_path, 4) == [0, 1, 2, 3]  # one fold per speaker
+    assert cv.missing_folds(loso, tmp_path, 4) == [0, 1, 2, 3]  # one fold per speaker
 
 
 def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
