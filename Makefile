@@ -37,6 +37,7 @@ test: $(BIN)/.installed-test
 bench: $(BIN)/.installed
 	-$(BIN)/python benchmarks/bench_features.py --json benchmarks/results/bench_features.json
 	-$(BIN)/python benchmarks/bench_train.py --json benchmarks/results/bench_train.json
+	-$(BIN)/python benchmarks/bench_fold_setup.py --json benchmarks/results/bench_fold_setup.json
 	-$(BIN)/python benchmarks/bench_predict.py --json benchmarks/results/bench_predict.json
 	-$(BIN)/python benchmarks/bench_gan.py --json benchmarks/results/bench_gan.json
 
