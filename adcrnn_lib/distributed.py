@@ -5,7 +5,7 @@ the fold, or finds its file, through the same function as a sequential run
 (:func:`~adcrnn_lib.cv.run_cv` with ``folds=[k]``), so it writes the same fold JSON, atomically,
 into the same results folder. A killed task leaves no fold file; a rerun trains only what is
 missing. The book's few pieces of work that are not folds (chapter 2's GAN quality report, chapter
-7's retrained fold) run as :class:`JobTask`\ s beside the folds.
+7's retrained fold) run as :class:`JobTask` tasks beside the folds.
 
 Two ways to get a cluster (:func:`connect`):
 
