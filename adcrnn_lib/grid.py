@@ -228,6 +228,7 @@ def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int
     """:func:`run_grid`'s runs one after another in this process: (runs, folds trained, folds cached)."""
     from .baselines import run_baseline
     from .cv import run_cv
+    from .distributed import run_tasks
 
     trained = cached = 0
     measured = reference = 0.0  # seconds spent, and what the reference run spent on the same folds
@@ -252,9 +253,9 @@ def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int
         cached += n_folds(config, n_speakers) - len(missing)
         if not queue and n < total:
             queue = list(loso_configs(profile, data_dir, seed=seed, results_dir=results_dir).values())
-    for job in _book_jobs(profile, data_dir, seed=seed, results_dir=results_dir):
-        logger.info("[%s] running", job.name)
-        job.func(**job.kwargs, results_dir=results_dir, verify=verify)
+    jobs = _book_jobs(profile, data_dir, seed=seed, results_dir=results_dir)
+    logger.info("then: %s", " and ".join(job.name for job in jobs))
+    run_tasks(jobs, results_dir=results_dir, verify=verify, progress=False)  # one after another, in this process
     return n, trained, cached
 
 
