@@ -20,6 +20,9 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	# librosa's numba kernels (pitch shift, peak picking) compile on first use, about 25 s on 2 cores:
+	# compile them once into the environment's own numba cache, not in the first book chapter or test
+	$(BIN)/python -c "import numpy, librosa; librosa.effects.pitch_shift(numpy.zeros(4096, 'float32'), sr=16000, n_steps=1)"
 	touch $@
 
 book: $(BIN)/.installed

@@ -151,7 +151,7 @@ def test_compare_finds_known_differences(paper_run):
 # --- leave one speaker out, time shifting, per-speaker normalization: one run ----------------
 def test_loso_protocol(loso_run, small_corpus):
     result, _ = loso_run
-    assert len(result.folds) == 4
+    assert len(result.folds) == 3
     ids = sorted(p.stem for p in small_corpus.glob("*.wav"))
     for record in result.folds:
         check_schema(record)
@@ -164,7 +164,7 @@ def test_loso_protocol(loso_run, small_corpus):
 
 def test_augmentation_hook_gets_the_training_rows_only(loso_run, small_corpus):
     result, seen = loso_run
-    assert [k for k, _ in seen["hook"]] == [0, 1, 2, 3]
+    assert [k for k, _ in seen["hook"]] == [0, 1, 2]
     table = data.load_emodb(small_corpus, verify=False)
     for (k, given), record in zip(seen["hook"], result.folds):
         assert given == sorted(record["train_utterances"])  # exactly the fold's training rows: no validation, no test
@@ -179,44 +179,44 @@ def test_speaker_norm_statistics_use_speakers_only(loso_run, small_corpus):
     result, seen = loso_run
     assert all(f["config"]["speaker_norm"] is True for f in result.folds)
     df = data.load_emodb(small_corpus, verify=False)
-    assert seen["speakers"] == [df["speaker"].astype(str).tolist()] * 4  # speakers only, no labels
+    assert seen["speakers"] == [df["speaker"].astype(str).tolist()] * 3  # speakers only, no labels
 
 
 def test_killed_run_resumes_and_retrains_exactly_the_unusable_folds(loso_run, tmp_path, monkeypatch):
     result, _ = loso_run
     folder = tmp_path / "smoke" / result.config.key()
     shutil.copytree(result.run_dir, folder)  # the run's folds, as a killed run would have left them:
-    original = {k: (folder / f"fold-{k}.json").read_bytes() for k in range(4)}
-    (folder / "fold-3.json").unlink()  # killed during fold 3 ...
+    original = {k: (folder / f"fold-{k}.json").read_bytes() for k in range(3)}
+    (folder / "fold-2.json").unlink()  # killed during fold 2 ...
     (folder / "fold-1.json").write_text('{"schema_version": 1, "complete": tr')  # ... and fold 1's file damaged since
     real = cv.run_fold
     trained = []
 
-    def dies_at_fold_3(config, df, fold, features, **kw):
+    def dies_at_fold_2(config, df, fold, features, **kw):
         trained.append(fold.k)
-        if fold.k == 3:
-            raise KeyboardInterrupt("killed during fold 3")
+        if fold.k == 2:
+            raise KeyboardInterrupt("killed during fold 2")
         return real(config, df, fold, features, **kw)
 
-    monkeypatch.setattr(cv, "run_fold", dies_at_fold_3)
+    monkeypatch.setattr(cv, "run_fold", dies_at_fold_2)
     with pytest.raises(KeyboardInterrupt):
         cv.run_cv(result.config, results_dir=tmp_path, verify=False, progress=False)
-    assert trained == [1, 3]  # folds 0 and 2 reused, the damaged fold 1 retrained, then killed in fold 3
-    assert sorted(p.name for p in folder.glob("fold-*.json")) == ["fold-0.json", "fold-1.json", "fold-2.json"]  # the kill wrote nothing
-    assert all((folder / f"fold-{k}.json").read_bytes() == original[k] for k in (0, 2))
+    assert trained == [1, 2]  # fold 0 reused, the damaged fold 1 retrained, then killed in fold 2
+    assert sorted(p.name for p in folder.glob("fold-*.json")) == ["fold-0.json", "fold-1.json"]  # the kill wrote nothing
+    assert (folder / "fold-0.json").read_bytes() == original[0]
     # the retrained fold 1 is the original one: the same seed gives the same results
     a, b = json.loads(original[1]), json.loads((folder / "fold-1.json").read_text())
     assert (a["wa"], a["ua"], a["best_epoch"]) == (b["wa"], b["ua"], b["best_epoch"])
     assert [p["pred"] for p in a["predictions"]] == [p["pred"] for p in b["predictions"]]
     np.testing.assert_allclose([p["probs"] for p in a["predictions"]], [p["probs"] for p in b["predictions"]], atol=1e-6)
 
-    kept = {k: (folder / f"fold-{k}.json").read_bytes() for k in (0, 1, 2)}
+    kept = {k: (folder / f"fold-{k}.json").read_bytes() for k in (0, 1)}
     trained.clear()
     monkeypatch.setattr(cv, "run_fold", lambda c, d, fold, f, **kw: trained.append(fold.k) or real(c, d, fold, f, **kw))
     again = cv.run_cv(result.config, results_dir=tmp_path, verify=False, progress=False)
-    assert trained == [3]
-    assert {k: (folder / f"fold-{k}.json").read_bytes() for k in (0, 1, 2)} == kept
-    assert len(again.folds) == 4
+    assert trained == [2]
+    assert {k: (folder / f"fold-{k}.json").read_bytes() for k in (0, 1)} == kept
+    assert len(again.folds) == 3
     for record in again.folds:
         check_schema(record)
 
@@ -264,23 +264,23 @@ def test_stale_fold_files_are_never_used(loso_copy, tmp_path, small_corpus, case
     assert str(path) in caplog.text and "recomputed" in caplog.text
     # the grid counts it as still to train (it cannot see a changed corpus: run_cv can)
     if case != "other test utterances":
-        assert cv.missing_folds(config, tmp_path, 4) == [1]
-    assert cv.missing_folds(config, tmp_path / "nowhere", 4) == [0, 1, 2, 3]
+        assert cv.missing_folds(config, tmp_path, 3) == [1]
+    assert cv.missing_folds(config, tmp_path / "nowhere", 3) == [0, 1, 2]
 
 
 @pytest.mark.parametrize(
     "gone, message",
-    [([2], r"3 of 4 folds done, fold\(s\) \[2\] missing"), ([3], r"3 of 4 folds done, fold\(s\) \[3\] missing"), ([1, 2, 3], r"1 of 4 folds done"), ([0, 1, 2, 3], "no results")],
+    [([1], r"2 of 3 folds done, fold\(s\) \[1\] missing"), ([2], r"2 of 3 folds done, fold\(s\) \[2\] missing"), ([1, 2], r"1 of 3 folds done"), ([0, 1, 2], "no results")],
 )
 def test_load_result_refuses_a_half_finished_run(loso_copy, tmp_path, gone, message):
     config, folder = loso_copy
-    assert cv.load_result(config, results_dir=tmp_path).folds == [json.loads((folder / f"fold-{k}.json").read_text()) for k in range(4)]
-    assert cv.missing_folds(config, tmp_path, 4) == []
+    assert cv.load_result(config, results_dir=tmp_path).folds == [json.loads((folder / f"fold-{k}.json").read_text()) for k in range(3)]
+    assert cv.missing_folds(config, tmp_path, 3) == []
     for k in gone:
         (folder / f"fold-{k}.json").unlink()
     with pytest.raises(ParameterError, match=message):
         cv.load_result(config, results_dir=tmp_path)
-    assert cv.missing_folds(config, tmp_path, 4) == gone
+    assert cv.missing_folds(config, tmp_path, 3) == gone
 
 
 def test_load_result_names_an_unreadable_fold_file(loso_copy, tmp_path):
@@ -290,7 +290,7 @@ def test_load_result_names_an_unreadable_fold_file(loso_copy, tmp_path):
     (folder / "fold-2.json").write_text('{"schema_version": 1, "compl')
     with pytest.raises(DataError, match=r"fold-2\.json: unreadable fold file"):
         cv.load_result(config, results_dir=tmp_path)
-    assert cv.missing_folds(config, tmp_path, 4) == [2]
+    assert cv.missing_folds(config, tmp_path, 3) == [2]
 
 
 # ------------------------------------------------------------------------------------------

@@ -65,15 +65,15 @@ def test_best_augmentation_is_the_highest_mean_ua_without_none(table, small_corp
 def test_missing_folds_counts_only_usable_fold_files(table, small_corpus, tmp_path):
     config = grid.hda_configs("smoke", small_corpus)["none"]
     folder = cv.run_dir(config, tmp_path)
-    assert cv.missing_folds(config, tmp_path, 4) == list(range(N_SPLITS))
+    assert cv.missing_folds(config, tmp_path, 3) == list(range(N_SPLITS))
     _write_run(config, table, tmp_path, 0.5)
-    assert cv.missing_folds(config, tmp_path, 4) == []
+    assert cv.missing_folds(config, tmp_path, 3) == []
     (folder / "fold-0.json").write_text('{"schema_version": 1, "comp')  # half-written
     record = json.loads((folder / "fold-1.json").read_text())
     (folder / "fold-1.json").write_text(json.dumps({**record, "complete": False}))
-    assert cv.missing_folds(config, tmp_path, 4) == [0, 1]
+    assert cv.missing_folds(config, tmp_path, 3) == [0, 1]
     loso = grid.loso_configs("smoke", small_corpus, augmentation="none")["none"]
-    assert cv.missing_folds(loso, tmp_path, 4) == [0, 1, 2, 3]  # one fold per speaker
+    assert cv.missing_folds(loso, tmp_path, 3) == [0, 1, 2]  # one fold per speaker
 
 
 def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
@@ -85,7 +85,7 @@ def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
     for config in whole:
         _write_run(config, table, results, 0.6)
     _write_run(hda["pitch_shift"], table, results, 0.7, drop=(1,))  # Table V unfinished: no best augmentation
-    _write_run(loso["none, speaker-normalized"], table, results, 0.6, drop=(3,))
+    _write_run(loso["none, speaker-normalized"], table, results, 0.6, drop=(2,))
     (results / "smoke").mkdir(parents=True, exist_ok=True)
     (results / "smoke" / grid.GRID_RECORD).write_text('{"runs": 3}')
     written = grid.save_reference("smoke", small_corpus, results_dir=results, reference_dir=reference)
@@ -106,11 +106,11 @@ def test_time_estimate_scales_reference_fold_times(table, small_corpus, tmp_path
         write_records([{**record, "wall_time_s": seconds}], cv.run_dir(a, reference))
     _write_run(b, table, results, 0.5, drop=(1,))  # b: fold 0 done, fold 1 to train, no reference time
     guess = grid._FOLD_SECONDS_GUESS["smoke"]
-    assert grid._estimate([a, b], results, "smoke", None, 4) == pytest.approx(10 + 20 + guess)
-    assert grid._estimate([a, b], results, "smoke", 2.0, 4) == pytest.approx(2 * (10 + 20 + guess))  # this machine is half as fast
-    assert grid._estimate([b], results, "smoke", 0.5, 4) == pytest.approx(0.5 * guess)
+    assert grid._estimate([a, b], results, "smoke", None, 3) == pytest.approx(10 + 20 + guess)
+    assert grid._estimate([a, b], results, "smoke", 2.0, 3) == pytest.approx(2 * (10 + 20 + guess))  # this machine is half as fast
+    assert grid._estimate([b], results, "smoke", 0.5, 3) == pytest.approx(0.5 * guess)
     _write_run(a, table, results, 0.5)
-    assert grid._estimate([a], results, "smoke", 2.0, 4) == 0.0  # nothing left to train
+    assert grid._estimate([a], results, "smoke", 2.0, 3) == 0.0  # nothing left to train
 
 
 def test_distributed_grid_checks_the_workers_files_are_visible_here(small_corpus, tmp_path, monkeypatch):
