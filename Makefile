@@ -28,13 +28,15 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 book: $(BIN)/.installed
 	$(BIN)/adcrnn book --profile $(PROFILE) --download
 
-# the test extras (requirements-test.txt: the CPU jax wheel for the JAX-backend tests), for make test only
+# the test extras (requirements-test.txt: the CPU jax wheel for the JAX-backend tests, pytest-xdist), for make test only
 $(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+# two pytest-xdist workers, whole modules each (tests/conftest.py: MODULE_ORDER); PYTEST_WORKERS=0: one process
+PYTEST_WORKERS ?= 2
 test: $(BIN)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 # each benchmark exits 1 when it misses a goal; run them all and keep their results
 bench: $(BIN)/.installed

@@ -29,11 +29,17 @@ def _isolated_session(tmp_path_factory):
     Session- and module-scoped fixtures (a trained run, a model) are set up before any
     function-scoped fixture, so this must be session-scoped too: with it, nothing the tests do
     reads or writes the user's ``~/.cache/adcrnn`` or the project's ``results/``. The cache is
-    shared by the whole run (entries are keyed by content, so sharing is safe and saves
-    recomputing the same features); it starts empty, so no stale entry is ever read.
+    shared by the whole run, by both pytest-xdist workers too (entries are keyed by content and
+    written atomically, so sharing is safe and saves recomputing the same features and GANs); it
+    starts empty, so no stale entry is ever read.
     """
+    if "PYTEST_XDIST_WORKER" in os.environ:  # the workers of one run share its cache, in the run's own folder
+        cache = tmp_path_factory.getbasetemp().parent / "cache"
+        cache.mkdir(exist_ok=True)
+    else:
+        cache = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ADCRNN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("ADCRNN_CACHE_DIR", str(cache))
         mp.setenv("ADCRNN_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
         yield
 
@@ -209,9 +215,9 @@ def loso_run(small_corpus, tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------------------
-# the JAX backend: both checks of tests/jax_checks.py in one subprocess, once per test run. It
-# starts as soon as collection picks a test that needs it, and runs beside the other tests: it
-# compiles on one XLA thread, mostly while this process traces its own models on one core.
+# the JAX backend: both checks of tests/jax_checks.py in one subprocess, once per test run. In a
+# plain run it starts as soon as collection picks a test that needs it, and runs beside the other
+# tests: it compiles on one XLA thread, mostly while this process traces its own models on one core.
 # ------------------------------------------------------------------------------------------
 _JAX_CHECKS = pytest.StashKey[tuple]()
 
@@ -240,9 +246,26 @@ def _start_jax_checks():
     return proc, folder
 
 
+#: The modules that start first. ``make test`` runs ``pytest -n 2 --dist loadscope
+#: --no-loadscope-reorder`` (pytest-xdist): two worker processes, each given whole modules in this
+#: order. The smoke book (the longest test, with its own two Dask workers) goes first, so that one
+#: worker builds it while the other runs the rest; then a quick module, which that first worker holds
+#: behind the book (a worker takes more only when at most 2 of its tests are left); then the
+#: modules whose fixtures train the most, so that nothing long starts last.
+MODULE_ORDER = ("test_book.py", "test_report.py", "test_jax.py", "test_study.py", "test_cv.py", "test_distributed.py", "test_gan.py", "test_predict.py")
+
+
+def _module_rank(item) -> int:
+    name = item.path.name
+    return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+
+
 @pytest.hookimpl(trylast=True)  # after -k / -m have deselected
 def pytest_collection_modifyitems(config, items):
-    if any("jax_checks" in item.fixturenames for item in items):
+    items.sort(key=_module_rank)  # stable: each module keeps its own order
+    # in a plain run, start the JAX checks now, beside the other tests; under xdist every worker
+    # collects every test, so the worker that runs tests/test_jax.py starts them when it gets there
+    if "PYTEST_XDIST_WORKER" not in os.environ and any("jax_checks" in item.fixturenames for item in items):
         config.stash[_JAX_CHECKS] = _start_jax_checks()
 
 

@@ -1,9 +1,8 @@
 """The JAX-backend checks, run by the tests in one subprocess (``KERAS_BACKEND=jax``).
 
 Importing JAX and Keras once for both checks saves a process start-up. Each check prints
-``<name> ok`` on success or its traceback on stderr, and the next still runs; the tests
-(``test_models.py::test_same_code_runs_on_jax``, ``test_gan.py::test_gan_training_runs_on_jax``)
-read their own line. Run from a temporary folder: the GAN check writes a checkpoint there.
+``<name> ok`` on success or its traceback on stderr, and the next still runs; the tests of
+``tests/test_jax.py`` read their own line. Run from a temporary folder: the GAN check writes a checkpoint there.
 """
 
 from __future__ import annotations

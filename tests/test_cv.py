@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import logging
 import math
 import shutil
@@ -82,6 +83,8 @@ def module_folders():
 
 def test_fixtures_never_touch_the_users_folders(module_folders, tmp_path_factory):
     base = tmp_path_factory.getbasetemp().resolve()
+    if "PYTEST_XDIST_WORKER" in os.environ:  # the run's folder, which holds each worker's and their shared cache
+        base = base.parent
     for folder in module_folders:  # set up before any function-scoped fixture: isolated all the same
         assert folder.resolve().is_relative_to(base), folder
 

@@ -147,10 +147,3 @@ def test_save_and_load_in_safe_mode(tmp_path):
     again = keras.models.load_model(path, safe_mode=True)
     for a, b in zip(model.predict(x, verbose=0), again.predict(x, verbose=0)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-
-
-def test_same_code_runs_on_jax(jax_checks):
-    """Every loss trains on the JAX backend and the dilated BiLSTM matches its definition there (tests/jax_checks.py)."""
-    stdout, stderr = jax_checks
-    assert "models ok" in stdout.splitlines(), stderr[-3000:]
-    assert all(f"{loss} [" in stdout for loss in ("lf1", "lf2", "lf3", "lf4"))
