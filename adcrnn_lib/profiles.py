@@ -42,7 +42,10 @@ step) gave 70.3 / 71.0 % (-1.1 UA points, -4.0 to +2.3): what helps is averaging
 epochs, not merely dropping the selection on validation. Thirty epochs alone (constant step, best
 validation epoch, patience 8) gave 74.1 / 74.8 % (+2.7 UA points, +0.1 to +5.2; seed means 76.9
 and 72.7 % UA), most folds stopping between epochs 12 and 19. Batch 16 instead of 32 (twice the
-steps) gave 72.0 / 72.1 % (0.0 UA points, -3.0 to +3.0): no effect, so ``cpu`` keeps 32. Under leave-one-speaker-out (seed 0, 10 folds, no
+steps) gave 72.0 / 72.1 % (0.0 UA points, -3.0 to +3.0): no effect, so ``cpu`` keeps 32. Weight
+decay 0.05 gave 70.4 / 70.7 % (-1.5 UA points, -4.2 to +1.6; -2.5 WA, -5.2 to +0.2) and 2 s
+segments with half overlap 71.2 / 71.3 % (-0.8 UA points, -3.9 to +2.4): neither helps, so
+``cpu`` keeps no weight decay and the paper's 3 s segments. Under leave-one-speaker-out (seed 0, 10 folds, no
 augmentation) the recipe gives 72.7 / 72.1 % WA / UA (58.5 % UA with the recipe before), against
 80.2 / 75.0 % for the ComParE baseline in the same folds.
 
