@@ -22,6 +22,13 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+def run_folder(tmp_path_factory) -> Path:
+    """This test run's temporary folder: pytest's, or under pytest-xdist the one that holds every
+    worker's folder (and their shared cache)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_session(tmp_path_factory):
     """One cache and one results folder for the whole run, set before any fixture runs.
@@ -34,7 +41,7 @@ def _isolated_session(tmp_path_factory):
     starts empty, so no stale entry is ever read.
     """
     if "PYTEST_XDIST_WORKER" in os.environ:  # the workers of one run share its cache, in the run's own folder
-        cache = tmp_path_factory.getbasetemp().parent / "cache"
+        cache = run_folder(tmp_path_factory) / "cache"
         cache.mkdir(exist_ok=True)
     else:
         cache = tmp_path_factory.mktemp("cache")
@@ -131,6 +138,26 @@ def hand_scores(y_true, y_pred, n_classes: int = 7) -> dict:
         "macro_f1": sum(f1) / n_classes,
         "confusion": matrix,
     }
+
+
+def constructed_folds(table, protocol: str, accuracy: float, *, seed: int = 0) -> list[tuple]:
+    """Per fold of ``protocol`` (the smoke profile's paper folds, or one per speaker) drawn with
+    ``seed``: test ids, true classes, and predictions right on the first ``accuracy`` share of each
+    class's test utterances (wrong ones say the next class). Input of :func:`constructed_records`."""
+    from adcrnn_lib import profiles
+
+    ids, labels = table["utterance"].to_numpy(), table["emotion"].cat.codes.to_numpy()
+    n_splits = profiles.get_profile("smoke").n_splits if protocol == "paper" else None
+    out = []
+    for fold in data.make_folds(table, protocol=protocol, n_splits=n_splits, seed=seed):
+        y = labels[fold.test]
+        pred = y.copy()
+        for c in np.unique(y):
+            rows = np.flatnonzero(y == c)
+            wrong = rows[int(round(accuracy * len(rows))) :]
+            pred[wrong] = (c + 1) % 7
+        out.append((ids[fold.test].tolist(), y, pred))
+    return out
 
 
 def constructed_records(config, folds) -> list[dict]:

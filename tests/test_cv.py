@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import logging
 import math
 import shutil
@@ -21,7 +20,7 @@ from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import LeakageError, ParameterError, TrainingError
 from adcrnn_lib.train import SegmentData, train_model
 
-from .conftest import EMOTION_OF_CODE, hand_scores
+from .conftest import EMOTION_OF_CODE, hand_scores, run_folder
 
 # The keys every fold file has, with their types.
 SCHEMA = {
@@ -82,9 +81,7 @@ def module_folders():
 
 
 def test_fixtures_never_touch_the_users_folders(module_folders, tmp_path_factory):
-    base = tmp_path_factory.getbasetemp().resolve()
-    if "PYTEST_XDIST_WORKER" in os.environ:  # the run's folder, which holds each worker's and their shared cache
-        base = base.parent
+    base = run_folder(tmp_path_factory).resolve()
     for folder in module_folders:  # set up before any function-scoped fixture: isolated all the same
         assert folder.resolve().is_relative_to(base), folder
 

@@ -13,7 +13,7 @@ import pytest
 from adcrnn_lib import cv, data, grid, profiles
 from adcrnn_lib.exceptions import ParameterError
 
-from .conftest import constructed_records, hand_scores, write_records
+from .conftest import constructed_folds, constructed_records, hand_scores, write_records
 
 N_SPLITS = profiles.get_profile("smoke").n_splits
 
@@ -23,24 +23,8 @@ def table(small_corpus):
     return data.load_emodb(small_corpus, verify=False)
 
 
-def _folds(table, protocol: str, accuracy: float) -> list[tuple]:
-    """Per fold of ``protocol``: test ids, true classes, and predictions right on the first
-    ``accuracy`` share of each class's test utterances (wrong ones say the next class)."""
-    ids, labels = table["utterance"].to_numpy(), table["emotion"].cat.codes.to_numpy()
-    out = []
-    for fold in data.make_folds(table, protocol=protocol, n_splits=N_SPLITS if protocol == "paper" else None, seed=0):
-        y = labels[fold.test]
-        pred = y.copy()
-        for c in np.unique(y):
-            rows = np.flatnonzero(y == c)
-            wrong = rows[int(round(accuracy * len(rows))) :]
-            pred[wrong] = (c + 1) % 7
-        out.append((ids[fold.test].tolist(), y, pred))
-    return out
-
-
 def _write_run(config, table, root, accuracy: float, *, drop=()) -> list[dict]:
-    records = constructed_records(config, _folds(table, config.protocol, accuracy))
+    records = constructed_records(config, constructed_folds(table, config.protocol, accuracy))
     write_records([r for r in records if r["fold"] not in drop], cv.run_dir(config, root))
     return records
 
@@ -102,7 +86,7 @@ def test_time_estimate_scales_reference_fold_times(table, small_corpus, tmp_path
     monkeypatch.setattr(grid, "reference_root", lambda: reference)
     hda = grid.hda_configs("smoke", small_corpus)
     a, b = hda["none"], hda["time_shift"]
-    for record, seconds in zip(constructed_records(a, _folds(table, "paper", 0.5)), (10.0, 20.0)):
+    for record, seconds in zip(constructed_records(a, constructed_folds(table, "paper", 0.5)), (10.0, 20.0)):
         write_records([{**record, "wall_time_s": seconds}], cv.run_dir(a, reference))
     _write_run(b, table, results, 0.5, drop=(1,))  # b: fold 0 done, fold 1 to train, no reference time
     guess = grid._FOLD_SECONDS_GUESS["smoke"]

@@ -11,23 +11,18 @@ from adcrnn_lib.cv import compare, load_result, run_cv
 from adcrnn_lib.exceptions import ParameterError
 from adcrnn_lib.timnet import TimNetConfig, build_timnet, run_timnet
 
-from .conftest import constructed_records, write_records
+from .conftest import constructed_folds, constructed_records, write_records
 
 LEVERS = {"starting recipe": {}, "1 s segments": {"segment_frames": 100, "segment_hop": 50}}
 
 
 def _constructed_run(config, corpus, results):
-    """A finished run of ``config`` written from constructed predictions (right on every other
-    test utterance of each class), in the folds its seed draws: read like a trained one."""
+    """A finished run of ``config`` written from constructed predictions (right on half of each
+    class's test utterances), in the folds its seed draws: read like a trained one."""
     from adcrnn_lib import data
     from adcrnn_lib.cv import run_dir
 
-    table = data.load_emodb(corpus, verify=False)
-    ids, labels = table["utterance"].to_numpy(), table["emotion"].cat.codes.to_numpy()
-    folds = []
-    for fold in data.make_folds(table, protocol="paper", n_splits=config.settings().n_splits, seed=config.seed):
-        y = labels[fold.test]
-        folds.append((ids[fold.test].tolist(), y, np.where(np.arange(len(y)) % 2 == 0, y, (y + 1) % 7)))
+    folds = constructed_folds(data.load_emodb(corpus, verify=False), "paper", 0.5, seed=config.seed)
     write_records(constructed_records(config, folds), run_dir(config, results))
     return load_result(config, results_dir=results)
 
