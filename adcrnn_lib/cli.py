@@ -6,7 +6,7 @@
     adcrnn data download [--dest DIR] [--url URL] [--force]
     adcrnn book [--profile cpu] [--data-dir DIR] [--download] [--no-verify]
     adcrnn cv [--profile cpu] [--protocol paper|loso] [--augmentation none] [--loss lf1] [--no-attention] [--speaker-norm] [--seed 0] [--set NAME=VALUE ...]
-    adcrnn study [--profile cpu] [--points NAME ...] [--seeds 0 1] [--timnet] [--list]
+    adcrnn study [--profile cpu] [--points NAME ...] [--seeds 0 1] [--timnet] [--leaky] [--list]
     adcrnn train [experiment options] --out model.keras
     adcrnn predict FILE.wav [FILE ...] --model model.keras [--json]
     adcrnn baseline [--features compare|egemaps] [--classifier logreg|svm] [--protocol paper|loso] [--speaker-norm]
@@ -88,13 +88,18 @@ def _overrides(pairs: Sequence[str]) -> dict[str, object]:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from .grid import STUDY_LEVERS, STUDY_SEEDS, run_study
+    from .grid import LEAKY_POINTS, LEAKY_SEEDS, STUDY_LEVERS, STUDY_SEEDS, run_leaky_points, run_study
 
     if args.list:
         for name, overrides in STUDY_LEVERS.items():
             print(f"{name}: {', '.join(f'{k}={v}' for k, v in overrides.items()) or 'the profile as it is'}")
+        for name, leaks in LEAKY_POINTS.items():
+            print(f"{name} (--leaky): {', '.join(leaks)}")
         return 0
-    summary = run_study(args.profile, args.data_dir, names=args.points, seeds=tuple(args.seeds or STUDY_SEEDS), timnet=args.timnet, verify=not args.no_verify, results_dir=args.results_dir)
+    if args.leaky:
+        summary = run_leaky_points(args.profile, args.data_dir, names=args.points, seeds=tuple(args.seeds or LEAKY_SEEDS), verify=not args.no_verify, results_dir=args.results_dir)
+    else:
+        summary = run_study(args.profile, args.data_dir, names=args.points, seeds=tuple(args.seeds or STUDY_SEEDS), timnet=args.timnet, verify=not args.no_verify, results_dir=args.results_dir)
     print(f"study: {summary['runs_trained']} run(s) trained, {summary['runs_cached']} found; results under {args.results_dir or 'results/runs'}")
     return 0
 
@@ -215,6 +220,7 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--points", nargs="+", metavar="NAME", help="study points to train (default all; see --list)")
     study.add_argument("--seeds", nargs="+", type=int, help="seeds (default 0 1)")
     study.add_argument("--timnet", action="store_true", help="also the TIM-Net calibration row (500 epochs per fold)")
+    study.add_argument("--leaky", action="store_true", help="the leaky-protocol points instead (labelled leaky; never in an honest table)")
     study.add_argument("--list", action="store_true", help="list the study points and exit")
     study.add_argument("--data-dir", help="folder of the EmoDB wav files")
     study.add_argument("--no-verify", action="store_true", help="skip the checksum check")

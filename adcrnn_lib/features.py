@@ -56,6 +56,7 @@ __all__ = [
     "SEGMENT_FRAMES",
     "log_mel_3d",
     "segment",
+    "segment_starts",
     "Segments",
     "segment_corpus",
     "Normalizer",
@@ -197,9 +198,16 @@ def segment(features: np.ndarray, *, length: int = SEGMENT_FRAMES, hop: int | No
         out = np.zeros((1, length, *features.shape[1:]), dtype=features.dtype)
         out[0, :frames] = features
         return out
+    return np.stack([features[s : s + length] for s in segment_starts(frames, length=length, hop=hop)])
+
+
+def segment_starts(frames: int, *, length: int = SEGMENT_FRAMES, hop: int | None = None) -> np.ndarray:
+    """Start frames of the segments :func:`segment` cuts from ``frames`` frames (``[0]`` when ``frames <= length``)."""
+    hop = length if hop is None else hop
+    if frames <= length:
+        return np.zeros(1, dtype=int)
     n = -(-(frames - length) // hop) + 1
-    starts = np.round(np.linspace(0, frames - length, n)).astype(int)
-    return np.stack([features[s : s + length] for s in starts])
+    return np.round(np.linspace(0, frames - length, n)).astype(int)
 
 
 @dataclass(frozen=True)

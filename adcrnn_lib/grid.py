@@ -386,6 +386,8 @@ STUDY_START: dict[str, object] = {"epochs": 15, "lr_schedule": "constant", "sele
 #: profile): name -> profile overrides (see :data:`~adcrnn_lib.profiles.OVERRIDABLE`). Paper
 #: protocol, no augmentation, Lf1, attention. A run's folder depends on the settings it trains
 #: with, not on how they are spelled, so the combined point *is* the ``cpu`` profile's run.
+#: The combination of levers the ``cpu`` profile trains with, as overrides of any profile.
+CPU_RECIPE: dict[str, object] = {"epochs": 30, "lr_schedule": "cosine", "selection": "average", "average_last": 5}
 STUDY_LEVERS: dict[str, dict[str, object]] = {
     "starting recipe": dict(STUDY_START),
     "BN momentum 0.99 (Keras's default)": {**STUDY_START, "bn_momentum": 0.99},
@@ -399,7 +401,8 @@ STUDY_LEVERS: dict[str, dict[str, object]] = {
     "widths 32/64": {**STUDY_START, "conv_filters": 32, "dilated_filters": 64, "linear_units": 256, "lstm_units": 128},
     "2 s segments, half overlap": {**STUDY_START, "segment_frames": 200, "segment_hop": 100},
     "1 s segments, half overlap": {**STUDY_START, "segment_frames": 100, "segment_hop": 50},
-    "combined: 30 epochs, cosine, mean of last 5 (the cpu profile)": {"epochs": 30, "lr_schedule": "cosine", "selection": "average", "average_last": 5},
+    "combined: 30 epochs, cosine, mean of last 5 (the cpu profile)": dict(CPU_RECIPE),
+    "the cpu profile with 1 s segments, half overlap": {**CPU_RECIPE, "segment_frames": 100, "segment_hop": 50},
 }
 #: Seeds of every study point (each seed also draws its own folds).
 STUDY_SEEDS: tuple[int, ...] = (0, 1)
@@ -417,6 +420,46 @@ def timnet_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...
 
     n_splits = get_profile(profile).n_splits
     return [TimNetConfig(seed=s, epochs=epochs, n_splits=n_splits, data_dir=_data(data_dir)) for s in seeds]
+
+
+#: The leaky protocols (:mod:`~adcrnn_lib.leaky`), each opened on the ``cpu`` recipe
+#: (:data:`CPU_RECIPE`, the study's combined point), then all together; never part of an honest table.
+LEAKY_POINTS: dict[str, tuple[str, ...]] = {
+    "all leaks together": ("takes", "segments", "corpus_norm", "test_selection", "augment_before_split"),
+    "epoch picked on the test part": ("test_selection",),
+    "repeated takes split across folds": ("takes",),
+    "segments split into folds": ("segments",),
+    "time-shift copies made before the split": ("augment_before_split",),
+    "normalization from the whole corpus": ("corpus_norm",),
+}
+#: Seeds of the leaky points (one: they explain a gap of 5-20 points, not a difference of 2).
+LEAKY_SEEDS: tuple[int, ...] = (0,)
+def leaky_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...] = LEAKY_SEEDS) -> dict[str, list]:
+    """The leaky points: name -> one :class:`~adcrnn_lib.leaky.LeakyConfig` per seed."""
+    from .leaky import LeakyConfig
+
+    return {name: [LeakyConfig(leaks, profile=profile, seed=s, data_dir=_data(data_dir), overrides=CPU_RECIPE) for s in seeds] for name, leaks in LEAKY_POINTS.items()}
+
+
+def run_leaky_points(profile: str = "cpu", data_dir=None, *, names: list[str] | None = None, seeds: tuple[int, ...] = LEAKY_SEEDS, results_dir=None, verify: bool = True, progress: bool = False) -> dict:
+    """Train the leaky points (``names``, default all) that neither this build nor the reference holds; counts as :func:`run_study`."""
+    from .leaky import run_leaky
+
+    configs = leaky_configs(profile, data_dir, seeds=seeds)
+    unknown = sorted(set(names or []) - set(configs))
+    if unknown:
+        raise ParameterError(f"unknown leaky point(s) {unknown}; allowed: {', '.join(configs)}")
+    queue = [c for name in (names or list(configs)) for c in configs[name]]
+    started = time.perf_counter()
+    trained = cached = 0
+    for i, config in enumerate(queue, 1):
+        if find_run(config, results_dir=results_dir)[0] is not None:
+            cached += 1
+            continue
+        logger.info("[leaky %d/%d] %s seed %d", i, len(queue), config.name, config.seed)
+        run_leaky(config, verify=verify, progress=progress, results_dir=results_dir)
+        trained += 1
+    return {"runs": len(queue), "runs_trained": trained, "runs_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
 
 
 def find_run(config, *, results_dir=None):
@@ -439,14 +482,14 @@ def find_run(config, *, results_dir=None):
 
 
 def _study_runs(profile: str, data_dir=None) -> list:
-    """Every configuration of the study (all levers the profile can take, all seeds) and TIM-Net's."""
+    """Every configuration of the study (all levers the profile can take, all seeds), TIM-Net's and the leaky points'."""
     out = []
     for name, overrides in STUDY_LEVERS.items():
         try:
             out += study_configs(profile, data_dir, levers={name: overrides})[name]
         except ParameterError:  # a lever this profile cannot take (e.g. averaging 5 of smoke's 1 epoch)
             continue
-    return out + timnet_configs(profile, data_dir)
+    return out + timnet_configs(profile, data_dir) + [c for configs in leaky_configs(profile, data_dir).values() for c in configs]
 
 
 def run_study(

@@ -10,6 +10,9 @@ The study is too long for every cold build, so its runs are read from this build
 there, else from the committed reference (the page says which), and a point neither holds is shown
 as not run; the chapter's ``run_missing`` parameter trains those (:func:`~adcrnn_lib.grid.run_study`).
 
+The leaky points (:data:`~adcrnn_lib.grid.LEAKY_POINTS`, :mod:`~adcrnn_lib.leaky`) are read the
+same way and shown in their own table, every row labelled as leaky; no honest number uses them.
+
 This module reads runs, so it sits above :mod:`~adcrnn_lib.cv` and :mod:`~adcrnn_lib.grid`.
 """
 
@@ -20,7 +23,7 @@ import pandas as pd
 
 from .chapters import Findings
 
-__all__ = ["BASE_POINT", "CHOSEN_POINT", "load_study", "study_table", "study_chapter", "plot_frontier"]
+__all__ = ["BASE_POINT", "CHOSEN_POINT", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table"]
 
 #: The point every lever is paired with.
 BASE_POINT = "starting recipe"
@@ -158,6 +161,62 @@ def plot_frontier(study: dict[str, dict], *, baseline=None, baseline_label: str 
     return fig
 
 
+def load_leaky(profile: str = "cpu", data_dir=None, *, results_dir=None) -> dict[str, dict]:
+    """Every leaky point (:data:`~adcrnn_lib.grid.LEAKY_POINTS`): ``{"runs": [...] or None, "source": str, "leaks": tuple}``, as :func:`load_study`."""
+    from . import grid
+
+    out = {}
+    for name, configs in grid.leaky_configs(profile, data_dir).items():
+        found = [grid.find_run(c, results_dir=results_dir) for c in configs]
+        leaks = configs[0].leaks
+        if any(r is None for r, _ in found):
+            out[name] = {"runs": None, "source": "not run", "leaks": leaks}
+            continue
+        sources = {where for _, where in found}
+        out[name] = {"runs": [r for r, _ in found], "source": sources.pop() if len(sources) == 1 else "both", "leaks": leaks}
+    return out
+
+
+def leaky_table(leaky: dict[str, dict], honest) -> pd.DataFrame:
+    """One row per leaky point: WA, UA, and WA points against the honest runs of the same seeds.
+
+    ``honest`` is the list of honest runs (one per seed, in :data:`~adcrnn_lib.grid.STUDY_SEEDS`
+    order) the leaks were opened on. A point that tests the same utterances is paired with them
+    (bootstrap interval over utterances); one that tests segments is not, and says so. The paper's
+    no-augmentation accuracy is the last row, labelled as the paper's.
+    """
+    from .cv import compare
+    from .paper import TABLE_V, paper_label
+
+    rows = []
+    by_seed = {r.config.seed: r for r in honest or []}
+    if honest:
+        pooled = _pooled(honest)
+        rows.append({"protocol": "honest (the cpu profile, no leak)", "WA (%)": f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}", "UA (%)": f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}", "WA vs honest (points)": "-", "seeds": str(len(honest)), "read from": "-"})
+    for name, point in leaky.items():
+        row = {"protocol": f"LEAKY: {name}"}
+        runs = point["runs"]
+        if runs is None:
+            rows.append({**row, "read from": point["source"]})
+            continue
+        pooled = _pooled(runs)
+        row["WA (%)"] = f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}"
+        row["UA (%)"] = f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}"
+        pairs = [by_seed.get(r.config.seed) for r in runs]
+        if all(pairs):
+            if "segments" in point["leaks"]:
+                diff = 100 * (pooled["wa"].mean() - _pooled(pairs)["wa"].mean())
+                row["WA vs honest (points)"] = f"{diff:+.1f} (not paired: it tests segments)"
+            else:
+                c = compare(pairs, runs)["wa"]
+                row["WA vs honest (points)"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
+        row["seeds"] = str(len(runs))
+        row["read from"] = point["source"]
+        rows.append(row)
+    rows.append({"protocol": "the paper, no augmentation", "WA (%)": paper_label(*TABLE_V["none"]), "read from": "the paper's Table V"})
+    return pd.DataFrame(rows).fillna("").set_index("protocol")
+
+
 def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True, run_missing: bool = False, results_dir=None) -> Findings:
     """The study's results, training the missing points first when ``run_missing``.
 
@@ -171,13 +230,19 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     the committed reference); ``buggy_wa`` (the starting recipe with BN momentum 0.99 before the remapper fix, seed 0, %)
     and ``fix_diff``, ``fix_ci`` (WA points the fix is worth on the same folds and settings, against
     :data:`BUGGY_TWIN`'s seed 0, with its interval).
-    ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult).
+    ``leaky_points``, ``leaky_points_all`` (leaky points with results, of all); ``honest_wa``
+    (the cpu recipe, the runs the leaks are opened on, %, over the seeds of
+    :data:`~adcrnn_lib.grid.LEAKY_SEEDS`); ``leaky_all_wa`` (every leak together, %);
+    ``leaky_top``, ``leaky_top_wa`` (the single leak with the highest WA).
+    ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult), ``leaky`` (see
+    :func:`load_leaky`), ``leaky_table`` (see :func:`leaky_table`).
     """
     from .cv import compare
-    from .grid import STUDY_SEEDS, baseline_configs, find_run, run_study
+    from .grid import LEAKY_SEEDS, STUDY_SEEDS, baseline_configs, find_run, run_leaky_points, run_study
 
     if run_missing:
         run_study(profile, data_dir or None, timnet=True, verify=verify, results_dir=results_dir)
+        run_leaky_points(profile, data_dir or None, verify=verify, results_dir=results_dir)
     study = load_study(profile, data_dir or None, results_dir=results_dir)
     table = study_table(study)
     done = {n: p for n, p in study.items() if p["runs"] is not None}
@@ -237,4 +302,17 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         if same_seed:
             c = compare(baseline, same_seed[0])["ua"]
             facts.update(chosen_vs_baseline=f"{100 * c['diff']:+.1f}", chosen_vs_baseline_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
-    return Findings(results={n: p["runs"] for n, p in done.items()}, table=table, facts=facts, extra={"study": study, "baseline": baseline})
+    leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
+    honest = [r for r in study.get(CHOSEN_POINT, {}).get("runs") or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
+    facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", honest_wa="(not run)")
+    if honest is not None:
+        facts["honest_wa"] = f"{100 * _pooled(honest)['wa'].mean():.1f}"
+    together = leaky.get("all leaks together", {}).get("runs")
+    if together is not None:
+        facts["leaky_all_wa"] = f"{100 * _pooled(together)['wa'].mean():.1f}"
+    alone = {n: p for n, p in leaky.items() if p["runs"] is not None and len(p["leaks"]) == 1}
+    if alone:
+        top = max(alone, key=lambda n: _pooled(alone[n]["runs"])["wa"].mean())
+        facts.update(leaky_top=top, leaky_top_wa=f"{100 * _pooled(alone[top]['runs'])['wa'].mean():.1f}")
+    extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, honest)}
+    return Findings(results={n: p["runs"] for n, p in done.items()}, table=table, facts=facts, extra=extra)

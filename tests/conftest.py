@@ -279,7 +279,7 @@ def _start_jax_checks():
 #: worker builds it while the other runs the rest; then a quick module, which that first worker holds
 #: behind the book (a worker takes more only when at most 2 of its tests are left); then the
 #: modules whose fixtures train the most, so that nothing long starts last.
-MODULE_ORDER = ("test_book.py", "test_report.py", "test_jax.py", "test_study.py", "test_cv.py", "test_distributed.py", "test_gan.py", "test_predict.py")
+MODULE_ORDER = ("test_book.py", "test_report.py", "test_jax.py", "test_study.py", "test_cv.py", "test_distributed.py", "test_gan.py", "test_leaky.py", "test_predict.py")
 
 
 def _module_rank(item) -> int:

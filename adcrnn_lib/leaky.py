@@ -1,0 +1,226 @@
+"""Leaky protocols: where the paper's numbers could come from (never part of the honest tables).
+
+The paper reports 85.66 % WA without augmentation from "5-fold cross-validation" and says no more
+about how its folds were cut, how the features were normalized or which epoch was kept. Our honest
+protocol (:func:`~adcrnn_lib.data.make_folds`, :func:`~adcrnn_lib.cv.run_fold`) closes every door
+through which a test utterance can reach training or model selection. This module opens them one
+at a time, on the no-augmentation row (and the time-shift row for the last one), so the book can
+show how far each protocol error that the paper does not rule out moves the numbers:
+
+``"takes"``
+    Repeated takes of one speaker, sentence and emotion (EmoDB has them) may fall into different
+    folds: a plain stratified split of utterances, as a random 5-fold split would cut them.
+``"segments"``
+    Segments, not utterances, are split into folds (each segment is scored on its own), so the
+    overlapping segments of one long utterance land in training and test. Implies ``"takes"``.
+``"corpus_norm"``
+    The z-score statistics come from the whole corpus, test utterances included.
+``"test_selection"``
+    Each fold's epoch is picked on its test part (the best test UA; the validation utterances
+    join training, as with no validation part at all).
+``"augment_before_split"``
+    The six minority emotions are balanced with time-shifted copies made from the whole corpus
+    before the split (Table V's time-shift row made leaky), so a test utterance's twin trains.
+
+Runs are written like every other run (fold JSON, :func:`~adcrnn_lib.cv.run_folds`) under
+``<results>/leaky/<key>/``; their configurations carry the leaks in the name, and nothing in
+:mod:`~adcrnn_lib.grid`'s honest tables reads that folder.
+
+This module trains, so it sits above :mod:`~adcrnn_lib.cv` and :mod:`~adcrnn_lib.train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import ExperimentConfig, check_seed
+from .exceptions import ParameterError
+
+__all__ = ["LEAKS", "LeakyConfig", "leaky_units", "run_leaky"]
+
+#: Every leak this module can open, with the words the book uses for it.
+LEAKS: dict[str, str] = {
+    "takes": "repeated takes split across folds",
+    "segments": "segments, not utterances, split into folds",
+    "corpus_norm": "normalization statistics from the whole corpus",
+    "test_selection": "each fold's epoch picked on its test part",
+    "augment_before_split": "time-shifted copies made before the split",
+}
+_VERSION = 1
+#: Separates an utterance id from its segment number in the ids of the ``"segments"`` leak.
+SEGMENT_MARK = "#"
+
+
+@dataclass(frozen=True)
+class LeakyConfig:
+    """One leaky cross-validation: the honest run of :meth:`experiment` with ``leaks`` opened.
+
+    Attributes
+    ----------
+    leaks : tuple of str
+        Keys of :data:`LEAKS` (stored sorted; at least one).
+    profile : str
+    seed : int
+    data_dir : str, optional
+    overrides : tuple of (str, object) pairs
+        Training settings, as :attr:`ExperimentConfig.overrides`.
+    """
+
+    leaks: tuple[str, ...]
+    profile: str = "cpu"
+    seed: int = 0
+    data_dir: str | None = None
+    overrides: tuple[tuple[str, object], ...] = ()
+    #: Not fields: what every leaky run is (read by the fold loop and :func:`~adcrnn_lib.cv.load_result`).
+    protocol = "paper"
+    loss = "lf1"
+    results_group = "leaky"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.leaks, str) or not isinstance(self.leaks, (list, tuple)) or not self.leaks:
+            raise ParameterError(f"leaks={self.leaks!r}; expected a non-empty list of {', '.join(LEAKS)}")
+        unknown = sorted(set(self.leaks) - set(LEAKS))
+        if unknown:
+            raise ParameterError(f"unknown leak(s) {unknown}; allowed: {', '.join(LEAKS)}")
+        object.__setattr__(self, "leaks", tuple(sorted(set(self.leaks))))
+        check_seed(self.seed)
+        object.__setattr__(self, "overrides", self.experiment().overrides)  # validated and sorted there
+
+    @property
+    def augmentation(self) -> str:
+        return "time_shift" if "augment_before_split" in self.leaks else "none"
+
+    @property
+    def name(self) -> str:
+        """The leaks in the book's words."""
+        return " + ".join(LEAKS[k] for k in self.leaks)
+
+    def experiment(self) -> ExperimentConfig:
+        """The honest run these leaks are opened on."""
+        return ExperimentConfig(profile=self.profile, augmentation=self.augmentation, seed=self.seed, data_dir=self.data_dir, overrides=self.overrides)
+
+    @property
+    def n_splits(self) -> int:
+        """Folds of the run (the profile's)."""
+        return self.settings().n_splits
+
+    def settings(self):
+        """The profile the run trains with (see :meth:`ExperimentConfig.settings`)."""
+        return self.experiment().settings()
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["leaks"] = list(self.leaks)
+        d["overrides"] = dict(self.overrides)
+        return d
+
+    def key(self) -> str:
+        """16 hex digits: the honest run's key and the leaks."""
+        payload = {"experiment": self.experiment().key(), "leaks": list(self.leaks), "version": _VERSION}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def leaky_units(df: pd.DataFrame, features: Sequence[np.ndarray], *, length: int, hop: int) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """The corpus as segments: one row per segment of every utterance, with its frames.
+
+    Segment ``j`` of utterance ``u`` gets the id ``u#j`` and its own sentence, so no two segments
+    share a group in :func:`~adcrnn_lib.data.make_folds`. An utterance of at most ``length``
+    frames is one unit of its own length (padded later, after normalization, as in honest runs).
+    """
+    from .features import segment_starts
+
+    rows, feats = [], []
+    for (_, row), f in zip(df.iterrows(), features):
+        for j, s in enumerate(segment_starts(f.shape[0], length=length, hop=hop)):
+            unit = f"{row['utterance']}{SEGMENT_MARK}{j}"
+            rows.append({**row.to_dict(), "utterance": unit, "sentence": unit})
+            feats.append(f[s : s + length])
+    out = pd.DataFrame(rows)
+    out["emotion"] = pd.Categorical(out["emotion"], categories=df["emotion"].cat.categories)
+    return out, feats
+
+
+def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = None, verify: bool = True, progress: bool = False, folds: Sequence[int] | None = None):
+    """Cross-validate ``config`` with its leaks open, reusing completed folds (as :func:`~adcrnn_lib.cv.run_cv`).
+
+    Returns
+    -------
+    CVResult
+    """
+    from .augment import augment_training_set
+    from .cv import fold_record, run_dir, run_folds
+    from .data import EMOTIONS, load_emodb, make_folds
+    from .features import Normalizer, extract_features, log_mel_3d
+    from .metrics import softmax
+    from .storage import write_json
+    from .train import make_segment_data, predict_utterances, train_model
+
+    if not isinstance(config, LeakyConfig):
+        raise ParameterError(f"run_leaky needs a LeakyConfig, got {type(config).__name__}")
+    prof = config.settings()
+    leaks = set(config.leaks)
+    df = load_emodb(config.data_dir, verify=verify)
+    features = extract_features(df["path"].tolist(), progress=progress)
+    units, unit_feats = (df, list(features))
+    if "segments" in leaks:
+        units, unit_feats = leaky_units(df, features, length=prof.segment_frames, hop=prof.segment_hop)
+    elif "takes" in leaks:
+        units = df.assign(sentence=df["utterance"].astype(str))  # each take its own group
+    labels = units["emotion"].cat.codes.to_numpy().astype(np.int64)
+    ids = units["utterance"].astype(str).to_numpy()
+    all_folds = make_folds(units, protocol="paper", n_splits=prof.n_splits, seed=config.seed)
+    clips = augment_training_set("time_shift", df, seed=config.seed, fold=-1, profile=config.profile, progress=progress) if "augment_before_split" in leaks else []
+    clip_feats = [log_mel_3d(c.audio) for c in clips]
+    clip_labels = [EMOTIONS.index(c.emotion) for c in clips]
+    if "test_selection" in leaks:  # the best epoch over all of them, on the test part
+        prof = dataclasses.replace(prof, selection="best", patience=prof.epochs)
+    cut = {"length": prof.segment_frames, "hop": prof.segment_hop}
+    folder = run_dir(config, results_dir)
+    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict(), "leaks": {k: LEAKS[k] for k in config.leaks}})
+
+    def train_fold(fold) -> dict:
+        t0 = time.perf_counter()
+        train, val = fold.train, fold.val
+        if "test_selection" in leaks:
+            train, val = np.sort(np.concatenate([fold.train, fold.val])), fold.test
+        train_feats = [unit_feats[i] for i in train] + clip_feats
+        normalizer = Normalizer.fit(list(unit_feats) + clip_feats if "corpus_norm" in leaks else train_feats)
+        trained = train_model(
+            make_segment_data(train_feats, np.concatenate([labels[train], clip_labels]).astype(np.int64), normalizer, **cut),
+            make_segment_data([unit_feats[i] for i in val], labels[val], normalizer, **cut),
+            profile=prof,
+            loss=config.loss,
+            seed=config.seed + fold.k,
+            num_classes=len(EMOTIONS),
+            progress=progress,
+            description=f"leaky fold {fold.k}",
+        )
+        test = make_segment_data([unit_feats[i] for i in fold.test], labels[fold.test], normalizer, **cut)
+        return fold_record(
+            config,
+            fold.k,
+            test_ids=ids[fold.test].tolist(),
+            y_true=labels[fold.test],
+            probs=softmax(predict_utterances(trained.model, test)),
+            train_ids=ids[train].tolist(),
+            val_ids=ids[val].tolist() if "test_selection" not in leaks else [],
+            n_generated=len(clips),
+            n_train_segments=trained.n_train_segments,
+            best_epoch=trained.best_epoch,
+            val=trained.best_val,
+            history=trained.history,
+            started=t0,
+            profile=prof.name,
+            data_dir=df.attrs.get("data_dir"),
+        )
+
+    return run_folds(config, all_folds, ids, train_fold, folder, only=folds, progress=progress, description=f"leaky: {config.name}")
