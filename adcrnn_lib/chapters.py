@@ -227,91 +227,118 @@ def baseline_chapter(profile: str, data_dir: str, *, seed: int, features: str, c
 # --------------------------------------------------------------------------------------------
 # Table V and its pages
 # --------------------------------------------------------------------------------------------
-def _hda(profile: str, data_dir, *, seed: int, verify: bool) -> dict:
+def _hda(profile: str, data_dir, *, seed: int, verify: bool, only=None) -> dict[str, list]:
+    """Table V's runs (the augmentations in ``only``, default all): augmentation -> one run per
+    seed of :func:`~adcrnn_lib.grid.table_v_seeds` (``seed``'s first)."""
     from .cv import run_cv
-    from .grid import hda_configs
+    from .grid import hda_configs, table_v_seeds
 
-    return {aug: run_cv(c, verify=verify, progress=False) for aug, c in hda_configs(profile, data_dir or None, seed=seed).items()}
+    by_seed = [hda_configs(profile, data_dir or None, seed=s) for s in table_v_seeds(profile, seed)]
+    return {aug: [run_cv(configs[aug], verify=verify, progress=False) for configs in by_seed] for aug in by_seed[0] if only is None or aug in only}
+
+
+def _paper_baselines(profile: str, data_dir, *, seed: int, features: str, verify: bool) -> dict[tuple[str, bool], list]:
+    """The paper-protocol baselines Table V is compared with: key -> one run per seed of its rows."""
+    from .grid import table_v_seeds
+
+    per_seed = [_baselines(profile, data_dir, seed=s, features=features, verify=verify, protocol="paper") for s in table_v_seeds(profile, seed)]
+    return {key: [runs[key] for runs in per_seed] for key in per_seed[0]}
 
 
 def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:
     """Table V: each augmentation's WA and UA, the paper's number, the paired difference against none,
     and the verdict against the best baseline (paper protocol) on the same test utterances.
 
-    ``facts``: ``profile_name``; ``none_wa``, ``none_ua``; ``best_aug`` (name), ``best_aug_ua``,
-    ``best_aug_vs_none`` (paired UA cell); ``best_baseline`` (name), ``best_baseline_ua``;
-    ``n_beat`` (rows better than the best baseline); the paper's ``paper_none``, ``paper_best_aug``
-    (name) and ``paper_best_aug_acc``.
-    ``extra``: ``best_baseline`` (its CVResult) and ``recall`` (per-emotion recall per row).
+    Every row is run with each seed of :func:`~adcrnn_lib.grid.table_v_seeds` (each seed draws its
+    own folds); scores are over seeds x folds, paired over them, with the between-seed spread beside.
+
+    ``facts``: ``profile_name``; ``n_seeds``; ``none_wa``, ``none_ua``, ``none_seed_spread`` (UA
+    points); ``best_aug`` (name), ``best_aug_ua``, ``best_aug_vs_none`` (paired UA cell);
+    ``best_baseline`` (name), ``best_baseline_ua``; ``n_beat`` (rows better than the best
+    baseline); the paper's ``paper_none``, ``paper_best_aug`` (name) and ``paper_best_aug_acc``.
+    ``extra``: ``best_baseline`` (its runs pooled over the seeds) and ``recall`` (per-emotion recall per row).
     """
     from . import report
+    from .cv import pool_seeds
     from .paper import TABLE_V
     from .plots import class_labels
 
-    results = _hda(profile, data_dir, seed=seed, verify=verify)
-    baselines = _baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify, protocol="paper")
-    best_key = report.best_of(baselines)
+    runs = _hda(profile, data_dir, seed=seed, verify=verify)
+    results = {aug: pool_seeds(r) for aug, r in runs.items()}
+    baselines = _paper_baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify)
+    best_key = report.best_of({k: pool_seeds(v) for k, v in baselines.items()})
     best = baselines[best_key]
     rows = [
-        {"label": f"{i}. {AUGMENTATION_NAMES[aug]}", "result": r, "paper": TABLE_V[aug], "base": results["none"], "base_name": "none", "versus": best, "versus_name": "best baseline"}
-        for i, (aug, r) in enumerate(results.items(), 1)
+        {"label": f"{i}. {AUGMENTATION_NAMES[aug]}", "result": r, "paper": TABLE_V[aug], "base": runs["none"], "base_name": "none", "versus": best, "versus_name": "best baseline"}
+        for i, (aug, r) in enumerate(runs.items(), 1)
     ]
     rows += [{"label": f"baseline: {_baseline_name(baseline_features, 'logreg', norm)}", "result": b} for (_, norm), b in baselines.items()]
     top = report.best_of({a: r for a, r in results.items() if a != "none"})
     paper_top = max((a for a in TABLE_V if a != "none"), key=lambda a: TABLE_V[a][0])
     facts = {
         "profile_name": profile,
+        "n_seeds": len(runs["none"]),
         "none_wa": _wa(results["none"]),
         "none_ua": _ua(results["none"]),
+        "none_seed_spread": report.seed_spread(runs["none"]),
         "best_aug": AUGMENTATION_NAMES[top],
         "best_aug_ua": _ua(results[top]),
         "best_aug_vs_none": _paired_ua(results["none"], results[top]),
         "best_baseline": _baseline_name(baseline_features, "logreg", best_key[1]),
-        "best_baseline_ua": _ua(best),
-        "n_beat": sum(report.verdict(best, r) == "better" for r in results.values()),
+        "best_baseline_ua": _ua(pool_seeds(best)),
+        "n_beat": sum(report.verdict(pool_seeds(best), r) == "better" for r in results.values()),
         "paper_none": f"{TABLE_V['none'][0]:.2f}",
         "paper_best_aug": AUGMENTATION_NAMES[paper_top],
         "paper_best_aug_acc": f"{TABLE_V[paper_top][0]:.2f}",
     }
     recall = pd.DataFrame({AUGMENTATION_NAMES[a]: 100 * r.confusion().diagonal() / r.confusion().sum(axis=1) for a, r in results.items()}, index=class_labels()).round(1)
     named = {AUGMENTATION_NAMES[a]: r for a, r in results.items()}
-    return Findings(named, report.results_table(rows), facts, {"best_baseline": best, "recall": recall})
+    return Findings(named, report.results_table(rows), facts, {"best_baseline": pool_seeds(best), "recall": recall})
 
 
 def hda_page(augmentation: str, profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:
-    """One Table V row: this augmentation against none and the baseline (paper protocol, no normalization).
+    """One Table V row: this augmentation against none and the baseline (paper protocol, no
+    normalization), over the seeds of :func:`~adcrnn_lib.grid.table_v_seeds`.
 
-    ``facts``: ``aug`` (name), ``wa``, ``ua``, ``paper_acc``, ``vs_baseline`` (verdict).
-    ``extra``: ``result`` (this run), ``recall`` (a one-row table) and ``folds`` (scores per fold, in %).
+    ``facts``: ``aug`` (name), ``wa``, ``ua``, ``n_seeds``, ``paper_acc``, ``vs_baseline`` (verdict).
+    ``extra``: ``result`` (this row's runs pooled over seeds), ``recall`` (a one-row table) and
+    ``folds`` (scores per seed and fold, in %).
     """
     from . import report
-    from .cv import run_cv
+    from .cv import pool_seeds
     from .exceptions import ParameterError
-    from .grid import baseline_configs, hda_configs
-    from .baselines import run_baseline
+    from .grid import hda_configs
     from .paper import TABLE_V
     from .plots import class_labels
 
     configs = hda_configs(profile, data_dir or None, seed=seed)  # validates profile and seed
     if augmentation not in configs:
         raise ParameterError(f"augmentation={augmentation!r}; allowed: {', '.join(configs)}")
-    result = run_cv(configs[augmentation], verify=verify, progress=False)
-    none = result if augmentation == "none" else run_cv(configs["none"], verify=verify, progress=False)
-    baseline = run_baseline(baseline_configs(data_dir or None, seed=seed, features=baseline_features, profile=profile)[("paper", False)], verify=verify, progress=False)
+    runs = _hda(profile, data_dir, seed=seed, verify=verify, only=(augmentation, "none"))
+    mine, none = runs[augmentation], runs["none"]
+    baseline = _paper_baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify)[("paper", False)]
+    result = pool_seeds(mine)
     name = AUGMENTATION_NAMES[augmentation]
-    rows = [{"label": f"ADCRNN + Lf1, {name}", "result": result, "paper": TABLE_V[augmentation], "base": none, "base_name": "none", "versus": baseline, "versus_name": "baseline"}]
+    rows = [{"label": f"ADCRNN + Lf1, {name}", "result": mine, "paper": TABLE_V[augmentation], "base": none, "base_name": "none", "versus": baseline, "versus_name": "baseline"}]
     if augmentation != "none":
         rows.append({"label": "ADCRNN + Lf1, no augmentation", "result": none, "paper": TABLE_V["none"], "versus": baseline, "versus_name": "baseline"})
     rows.append({"label": f"baseline: openSMILE {baseline_features} + logistic regression", "result": baseline})
-    facts = {"aug": name, "wa": _wa(result), "ua": _ua(result), "paper_acc": f"{TABLE_V[augmentation][0]:.2f}", "vs_baseline": report.verdict(baseline, result)}
+    facts = {"aug": name, "wa": _wa(result), "ua": _ua(result), "n_seeds": len(mine), "paper_acc": f"{TABLE_V[augmentation][0]:.2f}", "vs_baseline": report.verdict(pool_seeds(baseline), result)}
     matrix = result.confusion()
     recall = pd.DataFrame({"recall (%)": (100 * matrix.diagonal() / matrix.sum(axis=1)).round(1)}, index=class_labels()).T
-    return Findings({name: result, "no augmentation": none, "baseline": baseline}, report.results_table(rows), facts, {"result": result, "recall": recall, "folds": fold_scores(result)})
+    return Findings({name: result, "no augmentation": pool_seeds(none), "baseline": pool_seeds(baseline)}, report.results_table(rows), facts, {"result": result, "recall": recall, "folds": fold_scores(result)})
 
 
 def fold_scores(result) -> pd.DataFrame:
-    """One row per fold: test utterances, WA, UA and macro-F1 in % (one decimal), best epoch, wall time."""
+    """One row per fold: test utterances, WA, UA and macro-F1 in % (one decimal), best epoch, wall time.
+
+    A result pooled over seeds (:func:`~adcrnn_lib.cv.pool_seeds`) gets one row per seed and
+    fold, indexed ``(seed, fold)``.
+    """
     t = result.table()
+    seeds = [r.get("config", {}).get("seed") for r in result.folds]
+    if len(set(seeds)) > 1:
+        t.index = pd.MultiIndex.from_arrays([seeds, t.index], names=["seed", "fold"])
     out = pd.DataFrame({"test utterances": t["test"]}) if "test" in t else pd.DataFrame(index=t.index)
     for column, name in (("wa", "WA (%)"), ("ua", "UA (%)"), ("macro_f1", "macro-F1 (%)")):
         out[name] = (100 * t[column]).map(lambda v: f"{v:.1f}")
@@ -379,13 +406,15 @@ def table_vi(profile: str, data_dir: str, *, seed: int, baseline_features: str, 
     :func:`~adcrnn_lib.plots.plot_summary`).
     """
     from . import report
+    from .cv import pool_seeds
     from .paper import TABLE_IV, TABLE_V, TABLE_VI
 
-    hda = _hda(profile, data_dir, seed=seed, verify=verify)
+    hda = {a: pool_seeds(r) for a, r in _hda(profile, data_dir, seed=seed, verify=verify).items()}  # over Table V's seeds
     abl = _ablation(profile, data_dir, seed=seed, verify=verify)
-    baselines = _baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify, protocol="paper")
-    best_key = report.best_of(baselines)
-    best = baselines[best_key]
+    baselines = _paper_baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify)
+    best_key = report.best_of({k: pool_seeds(v) for k, v in baselines.items()})
+    best_seeds = pool_seeds(baselines[best_key])  # for Table V's rows
+    best = baselines[best_key][0]  # Table IV's rows have seed ``seed`` only
     best_name = _baseline_name(baseline_features, "logreg", best_key[1])
     rows = [{"label": name, "paper": acc, "result": None} for name, acc in TABLE_VI.items()]
     rows += [
@@ -393,10 +422,13 @@ def table_vi(profile: str, data_dir: str, *, seed: int, baseline_features: str, 
         {"label": "ours: ADCRNN + WaveGAN + Lf4", "result": abl[(True, "lf4")], "versus": best, "versus_name": "best baseline"},
         {"label": f"ours: best baseline, {best_name}", "result": best},
     ]
-    configs = {f"Lf1, {AUGMENTATION_NAMES[a]}": r for a, r in hda.items()}
-    configs.update({f"WaveGAN, {MODEL_NAMES[k]}": r for k, r in abl.items() if k != (True, "lf1")})
+    configs = {f"Lf1, {AUGMENTATION_NAMES[a]}": (r, best_seeds) for a, r in hda.items()}
+    configs.update({f"WaveGAN, {MODEL_NAMES[k]}": (r, best) for k, r in abl.items() if k != (True, "lf1")})
     versus = pd.DataFrame(
-        [{"configuration": k, **report.result_cells(r), **report.paired_cells(best, r, name="baseline"), "verdict (UA)": report.verdict(best, r)} for k, r in configs.items()]
+        [
+            {"configuration": k, "seeds": len({f["config"]["seed"] for f in r.folds}), **report.result_cells(r), **report.paired_cells(b, r, name="baseline"), "verdict (UA)": report.verdict(b, r)}
+            for k, (r, b) in configs.items()
+        ]
     ).set_index("configuration")
     facts = {
         "n_configs": len(configs),
@@ -511,6 +543,9 @@ def run_table(profile: str, data_dir: str, *, seed: int, baseline_features: str,
     runs.update({f"Table IV, {MODEL_NAMES[k]}": c for k, c in grid.ablation_configs(profile, data, seed=seed).items() if k != (True, "lf1")})
     runs.update({f"LOSO, {a}": c for a, c in grid.loso_configs(profile, data, seed=seed).items()})
     runs.update({f"baseline, {_PROTOCOL_NAMES[p]}{', speaker-norm' if n else ''}": c for (p, n), c in grid.baseline_configs(data, seed=seed, features=baseline_features, profile=profile).items()})
+    for s in grid.table_v_seeds(profile, seed)[1:]:  # Table V's further seeds, with their baselines
+        runs.update({f"Table V, {AUGMENTATION_NAMES[a]} (seed {s})": c for a, c in grid.hda_configs(profile, data, seed=s).items()})
+        runs.update({f"baseline, {_PROTOCOL_NAMES[p]}{', speaker-norm' if n else ''} (seed {s})": c for (p, n), c in grid.baseline_configs(data, seed=s, features=baseline_features, profile=profile).items() if p == "paper"})
     paper = {f"Table V, {AUGMENTATION_NAMES[a]}": m for a, (m, _) in TABLE_V.items()}
     paper.update({f"Table IV, {MODEL_NAMES[k]}": m for k, (m, _) in TABLE_IV.items()})
     results, rows = {}, []

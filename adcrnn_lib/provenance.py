@@ -122,7 +122,7 @@ def run_provenance(results: dict) -> dict[str, object]:
     Returns
     -------
     dict
-        ``runs`` (name: run folder), ``fold_commits`` (the commits that trained the folds),
+        ``runs`` (name: run folder, or folders for a result pooled over seeds), ``fold_commits`` (the commits that trained the folds),
         ``fold_machines`` and ``fold_wall_time_s`` (summed over every fold shown).
     """
     commits, machines, total = set(), set(), 0.0
@@ -134,7 +134,7 @@ def run_provenance(results: dict) -> dict[str, object]:
             machines.add(f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores")
             total += float(fold.get("wall_time_s", 0.0))
     return {
-        "runs": "; ".join(f"{name}: {r.run_dir.name}" for name, r in results.items()),
+        "runs": "; ".join(f"{name}: {', '.join(dict.fromkeys(f.get('config_key') or r.run_dir.name for f in r.folds)) or r.run_dir.name}" for name, r in results.items()),
         "fold_commits": ", ".join(sorted(commits)),
         "fold_machines": "; ".join(sorted(machines)),
         "fold_wall_time_s": round(total, 1),

@@ -6,12 +6,13 @@ Every number is formatted from a :class:`~adcrnn_lib.cv.CVResult`; paper numbers
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .cv import CVResult, compare
+from .cv import CVResult, compare, pool_seeds
 from .paper import PAPER_COLUMN, paper_cell
 
-__all__ = ["mean_std", "result_cells", "paired_cells", "verdict", "results_table", "best_of"]
+__all__ = ["mean_std", "result_cells", "seed_spread", "paired_cells", "verdict", "results_table", "best_of"]
 
 
 def mean_std(result: CVResult, metric: str) -> str:
@@ -23,6 +24,17 @@ def mean_std(result: CVResult, metric: str) -> str:
 def result_cells(result: CVResult) -> dict[str, str]:
     """``{"WA (%)", "UA (%)"}`` cells of one result."""
     return {"WA (%)": mean_std(result, "wa"), "UA (%)": mean_std(result, "ua")}
+
+
+def seed_spread(runs, metric: str = "ua") -> str:
+    """``"1.3"``: the sample std (ddof=1) of the per-seed means of ``metric``, in points; ``"-"`` for one seed.
+
+    Beside the std over folds, it is the part of the spread that changing the seed alone adds.
+    """
+    runs = list(runs)
+    if len(runs) < 2:
+        return "-"
+    return f"{100 * np.std([r.summary()[metric]['mean'] for r in runs], ddof=1):.1f}"
 
 
 def paired_cells(base: CVResult, other: CVResult, *, name: str) -> dict[str, str]:
@@ -47,12 +59,17 @@ def verdict(base: CVResult, other: CVResult, *, metric: str = "ua") -> str:
 def results_table(rows: list[dict]) -> pd.DataFrame:
     """A results table from row dicts.
 
-    Each row: ``label``; ``result`` (a CVResult, or None for a paper-only row); optionally
-    ``paper`` (``(mean, std)`` or a float, in its own column labelled as the paper's), ``base`` with
-    ``base_name`` (paired difference against it) and ``versus`` with ``versus_name`` (verdict
-    against it, e.g. the best baseline).
+    Each row: ``label``; ``result`` (a CVResult, a list of them, one per seed, or None for a
+    paper-only row); optionally ``paper`` (``(mean, std)`` or a float, in its own column labelled
+    as the paper's), ``base`` with ``base_name`` (paired difference against it) and ``versus`` with
+    ``versus_name`` (verdict against it, e.g. the best baseline).
+
+    A list of runs is pooled over seeds x folds (:func:`~adcrnn_lib.cv.pool_seeds`): WA and UA
+    are then mean ± std over seeds x folds, ``base`` and ``versus`` must list the same seeds, and
+    the table gains the columns ``seeds`` and ``UA seed spread`` (:func:`seed_spread`).
     """
     out = []
+    multi = any(isinstance(row.get("result"), (list, tuple)) for row in rows)
     for row in rows:
         cells = {"": row["label"]}
         paper = row.get("paper")
@@ -60,11 +77,16 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
             cells[PAPER_COLUMN] = paper_cell(*paper) if isinstance(paper, tuple) else paper_cell(paper)
         result = row.get("result")
         if result is not None:
+            runs = list(result) if isinstance(result, (list, tuple)) else [result]
+            result = pool_seeds(runs)
             cells.update(result_cells(result))
-            if row.get("base") is not None and row["base"] is not result:
-                cells.update(paired_cells(row["base"], result, name=row["base_name"]))
-            if row.get("versus") is not None and row["versus"] is not result:
-                cells[f"vs {row['versus_name']} (UA)"] = verdict(row["versus"], result)
+            if multi:
+                cells["seeds"] = str(len(runs))
+                cells["UA seed spread (points)"] = seed_spread(runs)
+            if row.get("base") is not None and row["base"] is not row.get("result"):
+                cells.update(paired_cells(pool_seeds(row["base"]), result, name=row["base_name"]))
+            if row.get("versus") is not None and row["versus"] is not row.get("result"):
+                cells[f"vs {row['versus_name']} (UA)"] = verdict(pool_seeds(row["versus"]), result)
         out.append(cells)
     table = pd.DataFrame(out).fillna("").set_index("")
     verdicts = [c for c in table.columns if c.startswith("vs ")]

@@ -112,3 +112,45 @@ def test_distributed_grid_checks_the_workers_files_are_visible_here(small_corpus
     with pytest.raises(GridError, match="storage the client and every worker share"):
         grid.run_grid("smoke", small_corpus, verify=False, results_dir=tmp_path, baseline_features="egemaps", client=FakeClient())
     assert ran and ran[0] > 0  # the first wave was sent to the workers
+
+
+def test_table_v_rows_run_every_seed_of_the_profile_and_pair_over_them(table, small_corpus, tmp_path, monkeypatch):
+    from adcrnn_lib import chapters
+    from adcrnn_lib.config import ExperimentConfig
+
+    assert grid.table_v_seeds("cpu", 3) == (3, 4) and grid.table_v_seeds("smoke") == (0,)
+    cpu = grid._grid_configs("cpu", None, seed=0, baseline_features="compare")
+    later = [c for c in cpu if c.seed == 1]  # Table V's rows and the paper-protocol baselines, nothing else
+    assert sorted(c.augmentation for c in later if isinstance(c, ExperimentConfig)) == sorted(grid.HDA_AUGMENTATIONS)
+    assert len(later) == len(grid.HDA_AUGMENTATIONS) + 2 and all(c.protocol == "paper" for c in later)
+    assert len(cpu) == len(set(cpu)) and all(c.seed in (0, 1) for c in cpu)
+    assert all(c.seed == 0 for c in grid._grid_configs("smoke", None, seed=0, baseline_features="compare"))
+
+    monkeypatch.setitem(grid.TABLE_V_SEEDS, "smoke", 2)
+    monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path))
+    accuracy = {"none": 0.5, "time_shift": 0.6, "pitch_shift": 0.4, "wavegan": 0.5, "specgan": 0.3}
+    for s in (0, 1):
+        for aug, config in grid.hda_configs("smoke", small_corpus, seed=s).items():
+            write_records(constructed_records(config, constructed_folds(table, "paper", accuracy[aug] + 0.3 * s, seed=s)), cv.run_dir(config, tmp_path))
+        for (protocol, norm), config in grid.baseline_configs(small_corpus, seed=s, features="egemaps", profile="smoke").items():
+            if protocol == "paper":
+                write_records(constructed_records(config, constructed_folds(table, "paper", 0.6 if norm else 0.7, seed=s)), cv.run_dir(config, tmp_path))
+    found = chapters.table_v("smoke", str(small_corpus), seed=0, baseline_features="egemaps", verify=False)
+    runs = {a: [cv.load_result(grid.hda_configs("smoke", small_corpus, seed=s)[a]) for s in (0, 1)] for a in grid.HDA_AUGMENTATIONS}
+    pooled = {a: cv.pool_seeds(r) for a, r in runs.items()}
+    assert found.facts["n_seeds"] == 2 and len(found.results["no augmentation"].folds) == 2 * N_SPLITS
+    assert found.facts["none_ua"] == f"{100 * pooled['none'].summary()['ua']['mean']:.1f}"
+    assert found.facts["best_aug"] == chapters.AUGMENTATION_NAMES["time_shift"]
+    spread = 100 * np.std([r.summary()["ua"]["mean"] for r in runs["none"]], ddof=1)
+    assert found.facts["none_seed_spread"] == f"{spread:.1f}" and spread > 5  # seed 1 is 30 points more right
+    row = found.table.loc[f"2. {chapters.AUGMENTATION_NAMES['time_shift']}"]
+    c = cv.compare(runs["none"], runs["time_shift"])["ua"]
+    assert row["seeds"] == "2" and row["UA vs none (points)"].startswith(f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
+    page = chapters.hda_page("pitch_shift", "smoke", str(small_corpus), seed=0, baseline_features="egemaps", verify=False)
+    assert page.facts["ua"] == f"{100 * pooled['pitch_shift'].summary()['ua']['mean']:.1f}" and page.facts["n_seeds"] == 2
+    assert page.extra["folds"].index.names == ["seed", "fold"] and len(page.extra["folds"]) == 2 * N_SPLITS
+    for key, config in grid.ablation_configs("smoke", small_corpus).items():
+        if not cv.run_dir(config, tmp_path).exists():  # model 3 is Table V's WaveGAN row
+            write_records(constructed_records(config, constructed_folds(table, "paper", 0.45)), cv.run_dir(config, tmp_path))
+    vi = chapters.table_vi("smoke", str(small_corpus), seed=0, baseline_features="egemaps", verify=False)
+    assert vi.extra["versus"]["seeds"].to_dict() == {**{f"Lf1, {chapters.AUGMENTATION_NAMES[a]}": 2 for a in grid.HDA_AUGMENTATIONS}, **{f"WaveGAN, {chapters.MODEL_NAMES[k]}": 1 for k in grid.ABLATION_MODELS if k != (True, "lf1")}}

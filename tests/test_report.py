@@ -71,3 +71,35 @@ def test_paired_cells_state_the_known_difference():
         assert p_cell == pytest.approx(p, abs=0.0006)
     back = report.paired_cells(BETTER, BASE, name="better")["WA vs better (points)"]
     assert back.startswith(f"{-100 * statistics.mean(gains):+.1f} [-")
+
+
+def _seeded(right, seed: int) -> CVResult:
+    """Like :func:`_result`, as the run of ``seed`` (its records say so)."""
+    config = ExperimentConfig(profile="smoke", seed=seed)
+    folds = []
+    for k in range(N_FOLDS):
+        ids, y = _truth(k)
+        folds.append((ids, y, np.array([t if right(k, i) else (t + 1) % 7 for i, t in enumerate(y)])))
+    return CVResult(config, constructed_records(config, folds), None)
+
+
+def test_a_row_of_seeds_is_scored_over_seeds_x_folds_with_its_seed_spread():
+    # seed 0: the base (50 %); seed 1 fixes 14 more errors per fold than seed 0 of the better row
+    base = [_seeded(lambda k, i: i % 2 == 0, 0), _seeded(lambda k, i: i % 2 == 0, 1)]
+    better = [_seeded(lambda k, i: i % 2 == 0 or i < 14 * (2 + k), 0), _seeded(lambda k, i: i % 2 == 0 or i < 14 * (3 + k), 1)]
+    table = report.results_table([
+        {"label": "base", "result": base, "base": base, "base_name": "base"},
+        {"label": "better", "result": better, "base": base, "base_name": "base", "versus": base, "versus_name": "base"},
+        {"label": "one run", "result": base[0]},
+    ])
+    folds = [0.5 + (2 + k) / 20 for k in range(N_FOLDS)] + [0.5 + (3 + k) / 20 for k in range(N_FOLDS)]  # UA of every (seed, fold)
+    assert table.loc["better", "UA (%)"] == f"{100 * np.mean(folds):.1f} ± {100 * np.std(folds, ddof=1):.1f}"
+    seed_means = [np.mean(folds[:N_FOLDS]), np.mean(folds[N_FOLDS:])]
+    assert table.loc["better", "UA seed spread (points)"] == f"{100 * np.std(seed_means, ddof=1):.1f}" != "0.0"
+    assert table.loc["base", "UA seed spread (points)"] == "0.0" and table.loc["one run", "UA seed spread (points)"] == "-"
+    assert table.loc["better", "seeds"] == "2" and table.loc["one run", "seeds"] == "1"
+    assert table.loc["better", "UA vs base (points)"].startswith(f"{100 * (np.mean(folds) - 0.5):+.1f} [")  # paired over seeds x folds
+    assert table.loc["base", "UA vs base (points)"] == "" and table.loc["better", "vs base (UA)"] == "better"
+    assert report.seed_spread(base[:1]) == "-"
+    with pytest.raises(Exception, match="cannot pair"):
+        report.results_table([{"label": "x", "result": better, "base": base[:1], "base_name": "base"}])
