@@ -424,9 +424,13 @@ STUDY_LEVERS: dict[str, dict[str, object]] = {
     "2 s segments, half overlap": {**STUDY_START, "segment_frames": 200, "segment_hop": 100},
     "1 s segments, half overlap": {**STUDY_START, "segment_frames": 100, "segment_hop": 50},
     "combined: 30 epochs, cosine, mean of last 5 (the cpu profile)": dict(CPU_RECIPE),
+}
+#: Variants of the ``cpu`` recipe: one more lever changed, each paired with the recipe itself.
+RECIPE_VARIANTS: dict[str, dict[str, object]] = {
     "the cpu profile with 1 s segments, half overlap": {**CPU_RECIPE, "segment_frames": 100, "segment_hop": 50},
     "the cpu profile in 15 epochs": {**CPU_RECIPE, "epochs": 15},
 }
+STUDY_LEVERS.update(RECIPE_VARIANTS)
 #: Seeds of every study point (each seed also draws its own folds).
 STUDY_SEEDS: tuple[int, ...] = (0, 1)
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .chapters import Findings
 
-__all__ = ["BASE_POINT", "CHOSEN_POINT", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table"]
+__all__ = ["BASE_POINT", "CHOSEN_POINT", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table", "is_variant", "variants_table"]
 
 #: The point every lever is paired with.
 BASE_POINT = "starting recipe"
@@ -217,6 +217,42 @@ def leaky_table(leaky: dict[str, dict], honest) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("").set_index("protocol")
 
 
+def is_variant(name: str) -> bool:
+    """Whether a study point is a variant of the ``cpu`` recipe (:data:`~adcrnn_lib.grid.RECIPE_VARIANTS`),
+    paired with the recipe rather than with the starting recipe."""
+    from .grid import RECIPE_VARIANTS
+
+    return name in RECIPE_VARIANTS
+
+
+def variants_table(study: dict[str, dict]) -> pd.DataFrame:
+    """The variants of the ``cpu`` recipe (:func:`is_variant`) against it, paired over seeds x folds:
+    WA and UA, their paired differences with bootstrap intervals, and fold time."""
+    from .cv import compare
+    from .grid import CPU_RECIPE
+
+    chosen = study.get(CHOSEN_POINT, {}).get("runs")
+    rows = []
+    for name, point in study.items():
+        if not is_variant(name):
+            continue
+        row = {"variant": name, "changes from the cpu profile": ", ".join(f"{k}={v}" for k, v in point["overrides"].items() if CPU_RECIPE.get(k) != v)}
+        if point["runs"] is None or chosen is None:
+            rows.append({**row, "read from": point["source"] if point["runs"] is None else "the cpu profile's runs: not run"})
+            continue
+        pooled = _pooled(point["runs"])
+        c = compare(chosen[: len(point["runs"])], point["runs"])
+        row.update({
+            "WA (%)": f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}",
+            "UA (%)": f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}",
+            **{f"{m.upper()} vs the cpu profile (points)": f"{100 * c[m]['diff']:+.1f} [{100 * c[m]['ci_low']:+.1f}, {100 * c[m]['ci_high']:+.1f}], p={c[m]['p']:.3f}" for m in ("wa", "ua")},
+            "fold time (s)": f"{_fold_seconds(point['runs']):.0f}",
+            "read from": point["source"],
+        })
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("").set_index("variant") if rows else pd.DataFrame()
+
+
 def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True, run_missing: bool = False, results_dir=None) -> Findings:
     """The study's results, training the missing points first when ``run_missing``.
 
@@ -234,8 +270,11 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     (the cpu recipe, the runs the leaks are opened on, %, over the seeds of
     :data:`~adcrnn_lib.grid.LEAKY_SEEDS`); ``leaky_all_wa`` (every leak together, %);
     ``leaky_top``, ``leaky_top_wa`` (the single leak with the highest WA).
+    ``variant_best``, ``variant_best_wa``, ``variant_best_ua``, ``variant_best_diff`` (the
+    variant of the cpu recipe with the highest WA, and its paired WA cell against the recipe).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult), ``leaky`` (see
-    :func:`load_leaky`), ``leaky_table`` (see :func:`leaky_table`).
+    :func:`load_leaky`), ``leaky_table`` (see :func:`leaky_table`), ``variants`` (see
+    :func:`variants_table`).
     """
     from .cv import compare
     from .grid import LEAKY_SEEDS, STUDY_SEEDS, baseline_configs, find_run, run_leaky_points, run_study
@@ -283,7 +322,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
             c = compare(base, chosen)["ua"]
             pooled = _pooled(chosen)
             facts.update(chosen_wa=f"{100 * pooled['wa'].mean():.1f}", chosen_ua=f"{100 * pooled['ua'].mean():.1f}", chosen_diff=f"{100 * c['diff']:+.1f}", chosen_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
-        levers = {n: p for n, p in done.items() if n not in (BASE_POINT, CHOSEN_POINT, BUGGY_POINT, "TIM-Net (calibration)")}
+        levers = {n: p for n, p in done.items() if n not in (BASE_POINT, CHOSEN_POINT, BUGGY_POINT, "TIM-Net (calibration)") and not is_variant(n)}
         if levers:
             best = max(levers, key=lambda n: _pooled(levers[n]["runs"])["ua"].mean())
             c = compare(base, levers[best]["runs"])["ua"]
@@ -302,6 +341,12 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         if same_seed:
             c = compare(baseline, same_seed[0])["ua"]
             facts.update(chosen_vs_baseline=f"{100 * c['diff']:+.1f}", chosen_vs_baseline_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
+    variants = variants_table(study)
+    facts.update(variant_best="(not run)", variant_best_wa="(not run)", variant_best_ua="(not run)", variant_best_diff="(not run)")
+    if "WA (%)" in variants:
+        ran = variants[variants["WA (%)"] != ""]
+        top = max(ran.index, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
+        facts.update(variant_best=top, variant_best_wa=ran.loc[top, "WA (%)"].split(" ")[0], variant_best_ua=ran.loc[top, "UA (%)"].split(" ")[0], variant_best_diff=ran.loc[top, "WA vs the cpu profile (points)"])
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
     honest = [r for r in study.get(CHOSEN_POINT, {}).get("runs") or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
     facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", honest_wa="(not run)")
@@ -314,5 +359,5 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     if alone:
         top = max(alone, key=lambda n: _pooled(alone[n]["runs"])["wa"].mean())
         facts.update(leaky_top=top, leaky_top_wa=f"{100 * _pooled(alone[top]['runs'])['wa'].mean():.1f}")
-    extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, honest)}
+    extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, honest), "variants": variants}
     return Findings(results={n: p["runs"] for n, p in done.items()}, table=table, facts=facts, extra=extra)

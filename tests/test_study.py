@@ -168,3 +168,32 @@ def test_save_reference_keeps_finished_study_runs(smoke_study, small_corpus, tmp
             assert sorted(p.name for p in run_dir(c, tmp_path).glob("fold-*.json")) == ["fold-0.json", "fold-1.json"]
     never = grid.study_configs("smoke", str(small_corpus), levers={"w": {"weight_decay": 0.05}})["w"][0]
     assert not run_dir(never, tmp_path).exists()  # not run, so not copied
+
+
+def test_variants_of_the_recipe_pair_with_the_recipe_not_the_starting_point(small_corpus):
+    from adcrnn_lib.cv import CVResult
+    from adcrnn_lib.data import load_emodb
+
+    table = load_emodb(str(small_corpus), verify=False)
+
+    def runs(overrides, accuracy):
+        out = []
+        for s in (0, 1):
+            config = ExperimentConfig(profile="smoke", seed=s, data_dir=str(small_corpus), overrides=overrides)
+            out.append(CVResult(config, constructed_records(config, constructed_folds(table, "paper", accuracy, seed=s)), None))
+        return out
+
+    variant = "the cpu profile in 15 epochs"
+    found = {
+        study.BASE_POINT: {"runs": runs(grid.STUDY_START, 0.2), "source": "reference", "overrides": dict(grid.STUDY_START)},
+        study.CHOSEN_POINT: {"runs": runs(grid.CPU_RECIPE, 0.5), "source": "reference", "overrides": dict(grid.CPU_RECIPE)},
+        variant: {"runs": runs(grid.RECIPE_VARIANTS[variant], 0.8), "source": "this build", "overrides": grid.RECIPE_VARIANTS[variant]},
+        "the cpu profile with 1 s segments, half overlap": {"runs": None, "source": "not run", "overrides": grid.RECIPE_VARIANTS["the cpu profile with 1 s segments, half overlap"]},
+    }
+    assert study.is_variant(variant) and not study.is_variant(study.CHOSEN_POINT) and not study.is_variant("mean of last 5 epochs")
+    shown = study.variants_table(found)
+    assert list(shown.index) == [variant, "the cpu profile with 1 s segments, half overlap"]
+    assert shown.loc[variant, "changes from the cpu profile"] == "epochs=15"
+    c = compare(found[study.CHOSEN_POINT]["runs"], found[variant]["runs"])["wa"]
+    assert c["diff"] > 0.2 and shown.loc[variant, "WA vs the cpu profile (points)"].startswith(f"{100 * c['diff']:+.1f} [")
+    assert shown.loc["the cpu profile with 1 s segments, half overlap", "read from"] == "not run"
