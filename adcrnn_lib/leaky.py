@@ -13,14 +13,20 @@ show how far each protocol error that the paper does not rule out moves the numb
 ``"segments"``
     Segments, not utterances, are split into folds (each segment is scored on its own), so the
     overlapping segments of one long utterance land in training and test. Implies ``"takes"``.
+    The training statistics are then those of the training segments, where overlapping frames
+    count twice.
 ``"corpus_norm"``
     The z-score statistics come from the whole corpus, test utterances included.
 ``"test_selection"``
-    Each fold's epoch is picked on its test part (the best test UA; the validation utterances
-    join training, as with no validation part at all).
+    Each fold's epoch is picked on its test part: the weights of the epoch with the best test UA
+    (selection ``"best"`` whatever the profile's rule, with no early stop), and the validation
+    utterances join training, as with no validation part at all.
 ``"augment_before_split"``
     The six minority emotions are balanced with time-shifted copies made from the whole corpus
     before the split (Table V's time-shift row made leaky), so a test utterance's twin trains.
+    Every fold trains on all of them: the copies that balance the whole corpus (354 on EmoDB,
+    against 242-255 that balance one training part in the honest run), so the training part is
+    not balanced exactly; its honest twin is Table V's time-shift row.
 
 Runs are written like every other run (fold JSON, :func:`~adcrnn_lib.cv.run_folds`) under
 ``<results>/leaky/<key>/``; their configurations carry the leaks in the name, and nothing in

@@ -177,39 +177,46 @@ def load_leaky(profile: str = "cpu", data_dir=None, *, results_dir=None) -> dict
     return out
 
 
-def leaky_table(leaky: dict[str, dict], honest) -> pd.DataFrame:
-    """One row per leaky point: WA, UA, and WA points against the honest runs of the same seeds.
+def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataFrame:
+    """One row per leaky point: WA, UA, and WA points against its honest twin, seed by seed.
 
-    ``honest`` is the list of honest runs (one per seed, in :data:`~adcrnn_lib.grid.STUDY_SEEDS`
-    order) the leaks were opened on. A point that tests the same utterances is paired with them
-    (bootstrap interval over utterances); one that tests segments is not, and says so. The paper's
-    no-augmentation accuracy is the last row, labelled as the paper's.
+    ``honest`` is the list of honest runs without augmentation (one per seed) the leaks are opened
+    on; a point whose honest twin is another run (the time-shift row, for copies made before the
+    split: :meth:`~adcrnn_lib.leaky.LeakyConfig.experiment`) is compared with that run, read with
+    :func:`~adcrnn_lib.grid.find_run`. A point on the same folds is paired (bootstrap interval
+    over utterances); one whose folds differ (repeated takes or segments split) is not, and says
+    so. The paper's no-augmentation accuracy is the last row, labelled as the paper's.
     """
     from .cv import compare
+    from .grid import find_run
     from .paper import TABLE_V, paper_label
 
+    def cells(runs) -> dict[str, str]:
+        pooled = _pooled(runs)
+        return {f"{m.upper()} (%)": f"{100 * pooled[m].mean():.1f} ± {100 * pooled[m].std(ddof=1):.1f}" for m in ("wa", "ua")}
+
     rows = []
-    by_seed = {r.config.seed: r for r in honest or []}
+    by_key = {r.config.key(): r for r in honest or []}
     if honest:
-        pooled = _pooled(honest)
-        rows.append({"protocol": "honest (the cpu profile, no leak)", "WA (%)": f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}", "UA (%)": f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}", "WA vs honest (points)": "-", "seeds": str(len(honest)), "read from": "-"})
+        rows.append({"protocol": "honest (the cpu profile, no leak)", **cells(honest), "honest twin": "-", "WA vs its honest twin (points)": "-", "seeds": str(len(honest)), "read from": "-"})
     for name, point in leaky.items():
         row = {"protocol": f"LEAKY: {name}"}
         runs = point["runs"]
         if runs is None:
             rows.append({**row, "read from": point["source"]})
             continue
-        pooled = _pooled(runs)
-        row["WA (%)"] = f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}"
-        row["UA (%)"] = f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}"
-        pairs = [by_seed.get(r.config.seed) for r in runs]
-        if all(pairs):
-            if "segments" in point["leaks"]:
-                diff = 100 * (pooled["wa"].mean() - _pooled(pairs)["wa"].mean())
-                row["WA vs honest (points)"] = f"{diff:+.1f} (not paired: it tests segments)"
-            else:
-                c = compare(pairs, runs)["wa"]
-                row["WA vs honest (points)"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
+        row.update(cells(runs))
+        twins = [by_key.get(r.config.experiment().key()) or find_run(r.config.experiment(), results_dir=results_dir)[0] for r in runs]
+        augmentation = runs[0].config.augmentation
+        row["honest twin"] = "no augmentation" if augmentation == "none" else f"{augmentation.replace('_', ' ')}, the same folds"
+        if not all(twins):
+            row["WA vs its honest twin (points)"] = "its honest twin is not run"
+        elif {"takes", "segments"} & set(point["leaks"]):
+            diff = 100 * (_pooled(runs)["wa"].mean() - _pooled(twins)["wa"].mean())
+            row["WA vs its honest twin (points)"] = f"{diff:+.1f} (not paired: other folds)"
+        else:
+            c = compare(twins, runs)["wa"]
+            row["WA vs its honest twin (points)"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
         row["seeds"] = str(len(runs))
         row["read from"] = point["source"]
         rows.append(row)
@@ -359,5 +366,5 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     if alone:
         top = max(alone, key=lambda n: _pooled(alone[n]["runs"])["wa"].mean())
         facts.update(leaky_top=top, leaky_top_wa=f"{100 * _pooled(alone[top]['runs'])['wa'].mean():.1f}")
-    extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, honest), "variants": variants}
+    extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, honest, results_dir=results_dir), "variants": variants}
     return Findings(results={n: p["runs"] for n, p in done.items()}, table=table, facts=facts, extra=extra)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,10 +13,12 @@ from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.cv import load_result, run_dir
 from adcrnn_lib.data import load_emodb, make_folds, take_groups
 from adcrnn_lib.exceptions import ParameterError
+from adcrnn_lib.features import segment
 from adcrnn_lib.leaky import LeakyConfig, leaky_units, run_leaky
 
-#: Short segments, so the synthetic utterances (0.5-1.2 s) have several; 2 epochs, so selection has a choice.
-SMOKE = {"segment_frames": 40, "segment_hop": 20, "epochs": 2}
+#: Short segments, so the synthetic utterances (0.5-1.2 s) have several; 3 epochs, so selection has a choice
+#: (and the smoke profile's patience of 1 would stop a run whose test UA does not improve).
+SMOKE = {"segment_frames": 40, "segment_hop": 20, "epochs": 3}
 
 
 def test_config_validates_and_keys_apart_from_the_honest_run():
@@ -39,10 +43,13 @@ def test_units_are_the_segments_honest_runs_cut():
     assert units["emotion"].astype(str).tolist() == ["anger", "anger", "fear"]
     assert [f.shape[0] for f in unit_feats] == [300, 300, 120]
     assert unit_feats[1][0, 0, 0] == 50 and unit_feats[1][-1, 0, 0] == 349  # the second segment ends at the utterance's end
+    assert np.array_equal(np.stack(unit_feats[:2]), segment(feats[0], length=300, hop=300))  # what an honest run cuts
+    units, unit_feats = leaky_units(df, feats, length=100, hop=50)
+    assert np.array_equal(np.stack(unit_feats[: len(segment(feats[0], length=100, hop=50))]), segment(feats[0], length=100, hop=50))
 
 
 @pytest.fixture(scope="module")
-def all_leaks(small_corpus, tmp_path_factory, monkeypatch_module):
+def all_leaks(small_corpus, tmp_path_factory):
     """One smoke run with every leak open, spying on what the normalizer and the augmenter were given."""
     from adcrnn_lib import augment, features
 
@@ -58,17 +65,13 @@ def all_leaks(small_corpus, tmp_path_factory, monkeypatch_module):
         seen["augment"].append((method, set(train["utterance"]), clips))
         return clips
 
-    monkeypatch_module.setattr(features.Normalizer, "fit", classmethod(fit))
-    monkeypatch_module.setattr(augment, "augment_training_set", spy)
     config = LeakyConfig(tuple(leaky.LEAKS), profile="smoke", data_dir=str(small_corpus), overrides=SMOKE)
     results = tmp_path_factory.mktemp("leaky")
-    return config, run_leaky(config, results_dir=results, verify=False), seen, results
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
+    with pytest.MonkeyPatch.context() as mp:  # the spies watch this run only
+        mp.setattr(features.Normalizer, "fit", classmethod(fit))
+        mp.setattr(augment, "augment_training_set", spy)
+        result = run_leaky(config, results_dir=results, verify=False)
+    return config, result, seen, results
 
 
 def test_every_leak_opens_its_door(all_leaks, small_corpus):
@@ -80,10 +83,13 @@ def test_every_leak_opens_its_door(all_leaks, small_corpus):
     source = lambda u: u.split(leaky.SEGMENT_MARK)[0]  # noqa: E731
     split = [{source(p["utterance"]) for p in f["predictions"]} & {source(u) for u in f["train_utterances"]} for f in result.folds]
     assert any(split)
-    # test_selection: no validation part, and the kept epoch's selection score is the test score itself
+    # test_selection: no validation part, the kept epoch is the best on the test part, and its score is the test score
     for f in result.folds:
         assert f["val_utterances"] == [] and f["val"]["ua"] == pytest.approx(f["ua"]) and f["val"]["wa"] == pytest.approx(f["wa"])
-        assert len(f["history"]["val_ua"]) == SMOKE["epochs"]  # no early stop: the best of all epochs
+        assert len(f["history"]["val_ua"]) == SMOKE["epochs"] and f["best_epoch"] == int(np.argmax(f["history"]["val_ua"])) + 1
+        assert f["ua"] == pytest.approx(max(f["history"]["val_ua"]))
+    saved = json.loads((result.run_dir / "config.json").read_text())["profile"]
+    assert saved["selection"] == "best" and saved["patience"] == SMOKE["epochs"]  # whatever the profile's rule: no early stop
     # augment_before_split: one balancing, from the whole corpus; some clips come from a fold's test utterances
     ((method, made_from, clips),) = seen["augment"]
     assert method == "time_shift" and made_from == set(df["utterance"]) and clips
@@ -99,10 +105,16 @@ def test_every_leak_opens_its_door(all_leaks, small_corpus):
 
 
 def test_takes_alone_splits_repeated_takes_that_honest_folds_keep_together(small_corpus, tmp_path):
+    from adcrnn_lib import study
+    from adcrnn_lib.cv import CVResult
+
+    from .conftest import constructed_folds, constructed_records
+
     df = load_emodb(str(small_corpus), verify=False)
     ids = df["utterance"].to_numpy()
     groups = dict(zip(ids, take_groups(df)))
     assert len(set(groups.values())) < len(df), "the synthetic corpus needs repeated takes"
+    n_splits = LeakyConfig(("takes",), profile="smoke").n_splits
 
     def split_takes(folds) -> int:
         """Repeated takes with one take in a fold's test part and another in its training or validation part."""
@@ -112,15 +124,30 @@ def test_takes_alone_splits_repeated_takes_that_honest_folds_keep_together(small
         return [(ids[f.test], ids[np.concatenate([f.train, f.val])]) for f in folds]
 
     ungrouped = df.assign(sentence=df["utterance"])
-    assert all(split_takes(positions(make_folds(df, n_splits=2, seed=s))) == 0 for s in range(4))
-    assert max(split_takes(positions(make_folds(ungrouped, n_splits=2, seed=s))) for s in range(4)) > 0
-
-    config = LeakyConfig(("takes",), profile="smoke", seed=0, data_dir=str(small_corpus))
-    assert config.experiment() == ExperimentConfig(profile="smoke", data_dir=str(small_corpus))
+    assert all(split_takes(positions(make_folds(df, n_splits=n_splits, seed=s))) == 0 for s in range(10))
+    seed = next(s for s in range(10) if split_takes(positions(make_folds(ungrouped, n_splits=n_splits, seed=s))) > 0)
+    config = LeakyConfig(("takes",), profile="smoke", seed=seed, data_dir=str(small_corpus))
+    assert config.experiment() == ExperimentConfig(profile="smoke", seed=seed, data_dir=str(small_corpus))
     result = run_leaky(config, results_dir=tmp_path, verify=False)
     ran = [([p["utterance"] for p in f["predictions"]], f["train_utterances"] + f["val_utterances"]) for f in result.folds]
-    assert split_takes(ran) == split_takes(positions(make_folds(ungrouped, n_splits=2, seed=0)))
+    assert split_takes(ran) > 0 and split_takes(ran) == split_takes(positions(make_folds(ungrouped, n_splits=n_splits, seed=seed)))
     assert sorted(u for test, _ in ran for u in test) == sorted(ids)  # whole utterances, each tested once
+    # its folds differ from the honest twin's, so the chapter's table does not pair them
+    twin = config.experiment()
+    honest = CVResult(twin, constructed_records(twin, constructed_folds(df, "paper", 0.5, seed=seed)), None)
+    shown = study.leaky_table({"takes": {"runs": [result], "source": "this build", "leaks": config.leaks}}, [honest])
+    assert shown.loc["LEAKY: takes", "WA vs its honest twin (points)"].endswith("(not paired: other folds)")
+
+
+def test_a_leak_on_the_honest_folds_trains_on_the_honest_run_s_parts(small_corpus, tmp_path):
+    """The premise of pairing a leaky run with its honest twin: same test, training and validation utterances per fold."""
+    config = LeakyConfig(("corpus_norm",), profile="smoke", data_dir=str(small_corpus))
+    result = run_leaky(config, results_dir=tmp_path, verify=False)
+    df = load_emodb(str(small_corpus), verify=False)
+    ids = df["utterance"].to_numpy()
+    for f, honest in zip(result.folds, make_folds(df, n_splits=config.n_splits, seed=config.seed)):
+        assert [p["utterance"] for p in f["predictions"]] == ids[honest.test].tolist()
+        assert f["train_utterances"] == ids[honest.train].tolist() and f["val_utterances"] == ids[honest.val].tolist()
 
 
 def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small_corpus, tmp_path, monkeypatch, capsys):
@@ -152,8 +179,19 @@ def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small
     assert len(leaky_rows) == len(grid.LEAKY_POINTS) and shown.index[0].startswith("honest") and shown.index[-1] == "the paper, no augmentation"
     row = shown.loc["LEAKY: normalization from the whole corpus"]
     diff = load_result(leak, results_dir=reference).summary()["wa"]["mean"] - load_result(honest, results_dir=reference).summary()["wa"]["mean"]
-    assert diff > 0.2 and row["WA vs honest (points)"].startswith(f"{100 * diff:+.1f} [")
+    assert diff > 0.2 and row["WA vs its honest twin (points)"].startswith(f"{100 * diff:+.1f} [") and row["honest twin"] == "no augmentation"
     assert "(paper)" in shown.loc["the paper, no augmentation", "WA (%)"]
+    # copies made before the split are compared with their own twin, the time-shift row, once it is run
+    copies = configs["time-shift copies made before the split"][0]
+    write_records(constructed_records(copies, constructed_folds(table, "paper", 0.9)), run_dir(copies, reference))
+    found = study.load_leaky("smoke", str(small_corpus), results_dir=tmp_path / "empty")
+    name = "LEAKY: time-shift copies made before the split"
+    assert study.leaky_table(found, [load_result(honest, results_dir=reference)]).loc[name, "WA vs its honest twin (points)"] == "its honest twin is not run"
+    twin = copies.experiment()
+    assert twin.augmentation == "time_shift" and twin.settings() == honest.settings()
+    write_records(constructed_records(twin, constructed_folds(table, "paper", 0.8)), run_dir(twin, tmp_path / "empty"))
+    row = study.leaky_table(found, [load_result(honest, results_dir=reference)], results_dir=tmp_path / "empty").loc[name]
+    assert row["honest twin"].startswith("time shift") and row["WA vs its honest twin (points)"].startswith("+")
 
     assert cli.main(["study", "--list"]) == 0
     assert "all leaks together (--leaky)" in capsys.readouterr().out
