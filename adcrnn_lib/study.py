@@ -27,8 +27,10 @@ __all__ = ["BASE_POINT", "CHOSEN_POINT", "load_study", "study_table", "study_cha
 
 #: The point every lever is paired with.
 BASE_POINT = "starting recipe"
-#: The combination of levers the ``cpu`` profile now trains with.
-CHOSEN_POINT = "combined: 30 epochs, cosine, mean of last 5 (the cpu profile)"
+#: The combination of levers chosen first for ``cpu`` (3 s segments); the profile now also cuts 1 s segments (:data:`PROFILE_POINT`).
+CHOSEN_POINT = "combined: 30 epochs, cosine, mean of last 5 (3 s segments)"
+#: The variant of :data:`CHOSEN_POINT` the ``cpu`` profile now trains with.
+PROFILE_POINT = "the recipe with 1 s segments, half overlap (the cpu profile)"
 #: The cpu profile's no-augmentation run of results version 1 (TensorFlow's remapper on, see
 #: :func:`~adcrnn_lib.models.disable_tf_remapper`), kept in the reference under its old key.
 BUGGY_POINT = "starting recipe with BN momentum 0.99, before the remapper fix (version 1, seed 0)"
@@ -198,7 +200,7 @@ def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataF
     rows = []
     by_key = {r.config.key(): r for r in honest or []}
     if honest:
-        rows.append({"protocol": "honest (the cpu profile, no leak)", **cells(honest), "honest twin": "-", "WA vs its honest twin (points)": "-", "seeds": str(len(honest)), "read from": "-"})
+        rows.append({"protocol": "honest (the recipe, 3 s segments, no leak)", **cells(honest), "honest twin": "-", "WA vs its honest twin (points)": "-", "seeds": str(len(honest)), "read from": "-"})
     for name, point in leaky.items():
         row = {"protocol": f"LEAKY: {name}"}
         runs = point["runs"]
@@ -243,16 +245,16 @@ def variants_table(study: dict[str, dict]) -> pd.DataFrame:
     for name, point in study.items():
         if not is_variant(name):
             continue
-        row = {"variant": name, "changes from the cpu profile": ", ".join(f"{k}={v}" for k, v in point["overrides"].items() if CPU_RECIPE.get(k) != v)}
+        row = {"variant": name, "changes from the recipe": ", ".join(f"{k}={v}" for k, v in point["overrides"].items() if CPU_RECIPE.get(k) != v)}
         if point["runs"] is None or chosen is None:
-            rows.append({**row, "read from": point["source"] if point["runs"] is None else "the cpu profile's runs: not run"})
+            rows.append({**row, "read from": point["source"] if point["runs"] is None else "the recipe's runs: not run"})
             continue
         pooled = _pooled(point["runs"])
         c = compare(chosen[: len(point["runs"])], point["runs"])
         row.update({
             "WA (%)": f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}",
             "UA (%)": f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}",
-            **{f"{m.upper()} vs the cpu profile (points)": f"{100 * c[m]['diff']:+.1f} [{100 * c[m]['ci_low']:+.1f}, {100 * c[m]['ci_high']:+.1f}], p={c[m]['p']:.3f}" for m in ("wa", "ua")},
+            **{f"{m.upper()} vs the recipe (points)": f"{100 * c[m]['diff']:+.1f} [{100 * c[m]['ci_low']:+.1f}, {100 * c[m]['ci_high']:+.1f}], p={c[m]['p']:.3f}" for m in ("wa", "ua")},
             "fold time (s)": f"{_fold_seconds(point['runs']):.0f}",
             "read from": point["source"],
         })
@@ -277,6 +279,10 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     (the cpu recipe, the runs the leaks are opened on, %, over the seeds of
     :data:`~adcrnn_lib.grid.LEAKY_SEEDS`); ``leaky_all_wa`` (every leak together, %);
     ``leaky_top``, ``leaky_top_wa`` (the single leak with the highest WA).
+    ``profile_wa``, ``profile_ua`` (:data:`PROFILE_POINT`, what the cpu profile trains with, %),
+    ``profile_vs_recipe`` (its WA points against :data:`CHOSEN_POINT`, with the interval),
+    ``profile_vs_baseline``, ``profile_vs_baseline_ci`` (its UA points against the baseline in the
+    folds of seed ``seed``).
     ``variant_best``, ``variant_best_wa``, ``variant_best_ua``, ``variant_best_diff`` (the
     variant of the cpu recipe with the highest WA, and its paired WA cell against the recipe).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult), ``leaky`` (see
@@ -348,12 +354,25 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         if same_seed:
             c = compare(baseline, same_seed[0])["ua"]
             facts.update(chosen_vs_baseline=f"{100 * c['diff']:+.1f}", chosen_vs_baseline_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
+    profile_runs = study.get(PROFILE_POINT, {}).get("runs")
+    facts.update(profile_wa="(not run)", profile_ua="(not run)", profile_vs_recipe="(not run)", profile_vs_baseline="(not run)", profile_vs_baseline_ci="(not run)")
+    chosen = study.get(CHOSEN_POINT, {}).get("runs")
+    if profile_runs is not None:
+        pooled = _pooled(profile_runs)
+        facts.update(profile_wa=f"{100 * pooled['wa'].mean():.1f}", profile_ua=f"{100 * pooled['ua'].mean():.1f}")
+        if chosen is not None:
+            c = compare(chosen, profile_runs)["wa"]
+            facts["profile_vs_recipe"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
+        same_seed = [r for r in profile_runs if r.config.seed == seed]
+        if baseline is not None and same_seed:
+            c = compare(baseline, same_seed[0])["ua"]
+            facts.update(profile_vs_baseline=f"{100 * c['diff']:+.1f}", profile_vs_baseline_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
     variants = variants_table(study)
     facts.update(variant_best="(not run)", variant_best_wa="(not run)", variant_best_ua="(not run)", variant_best_diff="(not run)")
     if "WA (%)" in variants:
         ran = variants[variants["WA (%)"] != ""]
         top = max(ran.index, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
-        facts.update(variant_best=top, variant_best_wa=ran.loc[top, "WA (%)"].split(" ")[0], variant_best_ua=ran.loc[top, "UA (%)"].split(" ")[0], variant_best_diff=ran.loc[top, "WA vs the cpu profile (points)"])
+        facts.update(variant_best=top, variant_best_wa=ran.loc[top, "WA (%)"].split(" ")[0], variant_best_ua=ran.loc[top, "UA (%)"].split(" ")[0], variant_best_diff=ran.loc[top, "WA vs the recipe (points)"])
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
     honest = [r for r in study.get(CHOSEN_POINT, {}).get("runs") or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
     facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", honest_wa="(not run)")

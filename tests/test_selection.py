@@ -113,7 +113,7 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
         ({"bn_momentum": "0.9"}, "bn_momentum='0.9'"),
         ({"warmup_epochs": 30}, "warmup_epochs=30"),
         ({"epochs": 0}, "epochs=0"),
-        ({"segment_hop": 400}, "segment_hop=400 is more than segment_frames=300"),
+        ({"segment_frames": 300, "segment_hop": 400}, "segment_hop=400 is more than segment_frames=300"),
         ({"selection": "average", "average_last": 40}, "average_last=40 is more than epochs=30"),
         ({"weight_decay": -0.1}, "weight_decay=-0.1"),
         ({"n_splits": 3}, "cannot override n_splits"),
@@ -133,7 +133,7 @@ def test_overrides_change_the_key_but_legacy_values_do_not():
     smoke = ExperimentConfig(profile="smoke")
     assert ExperimentConfig(profile="smoke", overrides=dict(LEGACY_TRAINING)).key() == smoke.key()
     assert ExperimentConfig(overrides={"bn_momentum": LEGACY_TRAINING["bn_momentum"]}).key() != plain.key()  # cpu's own is 0.9
-    keys = {ExperimentConfig(overrides={name: value}).key() for name, value in [("epochs", 20), ("bn_momentum", 0.5), ("selection", "last"), ("segment_hop", 150)]}
+    keys = {ExperimentConfig(overrides={name: value}).key() for name, value in [("epochs", 20), ("bn_momentum", 0.5), ("selection", "last"), ("segment_hop", 25)]}
     assert plain.key() not in keys and len(keys) == 4
     # a dict and pairs in another order are the same configuration, and survive JSON
     a = ExperimentConfig(overrides={"epochs": 30, "selection": "last"})

@@ -183,17 +183,17 @@ def test_variants_of_the_recipe_pair_with_the_recipe_not_the_starting_point(smal
             out.append(CVResult(config, constructed_records(config, constructed_folds(table, "paper", accuracy, seed=s)), None))
         return out
 
-    variant = "the cpu profile in 15 epochs"
+    variant = "the recipe in 15 epochs"
     found = {
         study.BASE_POINT: {"runs": runs(grid.STUDY_START, 0.2), "source": "reference", "overrides": dict(grid.STUDY_START)},
         study.CHOSEN_POINT: {"runs": runs(grid.CPU_RECIPE, 0.5), "source": "reference", "overrides": dict(grid.CPU_RECIPE)},
         variant: {"runs": runs(grid.RECIPE_VARIANTS[variant], 0.8), "source": "this build", "overrides": grid.RECIPE_VARIANTS[variant]},
-        "the cpu profile with 1 s segments, half overlap": {"runs": None, "source": "not run", "overrides": grid.RECIPE_VARIANTS["the cpu profile with 1 s segments, half overlap"]},
+        study.PROFILE_POINT: {"runs": None, "source": "not run", "overrides": grid.RECIPE_VARIANTS[study.PROFILE_POINT]},
     }
     assert study.is_variant(variant) and not study.is_variant(study.CHOSEN_POINT) and not study.is_variant("mean of last 5 epochs")
     shown = study.variants_table(found)
-    assert list(shown.index) == [variant, "the cpu profile with 1 s segments, half overlap"]
-    assert shown.loc[variant, "changes from the cpu profile"] == "epochs=15"
+    assert list(shown.index) == [variant, study.PROFILE_POINT]
+    assert shown.loc[variant, "changes from the recipe"] == "epochs=15"
     c = compare(found[study.CHOSEN_POINT]["runs"], found[variant]["runs"])["wa"]
-    assert c["diff"] > 0.2 and shown.loc[variant, "WA vs the cpu profile (points)"].startswith(f"{100 * c['diff']:+.1f} [")
-    assert shown.loc["the cpu profile with 1 s segments, half overlap", "read from"] == "not run"
+    assert c["diff"] > 0.2 and shown.loc[variant, "WA vs the recipe (points)"].startswith(f"{100 * c['diff']:+.1f} [")
+    assert shown.loc[study.PROFILE_POINT, "read from"] == "not run"
