@@ -210,7 +210,11 @@ def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataF
         row.update(cells(runs))
         twins = [by_key.get(r.config.experiment().key()) or find_run(r.config.experiment(), results_dir=results_dir)[0] for r in runs]
         augmentation = runs[0].config.augmentation
-        row["honest twin"] = "no augmentation" if augmentation == "none" else f"{augmentation.replace('_', ' ')}, the same folds"
+        row["honest twin"] = "no augmentation" if augmentation == "none" else augmentation.replace("_", " ")
+        if not all(twins) and augmentation != "none":  # the time-shift twin is not run: the row without augmentation, said so
+            plain = {r.config.seed: r for r in honest or []}
+            twins = [plain.get(r.config.seed) for r in runs]
+            row["honest twin"] = f"no augmentation ({augmentation.replace('_', ' ')} not run)"
         if not all(twins):
             row["WA vs its honest twin (points)"] = "its honest twin is not run"
         elif {"takes", "segments"} & set(point["leaks"]):
