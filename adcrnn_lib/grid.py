@@ -431,6 +431,7 @@ STUDY_LEVERS: dict[str, dict[str, object]] = {
 RECIPE_VARIANTS: dict[str, dict[str, object]] = {
     "the recipe with 1 s segments, half overlap (the cpu profile)": {**CPU_RECIPE, "segment_frames": 100, "segment_hop": 50},
     "the recipe in 15 epochs": {**CPU_RECIPE, "epochs": 15},
+    "the recipe with 1 s segments in 15 epochs": {**CPU_RECIPE, "epochs": 15, "segment_frames": 100, "segment_hop": 50},
 }
 STUDY_LEVERS.update(RECIPE_VARIANTS)
 #: Seeds of every study point (each seed also draws its own folds).
