@@ -473,21 +473,30 @@ def leaky_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...]
 
 def run_leaky_points(profile: str = "cpu", data_dir=None, *, names: list[str] | None = None, seeds: tuple[int, ...] = LEAKY_SEEDS, results_dir=None, verify: bool = True, progress: bool = False) -> dict:
     """Train the leaky points (``names``, default all) that neither this build nor the reference holds; counts as :func:`run_study`."""
-    from .leaky import run_leaky
-
     configs = leaky_configs(profile, data_dir, seeds=seeds)
     unknown = sorted(set(names or []) - set(configs))
     if unknown:
         raise ParameterError(f"unknown leaky point(s) {unknown}; allowed: {', '.join(configs)}")
     queue = [c for name in (names or list(configs)) for c in configs[name]]
+    return _train_missing(queue, "leaky", results_dir=results_dir, verify=verify, progress=progress)
+
+
+def _train_missing(queue: list, tag: str, *, results_dir, verify: bool, progress: bool) -> dict:
+    """Train each run of ``queue`` (ADCRNN, TIM-Net or leaky) that neither this build nor the
+    reference holds, logging ``[tag i/N]``; counts as :func:`run_grid`'s summary."""
+    from .cv import run_cv
+    from .leaky import LeakyConfig, run_leaky
+    from .timnet import TimNetConfig, run_timnet
+
     started = time.perf_counter()
     trained = cached = 0
     for i, config in enumerate(queue, 1):
         if find_run(config, results_dir=results_dir)[0] is not None:
             cached += 1
             continue
-        logger.info("[leaky %d/%d] %s seed %d", i, len(queue), config.name, config.seed)
-        run_leaky(config, verify=verify, progress=progress, results_dir=results_dir)
+        logger.info("[%s %d/%d] %s seed %d", tag, i, len(queue), getattr(config, "name", None) or dict(config.overrides) or f"{config.profile} profile", config.seed)
+        run = run_leaky if isinstance(config, LeakyConfig) else run_timnet if isinstance(config, TimNetConfig) else run_cv
+        run(config, verify=verify, progress=progress, results_dir=results_dir)
         trained += 1
     return {"runs": len(queue), "runs_trained": trained, "runs_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
 
@@ -537,8 +546,6 @@ def run_study(
 
     Logs ``[study i/N]`` per configuration; returns counts like :func:`run_grid`.
     """
-    from .cv import run_cv
-
     unknown = sorted(set(names or []) - set(STUDY_LEVERS))
     if unknown:
         raise ParameterError(f"unknown study point(s) {unknown}; allowed: {', '.join(STUDY_LEVERS)}")
@@ -546,21 +553,7 @@ def run_study(
     queue = [c for name in (names or list(configs)) for c in configs[name]]
     if timnet:
         queue += timnet_configs(profile, data_dir, seeds=seeds)
-    started = time.perf_counter()
-    trained = cached = 0
-    for i, config in enumerate(queue, 1):
-        if find_run(config, results_dir=results_dir)[0] is not None:
-            cached += 1
-            continue
-        logger.info("[study %d/%d] %s seed %d", i, len(queue), getattr(config, "name", None) or dict(config.overrides) or f"{config.profile} profile", config.seed)
-        if config.results_group == "timnet":
-            from .timnet import run_timnet
-
-            run_timnet(config, verify=verify, progress=progress, results_dir=results_dir)
-        else:
-            run_cv(config, verify=verify, progress=progress, results_dir=results_dir)
-        trained += 1
-    return {"runs": len(queue), "runs_trained": trained, "runs_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
+    return _train_missing(queue, "study", results_dir=results_dir, verify=verify, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
