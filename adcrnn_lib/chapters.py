@@ -267,7 +267,7 @@ def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, v
     results = {aug: pool_seeds(r) for aug, r in runs.items()}
     baselines = _paper_baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify)
     best_key = report.best_of({k: pool_seeds(v) for k, v in baselines.items()})
-    best = baselines[best_key]
+    best, best_pooled = baselines[best_key], pool_seeds(baselines[best_key])
     rows = [
         {"label": f"{i}. {AUGMENTATION_NAMES[aug]}", "result": r, "paper": TABLE_V[aug], "base": runs["none"], "base_name": "none", "versus": best, "versus_name": "best baseline"}
         for i, (aug, r) in enumerate(runs.items(), 1)
@@ -285,15 +285,15 @@ def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, v
         "best_aug_ua": _ua(results[top]),
         "best_aug_vs_none": _paired_ua(results["none"], results[top]),
         "best_baseline": _baseline_name(baseline_features, "logreg", best_key[1]),
-        "best_baseline_ua": _ua(pool_seeds(best)),
-        "n_beat": sum(report.verdict(pool_seeds(best), r) == "better" for r in results.values()),
+        "best_baseline_ua": _ua(best_pooled),
+        "n_beat": sum(report.verdict(best_pooled, r) == "better" for r in results.values()),
         "paper_none": f"{TABLE_V['none'][0]:.2f}",
         "paper_best_aug": AUGMENTATION_NAMES[paper_top],
         "paper_best_aug_acc": f"{TABLE_V[paper_top][0]:.2f}",
     }
     recall = pd.DataFrame({AUGMENTATION_NAMES[a]: 100 * r.confusion().diagonal() / r.confusion().sum(axis=1) for a, r in results.items()}, index=class_labels()).round(1)
     named = {AUGMENTATION_NAMES[a]: r for a, r in results.items()}
-    return Findings(named, report.results_table(rows), facts, {"best_baseline": pool_seeds(best), "recall": recall})
+    return Findings(named, report.results_table(rows), facts, {"best_baseline": best_pooled, "recall": recall})
 
 
 def hda_page(augmentation: str, profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:
@@ -543,10 +543,14 @@ def run_table(profile: str, data_dir: str, *, seed: int, baseline_features: str,
     runs = {f"Table V, {AUGMENTATION_NAMES[a]}": c for a, c in grid.hda_configs(profile, data, seed=seed).items()}
     runs.update({f"Table IV, {MODEL_NAMES[k]}": c for k, c in grid.ablation_configs(profile, data, seed=seed).items() if k != (True, "lf1")})
     runs.update({f"LOSO, {a}": c for a, c in grid.loso_configs(profile, data, seed=seed).items()})
-    runs.update({f"baseline, {_PROTOCOL_NAMES[p]}{', speaker-norm' if n else ''}": c for (p, n), c in grid.baseline_configs(data, seed=seed, features=baseline_features, profile=profile).items()})
+
+    def label(protocol: str, norm: bool) -> str:
+        return f"baseline, {_PROTOCOL_NAMES[protocol]}{', speaker-norm' if norm else ''}"
+
+    runs.update({label(p, n): c for (p, n), c in grid.baseline_configs(data, seed=seed, features=baseline_features, profile=profile).items()})
     for s in grid.table_v_seeds(profile, seed)[1:]:  # Table V's further seeds, with their baselines
         runs.update({f"Table V, {AUGMENTATION_NAMES[a]} (seed {s})": c for a, c in grid.hda_configs(profile, data, seed=s).items()})
-        runs.update({f"baseline, {_PROTOCOL_NAMES[p]}{', speaker-norm' if n else ''} (seed {s})": c for (p, n), c in grid.baseline_configs(data, seed=s, features=baseline_features, profile=profile).items() if p == "paper"})
+        runs.update({f"{label(p, n)} (seed {s})": c for (p, n), c in grid.baseline_configs(data, seed=s, features=baseline_features, profile=profile).items() if p == "paper"})
     paper = {f"Table V, {AUGMENTATION_NAMES[a]}": m for a, (m, _) in TABLE_V.items()}
     paper.update({f"Table IV, {MODEL_NAMES[k]}": m for k, (m, _) in TABLE_IV.items()})
     results, rows = {}, []

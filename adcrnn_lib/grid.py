@@ -404,14 +404,15 @@ def _describe(config) -> str:
 #: Where the study started: the ``cpu`` profile as it was until 2026-11-30 (15 epochs with patience
 #: 4, a constant Adam step, the best validation epoch's weights; BN momentum 0.9).
 STUDY_START: dict[str, object] = {"epochs": 15, "lr_schedule": "constant", "selection": "best", "segment_frames": 300, "segment_hop": 300}
-#: One lever at a time from :data:`STUDY_START`, then their combination (which became the ``cpu``
-#: profile): name -> profile overrides (see :data:`~adcrnn_lib.profiles.OVERRIDABLE`). Paper
-#: protocol, no augmentation, Lf1, attention. A run's folder depends on the settings it trains
-#: with, not on how they are spelled, so the combined point *is* the ``cpu`` profile's run.
 #: The training recipe the study chose for ``cpu`` (30 epochs, cosine decay, the mean of the last 5
 #: epochs' weights), at the 3 s segments it was chosen with, as overrides of any profile. The
 #: ``cpu`` profile now cuts 1 s segments in 15 epochs (a variant, :data:`RECIPE_VARIANTS`).
 CPU_RECIPE: dict[str, object] = {"epochs": 30, "lr_schedule": "cosine", "selection": "average", "average_last": 5, "segment_frames": 300, "segment_hop": 300}
+#: One lever at a time from :data:`STUDY_START`, then their combination (:data:`CPU_RECIPE`), then
+#: the variants of that recipe (:data:`RECIPE_VARIANTS`): name -> profile overrides (see
+#: :data:`~adcrnn_lib.profiles.OVERRIDABLE`). Paper protocol, no augmentation, Lf1, attention. A
+#: run's folder depends on the settings it trains with, not on how they are spelled, so the variant
+#: marked "(the cpu profile)" *is* the ``cpu`` profile's run (Table V's no-augmentation row).
 STUDY_LEVERS: dict[str, dict[str, object]] = {
     "starting recipe": dict(STUDY_START),
     "BN momentum 0.99 (Keras's default)": {**STUDY_START, "bn_momentum": 0.99},
@@ -452,8 +453,8 @@ def timnet_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...
     return [TimNetConfig(seed=s, epochs=epochs, n_splits=n_splits, data_dir=_data(data_dir)) for s in seeds]
 
 
-#: The leaky protocols (:mod:`~adcrnn_lib.leaky`), each opened on the ``cpu`` recipe
-#: (:data:`CPU_RECIPE`, the study's combined point), then all together; never part of an honest table.
+#: The leaky protocols (:mod:`~adcrnn_lib.leaky`), each opened on the study's recipe with 3 s
+#: segments (:data:`CPU_RECIPE`), then all together; never part of an honest table.
 LEAKY_POINTS: dict[str, tuple[str, ...]] = {
     "all leaks together": ("takes", "segments", "corpus_norm", "test_selection", "augment_before_split"),
     "epoch picked on the test part": ("test_selection",),
@@ -464,6 +465,8 @@ LEAKY_POINTS: dict[str, tuple[str, ...]] = {
 }
 #: Seeds of the leaky points (one: they explain a gap of 5-20 points, not a difference of 2).
 LEAKY_SEEDS: tuple[int, ...] = (0,)
+
+
 def leaky_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...] = LEAKY_SEEDS) -> dict[str, list]:
     """The leaky points: name -> one :class:`~adcrnn_lib.leaky.LeakyConfig` per seed."""
     from .leaky import LeakyConfig

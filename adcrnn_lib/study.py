@@ -103,6 +103,17 @@ def _pooled(runs) -> dict[str, np.ndarray]:
     return {m: np.array([f[m] for r in runs for f in r.folds]) for m in ("wa", "ua")}
 
 
+def _score_cells(runs) -> dict[str, str]:
+    """``{"WA (%)", "UA (%)"}``: mean ± std over the seeds x folds of ``runs``, in %."""
+    pooled = _pooled(runs)
+    return {f"{m.upper()} (%)": f"{100 * pooled[m].mean():.1f} ± {100 * pooled[m].std(ddof=1):.1f}" for m in ("wa", "ua")}
+
+
+def _interval(c: dict) -> str:
+    """``"[-1.2, +3.4]"``: a comparison's bootstrap 95% interval in points."""
+    return f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
+
+
 def _seed_spread(runs, metric: str) -> float:
     """Standard deviation of the per-seed means (ddof=1), in %; 0 with one seed."""
     means = [r.summary()[metric]["mean"] for r in runs]
@@ -126,13 +137,11 @@ def study_table(study: dict[str, dict], *, base: str = BASE_POINT) -> pd.DataFra
         if runs is None:
             rows.append({**row, "read from": point["source"]})
             continue
-        pooled = _pooled(runs)
-        row["WA (%)"] = f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}"
-        row["UA (%)"] = f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}"
+        row.update(_score_cells(runs))
         row["UA seed spread"] = f"{_seed_spread(runs, 'ua'):.1f}"
         if base_runs is not None and name != base:
             c = compare(base_runs[: len(runs)], runs)["ua"]  # a one-seed point pairs with the base's first seed
-            row[f"UA vs {base} (points)"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}], p={c['p']:.3f}"
+            row[f"UA vs {base} (points)"] = f"{100 * c['diff']:+.1f} {_interval(c)}, p={c['p']:.3f}"
         row["fold time (s)"] = f"{_fold_seconds(runs):.0f}"
         row["read from"] = point["source"]
         rows.append(row)
@@ -193,27 +202,23 @@ def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataF
     from .grid import find_run
     from .paper import TABLE_V, paper_label
 
-    def cells(runs) -> dict[str, str]:
-        pooled = _pooled(runs)
-        return {f"{m.upper()} (%)": f"{100 * pooled[m].mean():.1f} ± {100 * pooled[m].std(ddof=1):.1f}" for m in ("wa", "ua")}
-
     rows = []
     by_key = {r.config.key(): r for r in honest or []}
+    by_seed = {r.config.seed: r for r in honest or []}
     if honest:
-        rows.append({"protocol": "honest (the recipe, 3 s segments, no leak)", **cells(honest), "honest twin": "-", "WA vs its honest twin (points)": "-", "seeds": str(len(honest)), "read from": "-"})
+        rows.append({"protocol": "honest (the recipe, 3 s segments, no leak)", **_score_cells(honest), "honest twin": "-", "WA vs its honest twin (points)": "-", "seeds": str(len(honest)), "read from": "-"})
     for name, point in leaky.items():
         row = {"protocol": f"LEAKY: {name}"}
         runs = point["runs"]
         if runs is None:
             rows.append({**row, "read from": point["source"]})
             continue
-        row.update(cells(runs))
+        row.update(_score_cells(runs))
         twins = [by_key.get(r.config.experiment().key()) or find_run(r.config.experiment(), results_dir=results_dir)[0] for r in runs]
         augmentation = runs[0].config.augmentation
         row["honest twin"] = "no augmentation" if augmentation == "none" else augmentation.replace("_", " ")
         if not all(twins) and augmentation != "none":  # the time-shift twin is not run: the row without augmentation, said so
-            plain = {r.config.seed: r for r in honest or []}
-            twins = [plain.get(r.config.seed) for r in runs]
+            twins = [by_seed.get(r.config.seed) for r in runs]
             row["honest twin"] = f"no augmentation ({augmentation.replace('_', ' ')} not run)"
         if not all(twins):
             row["WA vs its honest twin (points)"] = "its honest twin is not run"
@@ -222,7 +227,7 @@ def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataF
             row["WA vs its honest twin (points)"] = f"{diff:+.1f} (not paired: other folds)"
         else:
             c = compare(twins, runs)["wa"]
-            row["WA vs its honest twin (points)"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
+            row["WA vs its honest twin (points)"] = f"{100 * c['diff']:+.1f} {_interval(c)}"
         row["seeds"] = str(len(runs))
         row["read from"] = point["source"]
         rows.append(row)
@@ -253,12 +258,10 @@ def variants_table(study: dict[str, dict]) -> pd.DataFrame:
         if point["runs"] is None or chosen is None:
             rows.append({**row, "read from": point["source"] if point["runs"] is None else "the recipe's runs: not run"})
             continue
-        pooled = _pooled(point["runs"])
         c = compare(chosen[: len(point["runs"])], point["runs"])
         row.update({
-            "WA (%)": f"{100 * pooled['wa'].mean():.1f} ± {100 * pooled['wa'].std(ddof=1):.1f}",
-            "UA (%)": f"{100 * pooled['ua'].mean():.1f} ± {100 * pooled['ua'].std(ddof=1):.1f}",
-            **{f"{m.upper()} vs the recipe (points)": f"{100 * c[m]['diff']:+.1f} [{100 * c[m]['ci_low']:+.1f}, {100 * c[m]['ci_high']:+.1f}], p={c[m]['p']:.3f}" for m in ("wa", "ua")},
+            **_score_cells(point["runs"]),
+            **{f"{m.upper()} vs the recipe (points)": f"{100 * c[m]['diff']:+.1f} {_interval(c[m])}, p={c[m]['p']:.3f}" for m in ("wa", "ua")},
             "fold time (s)": f"{_fold_seconds(point['runs']):.0f}",
             "read from": point["source"],
         })
@@ -326,6 +329,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         "fix_ci": "(not run)",
     }
     base = study.get(BASE_POINT, {}).get("runs")
+    chosen = study.get(CHOSEN_POINT, {}).get("runs")
     if base is not None:
         pooled = _pooled(base)
         facts["base_wa"] = f"{100 * pooled['wa'].mean():.1f}"
@@ -333,12 +337,11 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         buggy, twin = study.get(BUGGY_POINT, {}).get("runs"), study.get(BUGGY_TWIN, {}).get("runs")
         if buggy is not None and twin is not None:
             fix = compare(buggy, twin[:1])["wa"]
-            facts.update(buggy_wa=f"{100 * buggy[0].summary()['wa']['mean']:.1f}", fix_diff=f"{100 * fix['diff']:+.1f}", fix_ci=f"[{100 * fix['ci_low']:+.1f}, {100 * fix['ci_high']:+.1f}]")
-        chosen = study.get(CHOSEN_POINT, {}).get("runs")
+            facts.update(buggy_wa=f"{100 * buggy[0].summary()['wa']['mean']:.1f}", fix_diff=f"{100 * fix['diff']:+.1f}", fix_ci=_interval(fix))
         if chosen is not None:
             c = compare(base, chosen)["ua"]
             pooled = _pooled(chosen)
-            facts.update(chosen_wa=f"{100 * pooled['wa'].mean():.1f}", chosen_ua=f"{100 * pooled['ua'].mean():.1f}", chosen_diff=f"{100 * c['diff']:+.1f}", chosen_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
+            facts.update(chosen_wa=f"{100 * pooled['wa'].mean():.1f}", chosen_ua=f"{100 * pooled['ua'].mean():.1f}", chosen_diff=f"{100 * c['diff']:+.1f}", chosen_ci=_interval(c))
         levers = {n: p for n, p in done.items() if n not in (BASE_POINT, CHOSEN_POINT, BUGGY_POINT, "TIM-Net (calibration)") and not is_variant(n)}
         if levers:
             best = max(levers, key=lambda n: _pooled(levers[n]["runs"])["ua"].mean())
@@ -347,38 +350,34 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
                 best_point=best,
                 best_ua=f"{100 * _pooled(levers[best]['runs'])['ua'].mean():.1f}",
                 best_diff=f"{100 * c['diff']:+.1f}",
-                best_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]",
+                best_ci=_interval(c),
             )
     baseline_config = baseline_configs(data_dir or None, seed=seed, profile=profile)[("paper", False)]
     baseline, _ = find_run(baseline_config, results_dir=results_dir)
-    if baseline is not None:
-        facts["baseline_ua"] = f"{100 * baseline.summary()['ua']['mean']:.1f}"
-        chosen = study.get(CHOSEN_POINT, {}).get("runs")
-        same_seed = [r for r in chosen or [] if r.config.seed == seed]
-        if same_seed:
-            c = compare(baseline, same_seed[0])["ua"]
-            facts.update(chosen_vs_baseline=f"{100 * c['diff']:+.1f}", chosen_vs_baseline_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
     profile_runs = study.get(PROFILE_POINT, {}).get("runs")
     facts.update(profile_wa="(not run)", profile_ua="(not run)", profile_vs_recipe="(not run)", profile_vs_baseline="(not run)", profile_vs_baseline_ci="(not run)")
-    chosen = study.get(CHOSEN_POINT, {}).get("runs")
+    if baseline is not None:
+        facts["baseline_ua"] = f"{100 * baseline.summary()['ua']['mean']:.1f}"
+        for tag, runs in (("chosen", chosen), ("profile", profile_runs)):  # UA against the baseline in the folds of ``seed``
+            same_seed = [r for r in runs or [] if r.config.seed == seed]
+            if same_seed:
+                c = compare(baseline, same_seed[0])["ua"]
+                facts.update({f"{tag}_vs_baseline": f"{100 * c['diff']:+.1f}", f"{tag}_vs_baseline_ci": _interval(c)})
     if profile_runs is not None:
         pooled = _pooled(profile_runs)
         facts.update(profile_wa=f"{100 * pooled['wa'].mean():.1f}", profile_ua=f"{100 * pooled['ua'].mean():.1f}")
         if chosen is not None:
             c = compare(chosen, profile_runs)["wa"]
-            facts["profile_vs_recipe"] = f"{100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
-        same_seed = [r for r in profile_runs if r.config.seed == seed]
-        if baseline is not None and same_seed:
-            c = compare(baseline, same_seed[0])["ua"]
-            facts.update(profile_vs_baseline=f"{100 * c['diff']:+.1f}", profile_vs_baseline_ci=f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]")
+            facts["profile_vs_recipe"] = f"{100 * c['diff']:+.1f} {_interval(c)}"
     variants = variants_table(study)
     facts.update(variant_best="(not run)", variant_best_wa="(not run)", variant_best_ua="(not run)", variant_best_diff="(not run)")
-    if "WA (%)" in variants:
-        ran = variants[variants["WA (%)"] != ""]
-        top = max(ran.index, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
-        facts.update(variant_best=top, variant_best_wa=ran.loc[top, "WA (%)"].split(" ")[0], variant_best_ua=ran.loc[top, "UA (%)"].split(" ")[0], variant_best_diff=ran.loc[top, "WA vs the recipe (points)"])
+    ran = [n for n in variants.index if study[n]["runs"] is not None and chosen is not None]
+    if ran:
+        top = max(ran, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
+        pooled = _pooled(study[top]["runs"])
+        facts.update(variant_best=top, variant_best_wa=f"{100 * pooled['wa'].mean():.1f}", variant_best_ua=f"{100 * pooled['ua'].mean():.1f}", variant_best_diff=variants.loc[top, "WA vs the recipe (points)"])
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
-    honest = [r for r in study.get(CHOSEN_POINT, {}).get("runs") or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
+    honest = [r for r in chosen or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
     facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", honest_wa="(not run)")
     if honest is not None:
         facts["honest_wa"] = f"{100 * _pooled(honest)['wa'].mean():.1f}"
