@@ -406,7 +406,7 @@ def _describe(config) -> str:
 STUDY_START: dict[str, object] = {"epochs": 15, "lr_schedule": "constant", "selection": "best", "segment_frames": 300, "segment_hop": 300}
 #: The training recipe the study chose for ``cpu`` (30 epochs, cosine decay, the mean of the last 5
 #: epochs' weights), at the 3 s segments it was chosen with, as overrides of any profile. The
-#: ``cpu`` profile now cuts 1 s segments in 15 epochs (a variant, :data:`RECIPE_VARIANTS`).
+#: ``cpu`` profile now cuts 1 s segments that do not overlap, in 15 epochs (a variant, :data:`RECIPE_VARIANTS`).
 CPU_RECIPE: dict[str, object] = {"epochs": 30, "lr_schedule": "cosine", "selection": "average", "average_last": 5, "segment_frames": 300, "segment_hop": 300}
 #: One lever at a time from :data:`STUDY_START`, then their combination (:data:`CPU_RECIPE`), then
 #: the variants of that recipe (:data:`RECIPE_VARIANTS`): name -> profile overrides (see
@@ -432,7 +432,10 @@ STUDY_LEVERS: dict[str, dict[str, object]] = {
 RECIPE_VARIANTS: dict[str, dict[str, object]] = {
     "the recipe with 1 s segments, half overlap": {**CPU_RECIPE, "segment_frames": 100, "segment_hop": 50},
     "the recipe in 15 epochs": {**CPU_RECIPE, "epochs": 15},
-    "the recipe with 1 s segments in 15 epochs (the cpu profile)": {**CPU_RECIPE, "epochs": 15, "segment_frames": 100, "segment_hop": 50},
+    "the recipe with 1 s segments in 15 epochs": {**CPU_RECIPE, "epochs": 15, "segment_frames": 100, "segment_hop": 50},
+    "the recipe with 1 s segments in 10 epochs": {**CPU_RECIPE, "epochs": 10, "segment_frames": 100, "segment_hop": 50},
+    "the recipe with 1 s segments, no overlap, in 15 epochs (the cpu profile)": {**CPU_RECIPE, "epochs": 15, "segment_frames": 100, "segment_hop": 100},
+    "the recipe with 1 s segments in 15 epochs, batch 64": {**CPU_RECIPE, "epochs": 15, "segment_frames": 100, "segment_hop": 50, "batch_size": 64},
 }
 STUDY_LEVERS.update(RECIPE_VARIANTS)
 #: Seeds of every study point (each seed also draws its own folds).
@@ -481,7 +484,8 @@ def run_leaky_points(profile: str = "cpu", data_dir=None, *, names: list[str] | 
     if unknown:
         raise ParameterError(f"unknown leaky point(s) {unknown}; allowed: {', '.join(configs)}")
     queue = [c for name in (names or list(configs)) for c in configs[name]]
-    return _train_missing(queue, "leaky", results_dir=results_dir, verify=verify, progress=progress)
+    queue += [c.experiment() for c in queue if c.augmentation != "none"]  # an honest twin that is not a study point (the time-shift row)
+    return _train_missing(list(dict.fromkeys(queue)), "leaky", results_dir=results_dir, verify=verify, progress=progress)
 
 
 def _train_missing(queue: list, tag: str, *, results_dir, verify: bool, progress: bool) -> dict:
@@ -524,14 +528,17 @@ def find_run(config, *, results_dir=None):
 
 
 def _study_runs(profile: str, data_dir=None) -> list:
-    """Every configuration of the study (all levers the profile can take, all seeds), TIM-Net's and the leaky points'."""
+    """Every configuration of the study (all levers the profile can take, all seeds), TIM-Net's, the
+    leaky points' and the honest twins of leaky points that are not study points."""
     out = []
     for name, overrides in STUDY_LEVERS.items():
         try:
             out += study_configs(profile, data_dir, levers={name: overrides})[name]
         except ParameterError:  # a lever this profile cannot take (e.g. averaging 5 of smoke's 1 epoch)
             continue
-    return out + timnet_configs(profile, data_dir) + [c for configs in leaky_configs(profile, data_dir).values() for c in configs]
+    leaky = [c for configs in leaky_configs(profile, data_dir).values() for c in configs]
+    twins = [c.experiment() for c in leaky if c.augmentation != "none"]  # the others' twins are study points
+    return list(dict.fromkeys(out + timnet_configs(profile, data_dir) + leaky + twins))
 
 
 def run_study(

@@ -74,9 +74,32 @@ for half the optimizer steps, so the epochs are where the book's cold-build time
 then measured with 1 s segments: 82.7 / 81.7 % WA / UA in 15 epochs against 82.2 / 81.0 % in 30
 (+0.6 WA points, -0.9 to +2.1; +0.7 UA, -0.8 to +2.2; seed means 83.6 / 82.7 and 81.9 / 80.6 %),
 and +3.3 WA points (+1.1 to +5.7) and +2.6 UA (+0.4 to +5.2) against the 30-epoch recipe with 3 s
-segments. So ``cpu`` trains 15 epochs with 1 s segments: the accuracy of 30 for half the
-optimizer steps, which keeps the book's cold build near its 3-hour budget with Table V's second
-seed.
+segments. So ``cpu`` trained 15 epochs with 1 s segments: the accuracy of 30 for half the
+optimizer steps.
+
+Cost of ``cpu`` (2026-12-01, measured): a cold ``make book`` at that profile (1 s segments
+overlapping by half) was started from a fresh clone at commit 2538549 on an idle 2-core machine
+and stopped after 7 of its 23 runs: its folds took 72 s (no augmentation) and 112-147 s (time or
+pitch shift), against about 40 s and 55 s at the profile of the 78.7-minute cold build of
+2026-11-28. Summed over the grid (Table V twice, Table IV, leave-one-speaker-out with 10 folds a
+run, the GANs, the baselines), those fold times predict about 3.8 hours, over the 3-hour budget.
+Three cheaper variants, each 2 seeds x 5 folds, paired with the profile over seeds x folds
+(bootstrap 95% intervals; fold times of one fold each, run one after another on the idle machine):
+
+===========================================  ===========  ============================  ===========
+variant (the rest as the profile)            WA / UA %    WA vs the profile (points)    fold time
+===========================================  ===========  ============================  ===========
+the profile (1 s, half overlap, 15 epochs)   82.7 / 81.7  -                             71 s
+10 epochs                                    81.0 / 80.4  -1.7 (-3.2 to -0.2)           48 s
+1 s segments that do not overlap             81.3 / 80.7  -1.4 (-3.6 to +0.7)           43 s
+batch 64                                     81.9 / 81.3  -0.8 (-2.4 to +0.8)           64-81 s
+===========================================  ===========  ============================  ===========
+
+An epoch's time is its training steps' (3.6-4.9 s; scoring the validation part takes 0.15 s), so
+it follows the number of training segments times the epochs, not the batch size. So ``cpu`` now
+cuts 1 s segments that do not overlap (``segment_hop=100``): of the two variants that save time,
+the cheaper (0.61x the fold time) and the one whose interval includes no loss, with both seeds
+above 78 % UA. The same fold times predict a cold build of about 2.5 hours on an idle machine.
 
 Training details the paper leaves open (batch-norm momentum, learning-rate schedule, selection
 rule, weight decay, segment length and hop) are fields too, at the values every run before them
@@ -367,7 +390,7 @@ PROFILES: dict[str, Profile] = {
         mixed_precision=False,  # measured: no faster in bfloat16 at these widths (module docstring)
         bn_momentum=0.9,  # measured: 0.99 left validation at chance for epochs, and one fold stopped there (module docstring)
         segment_frames=100,  # measured with the recipe above (module docstring): 1 s segments, +2.7 WA points over 3 s
-        segment_hop=50,  # overlapping by half
+        segment_hop=100,  # measured (module docstring): not overlapping, 0.61x the fold time of half overlap, -1.4 WA [-3.6, +0.7]
         gan_size=8,  # measured: D=64 takes about 45 s per generator step on 2 cores (module docstring)
         gan_batch_size=32,
         wavegan_steps=20,

@@ -27,10 +27,10 @@ __all__ = ["BASE_POINT", "CHOSEN_POINT", "load_study", "study_table", "study_cha
 
 #: The point every lever is paired with.
 BASE_POINT = "starting recipe"
-#: The combination of levers chosen first for ``cpu`` (3 s segments); the profile now cuts 1 s segments in 15 epochs (:data:`PROFILE_POINT`).
+#: The combination of levers chosen first for ``cpu`` (3 s segments); the profile now cuts 1 s segments that do not overlap, in 15 epochs (:data:`PROFILE_POINT`).
 CHOSEN_POINT = "combined: 30 epochs, cosine, mean of last 5 (3 s segments)"
 #: The variant of :data:`CHOSEN_POINT` the ``cpu`` profile now trains with.
-PROFILE_POINT = "the recipe with 1 s segments in 15 epochs (the cpu profile)"
+PROFILE_POINT = "the recipe with 1 s segments, no overlap, in 15 epochs (the cpu profile)"
 #: The cpu profile's no-augmentation run of results version 1 (TensorFlow's remapper on, see
 #: :func:`~adcrnn_lib.models.disable_tf_remapper`), kept in the reference under its old key.
 BUGGY_POINT = "starting recipe with BN momentum 0.99, before the remapper fix (version 1, seed 0)"

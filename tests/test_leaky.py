@@ -34,6 +34,20 @@ def test_config_validates_and_keys_apart_from_the_honest_run():
     assert a.experiment().augmentation == "none" and run_dir(a, "r").parts[-2] == "leaky"
 
 
+def test_every_honest_twin_is_a_run_the_reference_keeps(small_corpus):
+    """The time-shift point's twin is no study point, so the study's run list (what the reference
+    copies and the chapter reads) names it; the no-augmentation twins are the recipe's own runs."""
+    from adcrnn_lib import grid
+
+    runs = grid._study_runs("cpu", small_corpus)
+    keys = {c.key() for c in runs}
+    twins = [c.experiment() for configs in grid.leaky_configs("cpu", small_corpus).values() for c in configs]
+    assert twins and all(t.key() in keys for t in twins)
+    assert {t.augmentation for t in twins} == {"none", "time_shift"} and len(keys) == len(runs)
+    recipe = {c.key() for c in grid.study_configs("cpu", small_corpus, levers={"r": grid.CPU_RECIPE})["r"]}
+    assert {t.key() for t in twins if t.augmentation == "none"} <= recipe
+
+
 def test_units_are_the_segments_honest_runs_cut():
     df = pd.DataFrame({"utterance": ["u1", "u2"], "speaker": ["03", "08"], "sentence": ["a01", "a01"], "emotion": pd.Categorical(["anger", "fear"])})
     feats = [np.arange(350, dtype=np.float32)[:, None, None] * np.ones((1, 2, 3), np.float32), np.ones((120, 2, 3), np.float32)]
