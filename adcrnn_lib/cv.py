@@ -33,7 +33,7 @@ from .profiles import get_profile
 from .provenance import provenance
 from .storage import write_json
 
-__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "results_root", "load_result"]
+__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "results_root", "load_result"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +96,9 @@ def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, p
 # --------------------------------------------------------------------------------------------
 def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: list[np.ndarray], *, progress: bool = True) -> dict:
     """Train and evaluate one fold; return its JSON-ready record (see :data:`SCHEMA_VERSION`)."""
-    from .train import make_segment_data, predict_utterances, speaker_normalize, train_split  # Keras: only where a fold trains
+    from .train import make_segment_data, speaker_normalize, train_split  # Keras: only where a fold trains
 
     t0 = time.perf_counter()
-    prof = get_profile(config.profile)
     labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
     speaker_norms = None
     if config.speaker_norm:
@@ -120,22 +119,44 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
     settings = config.settings()
     test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer, length=settings.segment_frames, hop=settings.segment_hop)
     ids = df["utterance"].to_numpy()
-    return fold_record(
+    return evaluated_fold_record(
         config,
         fold.k,
+        trained,
+        test,
         test_ids=ids[fold.test].tolist(),
-        y_true=labels[fold.test],
-        probs=softmax(predict_utterances(trained.model, test)),
         train_ids=ids[fold.train].tolist(),
         val_ids=ids[fold.val].tolist(),
         n_generated=len(clips),
+        started=t0,
+        data_dir=df.attrs.get("data_dir"),
+    )
+
+
+def evaluated_fold_record(config, fold: int, trained, test, *, test_ids, train_ids, val_ids, n_generated: int, started: float, data_dir: str | None) -> dict:
+    """:func:`fold_record` of a trained ADCRNN: its test utterances scored, its training's selection and history kept.
+
+    ``trained`` is a :class:`~adcrnn_lib.train.TrainedModel`, ``test`` the
+    :class:`~adcrnn_lib.train.SegmentData` of the fold's test utterances (in ``test_ids`` order).
+    """
+    from .train import predict_utterances
+
+    return fold_record(
+        config,
+        fold,
+        test_ids=test_ids,
+        y_true=test.labels,
+        probs=softmax(predict_utterances(trained.model, test)),
+        train_ids=train_ids,
+        val_ids=val_ids,
+        n_generated=n_generated,
         n_train_segments=trained.n_train_segments,
         best_epoch=trained.best_epoch,
         val=trained.best_val,
         history=trained.history,
-        started=t0,
-        profile=prof.name,
-        data_dir=df.attrs.get("data_dir"),
+        started=started,
+        profile=config.profile,
+        data_dir=data_dir,
     )
 
 

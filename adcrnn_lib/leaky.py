@@ -163,12 +163,11 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
     CVResult
     """
     from .augment import augment_training_set
-    from .cv import fold_record, run_dir, run_folds
+    from .cv import evaluated_fold_record, run_dir, run_folds
     from .data import EMOTIONS, load_emodb, make_folds
     from .features import Normalizer, extract_features, log_mel_3d
-    from .metrics import softmax
     from .storage import write_json
-    from .train import make_segment_data, predict_utterances, train_model
+    from .train import make_segment_data, train_model
 
     if not isinstance(config, LeakyConfig):
         raise ParameterError(f"run_leaky needs a LeakyConfig, got {type(config).__name__}")
@@ -211,21 +210,16 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
             description=f"leaky fold {fold.k}",
         )
         test = make_segment_data([unit_feats[i] for i in fold.test], labels[fold.test], normalizer, **cut)
-        return fold_record(
+        return evaluated_fold_record(
             config,
             fold.k,
+            trained,
+            test,
             test_ids=ids[fold.test].tolist(),
-            y_true=labels[fold.test],
-            probs=softmax(predict_utterances(trained.model, test)),
             train_ids=ids[train].tolist(),
             val_ids=ids[val].tolist() if "test_selection" not in leaks else [],
             n_generated=len(clips),
-            n_train_segments=trained.n_train_segments,
-            best_epoch=trained.best_epoch,
-            val=trained.best_val,
-            history=trained.history,
             started=t0,
-            profile=prof.name,
             data_dir=df.attrs.get("data_dir"),
         )
 
