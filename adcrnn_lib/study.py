@@ -161,9 +161,9 @@ def plot_frontier(study: dict[str, dict], *, baseline=None, baseline_label: str 
     for i, (name, point) in enumerate((n, p) for n, p in study.items() if p["runs"] is not None):
         values = 100 * _pooled(point["runs"])[metric]
         t = _fold_seconds(point["runs"])
-        color = f"C{i % 10}"
-        ax.scatter(np.full(len(values), t), values, s=10, alpha=0.35, color=color)
-        ax.errorbar(t, values.mean(), yerr=values.std(ddof=1), fmt="o", color=color, capsize=3, label=name)
+        color, marker = f"C{i % 10}", "osD^v"[(i // 10) % 5]  # ten colours, then the next marker: no two points alike
+        ax.scatter(np.full(len(values), t), values, s=10, alpha=0.35, color=color, marker=marker)
+        ax.errorbar(t, values.mean(), yerr=values.std(ddof=1), fmt=marker, color=color, capsize=3, label=name)
     if baseline is not None:
         ax.axhline(100 * baseline.summary()[metric]["mean"], color="k", ls="--", lw=1, label=baseline_label)
     ax.set(xlabel="mean training time per fold (s, this project's 2-core machine)", ylabel=f"test {metric.upper()} (%)", title="Accuracy for compute: each training lever")

@@ -197,3 +197,17 @@ def test_variants_of_the_recipe_pair_with_the_recipe_not_the_starting_point(smal
     c = compare(found[study.CHOSEN_POINT]["runs"], found[variant]["runs"])["wa"]
     assert c["diff"] > 0.2 and shown.loc[variant, "WA vs the recipe (points)"].startswith(f"{100 * c['diff']:+.1f} [")
     assert shown.loc[study.PROFILE_POINT, "read from"] == "not run"
+
+
+def test_frontier_tells_every_point_apart_past_ten(small_corpus, tmp_path):
+    """Matplotlib cycles ten colours; the 21 points of the cpu study must still differ in the legend."""
+    import matplotlib.pyplot as plt
+
+    run = _constructed_run(ExperimentConfig(profile="smoke", seed=0, data_dir=str(small_corpus)), small_corpus, tmp_path)
+    points = {f"point {i}": {"runs": [run]} for i in range(21)} | {"not run": {"runs": None}}
+    fig = study.plot_frontier(points)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    assert labels == [f"point {i}" for i in range(21)]
+    styles = {(h.lines[0].get_color(), h.lines[0].get_marker()) for h in handles}
+    assert len(styles) == 21
+    plt.close(fig)
