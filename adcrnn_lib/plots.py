@@ -224,13 +224,17 @@ def plot_training_curves(results: dict, *, fold: int = 0):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), constrained_layout=True)
-    for label, r in results.items():
+    for i, (label, r) in enumerate(results.items()):
         h = r.folds[fold]["history"]
-        axes[0].plot(h["loss"], label=label)
-        axes[1].plot(100 * np.asarray(h["val_ua"]), label=label)
+        style = {"color": f"C{i % 10}", "ls": ("-", "--", ":", "-.")[(i // 10) % 4]}  # ten colours, then the next line style
+        axes[0].plot(h["loss"], label=label, **style)
+        axes[1].plot(100 * np.asarray(h["val_ua"]), label=label, **style)
     axes[0].set(xlabel="epoch", ylabel="training loss")
     axes[1].set(xlabel="epoch", ylabel="validation UA (%)")
-    axes[1].legend(fontsize=7)
+    if len(results) > 4:  # beside the plots, not over the curves
+        axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    else:
+        axes[1].legend(fontsize=7)
     return fig
 
 

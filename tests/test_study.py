@@ -199,7 +199,7 @@ def test_variants_of_the_recipe_pair_with_the_recipe_not_the_starting_point(smal
     assert shown.loc[study.PROFILE_POINT, "read from"] == "not run"
 
 
-def test_frontier_tells_every_point_apart_past_ten(small_corpus, tmp_path):
+def test_frontier_and_curves_tell_every_point_apart_past_ten(small_corpus, tmp_path):
     """Matplotlib cycles ten colours; the 21 points of the cpu study must still differ in the legend."""
     import matplotlib.pyplot as plt
 
@@ -210,4 +210,10 @@ def test_frontier_tells_every_point_apart_past_ten(small_corpus, tmp_path):
     assert labels == [f"point {i}" for i in range(21)]
     styles = {(h.lines[0].get_color(), h.lines[0].get_marker()) for h in handles}
     assert len(styles) == 21
+    plt.close(fig)
+    from adcrnn_lib.plots import plot_training_curves
+
+    fig = plot_training_curves({f"point {i}": run for i in range(21)})
+    lines = fig.axes[1].get_lines()
+    assert len(lines) == 21 and len({(ln.get_color(), ln.get_linestyle()) for ln in lines}) == 21
     plt.close(fig)
