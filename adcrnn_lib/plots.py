@@ -3,6 +3,8 @@ matrices, GAN and training curves, scores per fold, and the summary of Tables IV
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -231,8 +233,9 @@ def plot_training_curves(results: dict, *, fold: int = 0):
         axes[1].plot(100 * np.asarray(h["val_ua"]), label=label, **style)
     axes[0].set(xlabel="epoch", ylabel="training loss")
     axes[1].set(xlabel="epoch", ylabel="validation UA (%)")
-    if len(results) > 4:  # beside the plots, not over the curves
-        axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    if len(results) > 4:  # under both plots in two columns, not over the curves
+        fig.set_size_inches(11, 3.4 + 0.13 * math.ceil(len(results) / 2))
+        fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=7)
     else:
         axes[1].legend(fontsize=7)
     return fig

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from .chapters import Findings
+from .paper import TABLE_V
 
-__all__ = ["BASE_POINT", "CHOSEN_POINT", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table", "is_variant", "variants_table"]
+__all__ = ["BASE_POINT", "CHOSEN_POINT", "PAPER_BAR", "leaks_reaching_the_paper", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table", "is_variant", "variants_table"]
 
 #: The point every lever is paired with.
 BASE_POINT = "starting recipe"
@@ -188,6 +189,16 @@ def load_leaky(profile: str = "cpu", data_dir=None, *, results_dir=None) -> dict
     return out
 
 
+#: The WA (%) a leak must reach to explain the paper's no-augmentation number: its mean less its std (Table V).
+PAPER_BAR = TABLE_V["none"][0] - TABLE_V["none"][1]
+
+
+def leaks_reaching_the_paper(wa: dict[str, float]) -> str:
+    """The leaks (name -> WA %) at or above :data:`PAPER_BAR`, best first, each with its WA; ``"none of them"`` if none."""
+    reach = [f"{name} ({wa[name]:.1f} %)" for name in sorted(wa, key=wa.get, reverse=True) if wa[name] >= PAPER_BAR]
+    return ", ".join(reach) or "none of them"
+
+
 def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataFrame:
     """One row per leaky point: WA, UA, and WA points against its honest twin, seed by seed.
 
@@ -200,7 +211,7 @@ def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataF
     """
     from .cv import compare
     from .grid import find_run
-    from .paper import TABLE_V, paper_label
+    from .paper import paper_label
 
     rows = []
     by_key = {r.config.key(): r for r in honest or []}
@@ -285,7 +296,9 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     ``leaky_points``, ``leaky_points_all`` (leaky points with results, of all); ``honest_wa``
     (the cpu recipe, the runs the leaks are opened on, %, over the seeds of
     :data:`~adcrnn_lib.grid.LEAKY_SEEDS`); ``leaky_all_wa`` (every leak together, %);
-    ``leaky_top``, ``leaky_top_wa`` (the single leak with the highest WA).
+    ``leaky_top``, ``leaky_top_wa`` (the single leak with the highest WA); ``leaky_reach`` (the
+    single leaks whose WA reaches the paper's no-augmentation mean less its std, named with their
+    WA, or ``"none of them"``), ``leaky_reach_bar`` (that WA, %, from the paper's Table V).
     ``profile_wa``, ``profile_ua`` (:data:`PROFILE_POINT`, what the cpu profile trains with, %),
     ``profile_vs_recipe`` (its WA points against :data:`CHOSEN_POINT`, with the interval),
     ``profile_vs_baseline``, ``profile_vs_baseline_ci`` (its UA points against the baseline in the
@@ -378,7 +391,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         facts.update(variant_best=top, variant_best_wa=f"{100 * pooled['wa'].mean():.1f}", variant_best_ua=f"{100 * pooled['ua'].mean():.1f}", variant_best_diff=variants.loc[top, "WA vs the recipe (points)"])
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
     honest = [r for r in chosen or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
-    facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", honest_wa="(not run)")
+    facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", leaky_reach="(not run)", leaky_reach_bar=f"{PAPER_BAR:.2f}", honest_wa="(not run)")
     if honest is not None:
         facts["honest_wa"] = f"{100 * _pooled(honest)['wa'].mean():.1f}"
     together = leaky.get("all leaks together", {}).get("runs")
@@ -388,5 +401,6 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     if alone:
         top = max(alone, key=lambda n: _pooled(alone[n]["runs"])["wa"].mean())
         facts.update(leaky_top=top, leaky_top_wa=f"{100 * _pooled(alone[top]['runs'])['wa'].mean():.1f}")
+        facts["leaky_reach"] = leaks_reaching_the_paper({n: 100 * _pooled(p["runs"])["wa"].mean() for n, p in alone.items()})
     extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, honest, results_dir=results_dir), "variants": variants}
     return Findings(results={n: p["runs"] for n, p in done.items()}, table=table, facts=facts, extra=extra)

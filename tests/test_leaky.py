@@ -213,3 +213,14 @@ def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small
     assert "all leaks together (--leaky)" in capsys.readouterr().out
     assert cli.main(["study", "--profile", "smoke", "--leaky", "--points", "no such leak"]) == 2
     assert "unknown leaky point" in capsys.readouterr().err
+
+
+def test_leaks_reaching_the_paper_are_those_within_its_std_best_first():
+    from adcrnn_lib import study
+    from adcrnn_lib.paper import TABLE_V
+
+    mean, std = TABLE_V["none"]
+    assert study.PAPER_BAR == pytest.approx(mean - std)
+    wa = {"a": mean - std - 0.01, "b": mean - std, "c": mean + 5}
+    assert study.leaks_reaching_the_paper(wa) == f"c ({mean + 5:.1f} %), b ({mean - std:.1f} %)"
+    assert study.leaks_reaching_the_paper({"a": 50.0}) == "none of them"
