@@ -49,8 +49,10 @@ segments with half overlap 71.2 / 71.3 % (-0.8 UA points, -3.9 to +2.4): neither
 points, -0.3 to +5.8; +1.4 WA, -1.6 to +4.3) for about 1.4x the fold time: a possible gain whose
 interval still crosses zero; it was then measured again on the recipe below (see "Segments of
 ``cpu``"). Narrower layers (8 and 16 filters, LSTM 32, linear 64) gave 65.6 / 64.8 % against the
-starting recipe's 72.9 / 72.1 % (-7.3 UA points, -10.2 to -4.1): width matters at this budget, and the wider 32/64 point is
-the next to measure. Under leave-one-speaker-out (seed 0, 10 folds, no
+starting recipe's 72.9 / 72.1 % (-7.3 UA points, -10.2 to -4.1): width matters at this budget
+below 16/32, but not above it: 32 and 64 filters (LSTM 128, linear 256; 2026-12-01) gave 72.1 /
+72.5 % (+0.4 UA points, -2.6 to +3.6; -0.8 WA, -3.8 to +2.1; seed means 70.5 / 71.8 and 73.6 /
+73.1 %) for about twice the fold time, so ``cpu`` keeps 16 and 32. Under leave-one-speaker-out (seed 0, 10 folds, no
 augmentation) the recipe gives 72.7 / 72.1 % WA / UA (58.5 % UA with the recipe before), against
 80.2 / 75.0 % for the ComParE baseline in the same folds.
 
