@@ -483,9 +483,14 @@ def run_leaky_points(profile: str = "cpu", data_dir=None, *, names: list[str] | 
     unknown = sorted(set(names or []) - set(configs))
     if unknown:
         raise ParameterError(f"unknown leaky point(s) {unknown}; allowed: {', '.join(configs)}")
-    queue = [c for name in (names or list(configs)) for c in configs[name]]
-    queue += [c.experiment() for c in queue if c.augmentation != "none"]  # an honest twin that is not a study point (the time-shift row)
-    return _train_missing(list(dict.fromkeys(queue)), "leaky", results_dir=results_dir, verify=verify, progress=progress)
+    queue = _with_own_twins([c for name in (names or list(configs)) for c in configs[name]])
+    return _train_missing(queue, "leaky", results_dir=results_dir, verify=verify, progress=progress)
+
+
+def _with_own_twins(leaky: list) -> list:
+    """Leaky configurations followed by the honest twins that are not study points (the time-shift
+    row, for copies made before the split; the no-augmentation twins are :data:`CPU_RECIPE`'s runs), each once."""
+    return list(dict.fromkeys(leaky + [c.experiment() for c in leaky if c.augmentation != "none"]))
 
 
 def _train_missing(queue: list, tag: str, *, results_dir, verify: bool, progress: bool) -> dict:
@@ -536,9 +541,8 @@ def _study_runs(profile: str, data_dir=None) -> list:
             out += study_configs(profile, data_dir, levers={name: overrides})[name]
         except ParameterError:  # a lever this profile cannot take (e.g. averaging 5 of smoke's 1 epoch)
             continue
-    leaky = [c for configs in leaky_configs(profile, data_dir).values() for c in configs]
-    twins = [c.experiment() for c in leaky if c.augmentation != "none"]  # the others' twins are study points
-    return list(dict.fromkeys(out + timnet_configs(profile, data_dir) + leaky + twins))
+    leaky = _with_own_twins([c for configs in leaky_configs(profile, data_dir).values() for c in configs])
+    return list(dict.fromkeys(out + timnet_configs(profile, data_dir) + leaky))
 
 
 def run_study(

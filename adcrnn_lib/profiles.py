@@ -72,8 +72,8 @@ fold), so they give no fair ratio.
 Epochs of the recipe (same study, seeds 0 and 1 x 5 folds, 3 s segments): 15 epochs instead of 30
 (the cosine decay and the mean of the last 5 kept) gave 78.8 / 78.2 % WA / UA against 79.4 / 79.0
 % (-0.7 WA points, bootstrap 95% interval -2.3 to +1.2; -0.8 UA, -2.5 to +0.9): within the noise
-for half the optimizer steps, so the epochs are where the book's cold-build time can be cut. Not
-then measured with 1 s segments: 82.7 / 81.7 % WA / UA in 15 epochs against 82.2 / 81.0 % in 30
+for half the optimizer steps, so the epochs are where the book's cold-build time can be cut.
+Then measured with 1 s segments: 82.7 / 81.7 % WA / UA in 15 epochs against 82.2 / 81.0 % in 30
 (+0.6 WA points, -0.9 to +2.1; +0.7 UA, -0.8 to +2.2; seed means 83.6 / 82.7 and 81.9 / 80.6 %),
 and +3.3 WA points (+1.1 to +5.7) and +2.6 UA (+0.4 to +5.2) against the 30-epoch recipe with 3 s
 segments. So ``cpu`` trained 15 epochs with 1 s segments: the accuracy of 30 for half the
@@ -386,7 +386,7 @@ PROFILES: dict[str, Profile] = {
         batch_size=32,
         epochs=15,  # measured (module docstring): with 1 s segments, 15 epochs score as 30 (+0.6 WA [-0.9, +2.1]) at half the cost
         patience=4,  # unused by the "average" selection; part of the run keys, so left as it was
-        lr_schedule="cosine",  # measured (module docstring): warm-up free cosine decay to zero over the 30 epochs
+        lr_schedule="cosine",  # measured (module docstring): warm-up free cosine decay to zero over all its epochs
         selection="average",  # measured (module docstring): the mean of the last 5 epochs' weights
         average_last=5,
         mixed_precision=False,  # measured: no faster in bfloat16 at these widths (module docstring)

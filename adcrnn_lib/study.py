@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .chapters import Findings
-from .paper import TABLE_V
+from .paper import TABLE_V, paper_label
 
 __all__ = ["BASE_POINT", "CHOSEN_POINT", "PAPER_BAR", "leaks_reaching_the_paper", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table", "is_variant", "variants_table"]
 
@@ -211,7 +211,6 @@ def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataF
     """
     from .cv import compare
     from .grid import find_run
-    from .paper import paper_label
 
     rows = []
     by_key = {r.config.key(): r for r in honest or []}
@@ -384,7 +383,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
             facts["profile_vs_recipe"] = f"{100 * c['diff']:+.1f} {_interval(c)}"
     variants = variants_table(study)
     facts.update(variant_best="(not run)", variant_best_wa="(not run)", variant_best_ua="(not run)", variant_best_diff="(not run)")
-    ran = [n for n in variants.index if study[n]["runs"] is not None and chosen is not None]
+    ran = [n for n in variants.index if study[n]["runs"] is not None] if chosen is not None else []
     if ran:
         top = max(ran, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
         pooled = _pooled(study[top]["runs"])
