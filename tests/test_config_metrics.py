@@ -62,6 +62,25 @@ def test_scores_reference():
     assert metrics.confusion(y, p, 3).tolist() == [[3, 1, 0], [1, 1, 0], [0, 0, 2]]
 
 
+def test_unweighted_accuracy_is_balanced_accuracy_without_its_warning(rng):
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    for n in (3, 30, 300):
+        y = rng.integers(0, 4, n)  # classes 4-6 never true, but predicted: sklearn warns, UA ignores them
+        p = np.where(rng.random(n) < 0.5, y, rng.integers(0, 7, n))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = balanced_accuracy_score(y, p)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert metrics.unweighted_accuracy(y, p) == pytest.approx(expected, abs=1e-12)
+            assert metrics.scores(y, p, 7)["ua"] == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(ParameterError, match="as many predictions"):
+        metrics.unweighted_accuracy(np.array([0, 1]), np.array([0]))
+
+
 def test_paired_comparison(rng):
     y = rng.integers(0, 4, 400)
     a = np.where(rng.random(400) < 0.6, y, (y + 1) % 4)
