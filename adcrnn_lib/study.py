@@ -39,6 +39,8 @@ BUGGY_KEY = "0eb5c13e982a60b2"
 #: The study point with the settings of the buggy run (the starting recipe before its BN momentum
 #: was changed), so that the two differ by the fix alone.
 BUGGY_TWIN = "BN momentum 0.99 (Keras's default)"
+#: The calibration row: TIM-Net in the study's folds (:mod:`~adcrnn_lib.timnet`), not ADCRNN.
+TIMNET_POINT = "TIM-Net (calibration)"
 
 
 def _stored_run(folder):
@@ -65,7 +67,7 @@ def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=N
     A point counts only when every seed's run is complete; ``source`` is ``"this build"``,
     ``"reference"``, ``"both"``, ``"not run"``, or ``"not applicable ..."`` with the reason when
     the profile cannot take the lever (averaging 5 epochs of the 1-epoch smoke profile). With ``timnet``, the calibration row
-    ``"TIM-Net (calibration)"`` is included the same way.
+    :data:`TIMNET_POINT` is included the same way.
     """
     from . import grid
     from .exceptions import ParameterError
@@ -80,7 +82,7 @@ def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=N
             points[name] = (None, dict(overrides))
             out[name] = {"runs": None, "source": f"not applicable to the {profile} profile ({exc})", "overrides": dict(overrides)}
     if timnet:
-        points["TIM-Net (calibration)"] = (grid.timnet_configs(profile, data_dir, seeds=seeds), {})
+        points[TIMNET_POINT] = (grid.timnet_configs(profile, data_dir, seeds=seeds), {})
     if profile == "cpu":
         buggy = _stored_run(grid.reference_root() / profile / BUGGY_KEY)
         out[BUGGY_POINT] = {"runs": [buggy] if buggy else None, "source": "reference" if buggy else "not run", "overrides": {}}
@@ -279,6 +281,23 @@ def variants_table(study: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("").set_index("variant") if rows else pd.DataFrame()
 
 
+def _timnet_status(point: dict | None) -> str:
+    """The sentence the chapter states about the calibration row (see :func:`study_chapter`)."""
+    from .timnet import PUBLISHED
+
+    theirs = f"its authors report {PUBLISHED[0]:.2f} % WA and {PUBLISHED[1]:.2f} % UA on EmoDB in random 10-fold"
+    if point is None or point["runs"] is None:
+        return (
+            f"The calibration row has no result in this build or in the committed reference yet ({theirs}): its "
+            "folds of 500 epochs each take hours on 2 cores, beyond the cold build; the command adcrnn study --timnet trains them."
+        )
+    pooled = _pooled(point["runs"])
+    return (
+        f"TIM-Net, trained in the same folds and kept at its last epoch as its authors do, scores {100 * pooled['wa'].mean():.1f} % WA and "
+        f"{100 * pooled['ua'].mean():.1f} % UA over {len(pooled['wa'])} seeds x folds ({theirs})."
+    )
+
+
 def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True, run_missing: bool = False, results_dir=None) -> Findings:
     """The study's results, training the missing points first when ``run_missing``.
 
@@ -304,6 +323,8 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     folds of seed ``seed``).
     ``variant_best``, ``variant_best_wa``, ``variant_best_ua``, ``variant_best_diff`` (the
     variant of the cpu recipe with the highest WA, and its paired WA cell against the recipe).
+    ``timnet_status`` (a sentence: the calibration row's WA and UA beside its authors' published
+    numbers, or that it has no result yet and how to train it).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult), ``leaky`` (see
     :func:`load_leaky`), ``leaky_table`` (see :func:`leaky_table`), ``variants`` (see
     :func:`variants_table`).
@@ -354,7 +375,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
             c = compare(base, chosen)["ua"]
             pooled = _pooled(chosen)
             facts.update(chosen_wa=f"{100 * pooled['wa'].mean():.1f}", chosen_ua=f"{100 * pooled['ua'].mean():.1f}", chosen_diff=f"{100 * c['diff']:+.1f}", chosen_ci=_interval(c))
-        levers = {n: p for n, p in done.items() if n not in (BASE_POINT, CHOSEN_POINT, BUGGY_POINT, "TIM-Net (calibration)") and not is_variant(n)}
+        levers = {n: p for n, p in done.items() if n not in (BASE_POINT, CHOSEN_POINT, BUGGY_POINT, TIMNET_POINT) and not is_variant(n)}
         if levers:
             best = max(levers, key=lambda n: _pooled(levers[n]["runs"])["ua"].mean())
             c = compare(base, levers[best]["runs"])["ua"]
@@ -388,6 +409,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         top = max(ran, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
         pooled = _pooled(study[top]["runs"])
         facts.update(variant_best=top, variant_best_wa=f"{100 * pooled['wa'].mean():.1f}", variant_best_ua=f"{100 * pooled['ua'].mean():.1f}", variant_best_diff=variants.loc[top, "WA vs the recipe (points)"])
+    facts["timnet_status"] = _timnet_status(study.get(TIMNET_POINT))
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
     honest = [r for r in chosen or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
     facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", leaky_reach="(not run)", leaky_reach_bar=f"{PAPER_BAR:.2f}", honest_wa="(not run)")
