@@ -54,7 +54,8 @@ below 16/32, but not above it: 32 and 64 filters (LSTM 128, linear 256; 2026-12-
 72.5 % (+0.4 UA points, -2.6 to +3.6; -0.8 WA, -3.8 to +2.1; seed means 70.5 / 71.8 and 73.6 /
 73.1 %) for about twice the fold time, so ``cpu`` keeps 16 and 32. Under leave-one-speaker-out (seed 0, 10 folds, no
 augmentation) the recipe gives 72.7 / 72.1 % WA / UA (58.5 % UA with the recipe before), against
-80.2 / 75.0 % for the ComParE baseline in the same folds.
+80.2 / 75.0 % for the ComParE baseline in the same folds (its run is kept in the reference as
+``cpu/ad3ee60580b46f93``, though no configuration of the book names it any more).
 
 Segments of ``cpu`` (2026-11-30, results version 2, paper protocol, no augmentation, Lf1, seeds 0
 and 1 x 5 folds; ``results/reference/cpu``): with the recipe above, cutting 1 s segments that
@@ -101,7 +102,10 @@ An epoch's time is its training steps' (3.6-4.9 s; scoring the validation part t
 it follows the number of training segments times the epochs, not the batch size. So ``cpu`` now
 cuts 1 s segments that do not overlap (``segment_hop=100``): of the two variants that save time,
 the cheaper (0.61x the fold time) and the one whose interval includes no loss, with both seeds
-above 78 % UA. The same fold times predict a cold build of about 2.5 hours on an idle machine.
+above 78 % UA. The same fold times predict a cold build of about 2.5 hours on an idle machine; the
+cold build of commit a2ea14b (fresh clone, empty results and caches) had finished its 20 runs of
+the baselines and Tables IV and V after 2 h 0 min, with the 30 leave-one-speaker-out folds left
+(about 75 s each): about 2 h 50 min in all (see the README).
 
 Training details the paper leaves open (batch-norm momentum, learning-rate schedule, selection
 rule, weight decay, segment length and hop) are fields too, at the values every run before them
