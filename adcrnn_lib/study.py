@@ -289,7 +289,7 @@ def _timnet_status(point: dict | None) -> str:
     if point is None or point["runs"] is None:
         return (
             f"The calibration row has no result in this build or in the committed reference yet ({theirs}): its "
-            "folds of 500 epochs each take hours on 2 cores, beyond the cold build; the command adcrnn study --timnet trains them."
+            "folds of 500 epochs each take hours on 2 cores, beyond the cold build."
         )
     pooled = _pooled(point["runs"])
     return (
@@ -324,7 +324,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     ``variant_best``, ``variant_best_wa``, ``variant_best_ua``, ``variant_best_diff`` (the
     variant of the cpu recipe with the highest WA, and its paired WA cell against the recipe).
     ``timnet_status`` (a sentence: the calibration row's WA and UA beside its authors' published
-    numbers, or that it has no result yet and how to train it).
+    numbers, or that it has no result yet).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult), ``leaky`` (see
     :func:`load_leaky`), ``leaky_table`` (see :func:`leaky_table`), ``variants`` (see
     :func:`variants_table`).
