@@ -2,7 +2,7 @@
 
 Why it is here: the training-budget study asks whether ADCRNN's gap to the paper comes from our
 recipe or from our honest folds. TIM-Net is a small model trained from scratch that its authors
-report at 90.28 WA / 89.19 UA on EmoDB (:data:`PUBLISHED`) (random 10-fold, evaluated at the last of 500 epochs). If
+report at 90.28 WA / 89.19 UA on EmoDB (:data:`PUBLISHED`; random 10-fold, evaluated at the last of 500 epochs). If
 it reaches the mid-80s in *our* folds with *our* selection rule, ADCRNN's recipe is what lags; if
 it also stops near 70, our folds are harder than the published protocols.
 

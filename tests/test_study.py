@@ -115,7 +115,7 @@ def test_timnet_runs_in_our_folds_and_resumes(small_corpus, tmp_path):
         assert f["config_key"] == config.key()
     again = load_result(config, results_dir=tmp_path)
     assert [f["predictions"] for f in again.folds] == [f["predictions"] for f in result.folds]
-    # the chapter's sentence about the calibration row: our numbers when it ran, else how to train it
+    # the chapter's sentence about the calibration row: our numbers when it ran, else that it has none
     assert "no result" in study._timnet_status({"runs": None}) and "500 epochs" in study._timnet_status(None)
     said = study._timnet_status({"runs": [result]})
     assert f"{100 * np.mean([f['wa'] for f in result.folds]):.1f} % WA" in said and "over 2 seeds x folds" in said
