@@ -10,9 +10,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["git_commit", "machine", "package_versions", "provenance", "provenance_table", "run_provenance"]
+__all__ = ["git_commit", "keras_backend", "machine", "package_versions", "provenance", "provenance_table", "run_provenance"]
 
-_PACKAGES = ("adcrnn", "numpy", "scipy", "librosa", "soundfile", "scikit-learn", "pandas", "keras", "tensorflow-cpu", "tensorflow")
+_PACKAGES = ("adcrnn", "numpy", "scipy", "librosa", "soundfile", "scikit-learn", "pandas", "keras", "tensorflow-cpu", "tensorflow", "jax", "jaxlib")
 
 
 def git_commit(root: str | os.PathLike | None = None) -> str:
@@ -78,8 +78,19 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def keras_backend() -> str | None:
+    """The Keras backend this process computes with (``"tensorflow"``, ``"jax"``), or None when it has not imported Keras.
+
+    Both backends are installed on some machines (``make test`` adds the CPU jax wheel), so the
+    package versions alone do not say which one trained a fold; this does. Keras is not imported
+    here: a process that never needed it (a baseline) records None rather than paying its start-up.
+    """
+    keras = sys.modules.get("keras")
+    return keras.backend.backend() if keras is not None else None
+
+
 def provenance(*, profile: str, wall_time_s: float | None = None, **extra: object) -> dict[str, object]:
-    """Everything a reader needs to place a result: profile, commit, machine, versions, time.
+    """Everything a reader needs to place a result: profile, commit, machine, versions, Keras backend, time.
 
     Parameters
     ----------
@@ -95,6 +106,7 @@ def provenance(*, profile: str, wall_time_s: float | None = None, **extra: objec
         "git_commit": git_commit(),
         "machine": machine(),
         "packages": package_versions(),
+        "keras_backend": keras_backend(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 2),
         **extra,
@@ -123,7 +135,7 @@ def run_provenance(results: dict) -> dict[str, object]:
     -------
     dict
         ``runs`` (name: run folder, or folders for a result pooled over seeds), ``fold_commits`` (the commits that trained the folds),
-        ``fold_machines`` and ``fold_wall_time_s`` (summed over every fold shown).
+        ``fold_machines`` (CPU and cores, and the Keras backend where the fold recorded it) and ``fold_wall_time_s`` (summed over every fold shown).
     """
     commits, machines, total = set(), set(), 0.0
     for result in results.values():
@@ -131,7 +143,8 @@ def run_provenance(results: dict) -> dict[str, object]:
             prov = fold.get("provenance", {})
             commits.add(str(prov.get("git_commit", "unknown")))
             m = prov.get("machine", {})
-            machines.add(f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores")
+            backend = f", Keras on {prov['keras_backend']}" if prov.get("keras_backend") else ""  # older records do not say
+            machines.add(f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores{backend}")
             total += float(fold.get("wall_time_s", 0.0))
     return {
         "runs": "; ".join(f"{name}: {', '.join(dict.fromkeys(f.get('config_key') or r.run_dir.name for f in r.folds)) or r.run_dir.name}" for name, r in results.items()),

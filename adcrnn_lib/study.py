@@ -281,21 +281,41 @@ def variants_table(study: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("").set_index("variant") if rows else pd.DataFrame()
 
 
-def _timnet_status(point: dict | None) -> str:
-    """The sentence the chapter states about the calibration row (see :func:`study_chapter`)."""
+def _timnet_status(seed_runs: dict, versus: dict | None = None) -> str:
+    """The sentence the chapter states about the calibration row (see :func:`study_chapter`).
+
+    ``seed_runs``: seed -> the complete TIM-Net run of that seed, or None, so that a row with some seeds
+    trained is stated as far as it goes (and says which seeds are missing). ``versus``: name -> runs
+    (one per seed) paired with TIM-Net's runs of the same seeds, stated as UA points with their interval.
+    """
+    from .cv import compare
     from .timnet import PUBLISHED
 
     theirs = f"its authors report {PUBLISHED[0]:.2f} % WA and {PUBLISHED[1]:.2f} % UA on EmoDB in random 10-fold"
-    if point is None or point["runs"] is None:
+    done = [r for r in seed_runs.values() if r is not None]
+    if not done:
         return (
             f"The calibration row has no result in this build or in the committed reference yet ({theirs}): its "
             "folds of 500 epochs each take hours on 2 cores, beyond the cold build."
         )
-    pooled = _pooled(point["runs"])
-    return (
+    pooled = _pooled(done)
+    seeds = ", ".join(str(r.config.seed) for r in done)
+    missing = [str(seed) for seed, r in seed_runs.items() if r is None]
+    said = (
         f"TIM-Net, trained in the same folds and kept at its last epoch as its authors do, scores {100 * pooled['wa'].mean():.1f} % WA and "
-        f"{100 * pooled['ua'].mean():.1f} % UA over {len(pooled['wa'])} seeds x folds ({theirs})."
+        f"{100 * pooled['ua'].mean():.1f} % UA over {len(done)} seed{'s' if len(done) > 1 else ''} ({seeds}) x {len(done[0].folds)} folds ({theirs})"
     )
+    pairs = []
+    for name, runs in (versus or {}).items():
+        matched = [(v, t) for v in runs for t in done if v.config.seed == t.config.seed]
+        if matched:
+            c = compare([v for v, _ in matched], [t for _, t in matched])["ua"]
+            pairs.append(f"{100 * c['diff']:+.1f} UA points against {name} {_interval(c)}")
+    if pairs:
+        said += "; paired in the same folds, " + " and ".join(pairs)
+    if missing:
+        said += f". Seed{'s' if len(missing) > 1 else ''} {', '.join(missing)} not trained yet" + (": one seed is an anecdote" if len(done) == 1 else "")
+    return said + "."
 
 
 def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True, run_missing: bool = False, results_dir=None) -> Findings:
@@ -330,7 +350,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     :func:`variants_table`).
     """
     from .cv import compare
-    from .grid import LEAKY_SEEDS, STUDY_SEEDS, baseline_configs, find_run, run_leaky_points, run_study
+    from .grid import LEAKY_SEEDS, STUDY_SEEDS, baseline_configs, find_run, run_leaky_points, run_study, timnet_configs
 
     if run_missing:
         run_study(profile, data_dir or None, timnet=True, verify=verify, results_dir=results_dir)
@@ -409,7 +429,8 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         top = max(ran, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
         pooled = _pooled(study[top]["runs"])
         facts.update(variant_best=top, variant_best_wa=f"{100 * pooled['wa'].mean():.1f}", variant_best_ua=f"{100 * pooled['ua'].mean():.1f}", variant_best_diff=variants.loc[top, "WA vs the recipe (points)"])
-    facts["timnet_status"] = _timnet_status(study.get(TIMNET_POINT))
+    versus = {"the ComParE baseline": [baseline] if baseline is not None else [], "ADCRNN as the cpu profile trains it": profile_runs or []}
+    facts["timnet_status"] = _timnet_status({c.seed: find_run(c, results_dir=results_dir)[0] for c in timnet_configs(profile, data_dir or None)}, versus)
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
     honest = [r for r in chosen or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
     facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", leaky_reach="(not run)", leaky_reach_bar=f"{PAPER_BAR:.2f}", honest_wa="(not run)")

@@ -58,9 +58,25 @@ def gan() -> None:
     assert abs(gradient_penalty(critic, np.ones((2, 3)), np.zeros((2, 3)), [0.2, 0.7]) - 4.0) < 1e-4
 
 
+def timnet() -> None:
+    """The TIM-Net calibration model trains on the JAX backend (its row is trained there), and its records say so."""
+    from adcrnn_lib.provenance import provenance
+    from adcrnn_lib.timnet import build_timnet
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    y = np.arange(32) % 4
+    x = (rng.normal(size=(32, 24, 39)) + y[:, None, None]).astype("float32")
+    model = build_timnet((24, 39), 4, dilations=3)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
+    hist = model.fit(x, np.eye(4, dtype="float32")[y], epochs=5, batch_size=8, verbose=0).history["loss"]
+    assert hist[-1] < hist[0], hist
+    assert provenance(profile="timnet")["keras_backend"] == "jax"
+
+
 if __name__ == "__main__":
     assert keras.backend.backend() == "jax", keras.backend.backend()
-    for check in (models, gan):
+    for check in (models, gan, timnet):
         try:
             check()
             print(f"{check.__name__} ok", flush=True)

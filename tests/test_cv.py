@@ -69,6 +69,7 @@ def check_schema(record: dict) -> None:
     assert set(record["history"]) == {"loss", "val_wa", "val_ua"}
     for key in ("git_commit", "machine", "packages", "wall_time_s", "profile"):
         assert key in record["provenance"]
+    assert record["provenance"]["keras_backend"] == "tensorflow"  # which backend trained it (tests/jax_checks.py: "jax" there)
     assert {"cpu", "cores"} <= set(record["provenance"]["machine"])
 
 

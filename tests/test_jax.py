@@ -19,3 +19,9 @@ def test_gan_training_runs_on_jax(jax_checks):
     """WGAN-GP trains and resumes exactly on the JAX backend; its gradient penalty is right by hand (tests/jax_checks.py)."""
     stdout, stderr = jax_checks
     assert "gan ok" in stdout.splitlines(), stderr[-3000:]
+
+
+def test_timnet_trains_on_jax_and_its_records_name_the_backend(jax_checks):
+    """The TIM-Net calibration model trains on the JAX backend, and provenance records ``keras_backend`` "jax" there (tests/jax_checks.py)."""
+    stdout, stderr = jax_checks
+    assert "timnet ok" in stdout.splitlines(), stderr[-3000:]

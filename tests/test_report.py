@@ -103,3 +103,18 @@ def test_a_row_of_seeds_is_scored_over_seeds_x_folds_with_its_seed_spread():
     assert report.seed_spread(base[:1]) == "-"
     with pytest.raises(Exception, match="cannot pair"):
         report.results_table([{"label": "x", "result": better, "base": base[:1], "base_name": "base"}])
+
+
+def test_run_provenance_names_the_keras_backend_where_the_folds_recorded_it():
+    from adcrnn_lib.provenance import run_provenance
+
+    def run(backend):
+        records = constructed_records(CONFIG, [(["03a01Fa", "03a01Nc"], [0, 1], [0, 1])] * 2)
+        for r in records:
+            r["provenance"] = {"git_commit": "abc", "machine": {"cpu": "X", "cores": 2}, **({"keras_backend": backend} if backend else {})}
+            r["wall_time_s"] = 1.5
+        return CVResult(CONFIG, records, None)
+
+    shown = run_provenance({"ADCRNN": run("tensorflow"), "TIM-Net": run("jax"), "older": run(None)})
+    assert shown["fold_machines"] == "X, 2 cores; X, 2 cores, Keras on jax; X, 2 cores, Keras on tensorflow"
+    assert shown["fold_commits"] == "abc" and shown["fold_wall_time_s"] == 9.0

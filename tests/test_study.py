@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from adcrnn_lib import grid, study
 from adcrnn_lib.config import ExperimentConfig
-from adcrnn_lib.cv import compare, load_result, run_cv
+from adcrnn_lib.cv import CVResult, compare, load_result, run_cv
 from adcrnn_lib.exceptions import ParameterError
 from adcrnn_lib.timnet import TimNetConfig, build_timnet, run_timnet
 
@@ -116,10 +118,14 @@ def test_timnet_runs_in_our_folds_and_resumes(small_corpus, tmp_path):
     again = load_result(config, results_dir=tmp_path)
     assert [f["predictions"] for f in again.folds] == [f["predictions"] for f in result.folds]
     # the chapter's sentence about the calibration row: our numbers when it ran, else that it has none
-    assert "no result" in study._timnet_status({"runs": None}) and "500 epochs" in study._timnet_status(None)
-    said = study._timnet_status({"runs": [result]})
-    assert f"{100 * np.mean([f['wa'] for f in result.folds]):.1f} % WA" in said and "over 2 seeds x folds" in said
+    assert "no result" in study._timnet_status({0: None, 1: None}) and "500 epochs" in study._timnet_status({})
+    other_seed = CVResult(dataclasses.replace(config, seed=5), result.folds, None)
+    said = study._timnet_status({0: result, 1: None}, {"itself": [result], "a run of another seed": [other_seed]})
+    assert f"{100 * np.mean([f['wa'] for f in result.folds]):.1f} % WA" in said and "over 1 seed (0) x 2 folds" in said
     assert "90.28 % WA" in said  # the authors' number, labelled as theirs
+    assert "+0.0 UA points against itself [+0.0, +0.0]" in said and "another seed" not in said  # paired by seed only
+    assert said.endswith("Seed 1 not trained yet: one seed is an anecdote.")
+    assert study._timnet_status({0: result}).endswith("x 2 folds (its authors report 90.28 % WA and 89.19 % UA on EmoDB in random 10-fold).")
     with pytest.raises(ParameterError, match="selection='median'"):
         TimNetConfig(selection="median")
     with pytest.raises(ParameterError, match="run_timnet needs a TimNetConfig"):
