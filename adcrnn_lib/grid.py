@@ -353,7 +353,10 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     """Copy the fold files of every finished run of the book's grid and of the training-budget study into the reference folder.
 
     Only runs with all their folds are copied, and only their JSON (no audio, no models). What is
-    copied is what the reproducibility chapter compares a fresh build with.
+    copied is what the reproducibility chapter compares a fresh build with. The build's timing
+    records (``grid.json``, ``book.json``, ``book-cold.json``) are copied too, and a record the
+    build lacks is removed from the reference, so that the reference never pairs its runs with
+    another build's times (a resumed build writes no ``book-cold.json``: it trained only some folds).
 
     Returns
     -------
@@ -381,11 +384,14 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
         for path in sorted(src.glob("*.json")):
             shutil.copy2(path, dest / path.name)
         written.append(dest)
-    for name in (GRID_RECORD, BUILD_RECORD, COLD_BUILD_RECORD):  # the timing of the run being kept
-        src = results_root(results_dir) / profile / name
+    for name in (GRID_RECORD, BUILD_RECORD, COLD_BUILD_RECORD):  # the timing of the build being kept, and no other
+        src, dest = results_root(results_dir) / profile / name, ref_root / profile / name
         if src.is_file():
-            (ref_root / profile).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, ref_root / profile / name)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+        elif dest.is_file():  # an older build's record (e.g. a cold build whose successor was interrupted and resumed)
+            logger.info("removing %s from the reference: the build being kept has no such record", dest.name)
+            dest.unlink()
     return written
 
 

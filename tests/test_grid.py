@@ -72,6 +72,8 @@ def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
     _write_run(loso["none, speaker-normalized"], table, results, 0.6, drop=(2,))
     (results / "smoke").mkdir(parents=True, exist_ok=True)
     (results / "smoke" / grid.GRID_RECORD).write_text('{"runs": 3}')
+    (reference / "smoke").mkdir(parents=True)
+    (reference / "smoke" / grid.COLD_BUILD_RECORD).write_text('{"an older build": true}')  # this build has no cold record
     written = grid.save_reference("smoke", small_corpus, results_dir=results, reference_dir=reference)
     assert sorted(written) == sorted(cv.run_dir(c, reference) for c in whole)  # the fallback still finds leave-one-speaker-out
     for config in whole:
@@ -79,6 +81,7 @@ def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
         assert cv.load_result(config, results_dir=reference).folds == cv.load_result(config, results_dir=results).folds
     assert not cv.run_dir(hda["pitch_shift"], reference).exists() and not cv.run_dir(loso["none, speaker-normalized"], reference).exists()
     assert json.loads((reference / "smoke" / grid.GRID_RECORD).read_text()) == {"runs": 3}
+    assert not (reference / "smoke" / grid.COLD_BUILD_RECORD).exists()  # the older build's times left with it
 
 
 def test_time_estimate_scales_reference_fold_times(table, small_corpus, tmp_path, monkeypatch):
