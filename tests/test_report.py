@@ -118,3 +118,23 @@ def test_run_provenance_names_the_keras_backend_where_the_folds_recorded_it():
     shown = run_provenance({"ADCRNN": run("tensorflow"), "TIM-Net": run("jax"), "older": run(None)})
     assert shown["fold_machines"] == "X, 2 cores; X, 2 cores, Keras on jax; X, 2 cores, Keras on tensorflow"
     assert shown["fold_commits"] == "abc" and shown["fold_wall_time_s"] == 9.0
+
+
+def test_build_table_states_the_reference_cold_build_or_that_none_made_it(tmp_path, monkeypatch):
+    import json
+
+    from adcrnn_lib import chapters, cv, grid
+
+    monkeypatch.setenv(cv.RESULTS_ENV_VAR, str(tmp_path / "here"))  # no builds recorded here
+    reference = tmp_path / "reference"
+    (reference / "smoke").mkdir(parents=True)
+    machine = {"cpu": "X", "cores": 2}
+    cached = {"wall_time_s": 150.0, "chapters_s": 100.0, "render_s": 20.0, "git_commit": "abc", "machine": machine, "created": "t1", "grid": {"folds_trained": 0, "folds_cached": 10, "wall_time_s": 30.0}}
+    (reference / "smoke" / grid.BUILD_RECORD).write_text(json.dumps(cached))
+    facts = chapters.build_table("smoke", reference=reference).facts
+    assert facts["ref_cold"].startswith("an unrecorded time") and facts["ref_cached"] == "2.5 minutes (within the 3-minute goal)"
+    cold = {**cached, "wall_time_s": 9000.0, "created": "t0", "grid": {"folds_trained": 10, "folds_cached": 0, "wall_time_s": 8800.0}}
+    (reference / "smoke" / grid.COLD_BUILD_RECORD).write_text(json.dumps(cold))
+    table = chapters.build_table("smoke", reference=reference)
+    assert table.facts["ref_cold"] == "2.50 hours (within the 180-minute goal) on 2 cores"
+    assert table.table.loc["the reference run's cold `adcrnn book`", "folds trained / cached"] == "10 / 0"
