@@ -3,7 +3,8 @@
 A model is two files: ``NAME.keras`` (the Keras model, loaded in safe mode) and ``NAME.keras.json``
 (class names, feature settings, the training normalization statistics, the configuration and its
 provenance). Prediction reads any sample rate and channel count, computes the paper's features,
-normalizes them with the training statistics, cuts 300-frame segments and averages their logits.
+normalizes them with the training statistics, cuts segments of the model's length (300 frames in
+the paper, 100 in the ``cpu`` profile) and averages their logits.
 """
 
 from __future__ import annotations
@@ -98,6 +99,17 @@ class Predictor:
     classes: list[str]
     segment_frames: int = SEGMENT_FRAMES
     segment_hop: int | None = None
+
+    def __post_init__(self) -> None:
+        frames = self.model.inputs[0].shape[1]
+        if frames != self.segment_frames:
+            raise ParameterError(f"the model takes segments of {frames} frames, not segment_frames={self.segment_frames}: build the Predictor with Predictor.from_training or Predictor.load")
+
+    @classmethod
+    def from_training(cls, model, normalizer: Normalizer, config: ExperimentConfig) -> Predictor:
+        """A model just trained with ``config`` and its training ``normalizer``: segments cut as ``config`` cuts them."""
+        settings = config.settings()
+        return cls(model, normalizer, PARAMS, list(EMOTIONS), settings.segment_frames, settings.segment_hop)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Predictor:

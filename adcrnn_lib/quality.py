@@ -153,8 +153,7 @@ def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: i
     import json
 
     from .config import ExperimentConfig
-    from .data import EMOTIONS
-    from .features import PARAMS, extract_features
+    from .features import extract_features
     from .predict import Predictor
     from .storage import write_json
     from .train import train_split
@@ -166,7 +165,7 @@ def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: i
     else:
         feats = extract_features(df["path"].tolist(), progress=progress)
         trained, normalizer, _ = train_split(config, df, feats, fold.train, fold.val, fold=fold.k, seed=seed + fold.k, progress=progress)
-        predictor = Predictor(trained.model, normalizer, PARAMS, list(EMOTIONS))
+        predictor = Predictor.from_training(trained.model, normalizer, config)  # the profile's segment length (cpu: 100 frames)
         train = df.iloc[fold.train]
         rows = []
         for kind in ("wavegan", "specgan"):

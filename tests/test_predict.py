@@ -69,11 +69,13 @@ def _meta(model_path) -> dict:
 
 def _segments(meta: dict, y: np.ndarray) -> np.ndarray:
     """The model inputs of ``y``, by hand: log-Mel normalized with the stored statistics, cut into
-    300-frame segments at evenly spread starts (one zero-padded segment for a short clip)."""
+    segments of the stored length (300 frames unless said) whose starts are spread evenly, at most
+    the stored hop apart (one zero-padded segment for a short clip)."""
+    length, hop = meta.get("segment_frames", 300), meta.get("segment_hop", 300)
     x = (log_mel_3d(y) - np.asarray(meta["normalizer"]["mean"])) / np.asarray(meta["normalizer"]["std"])
-    n = -(-len(x) // 300)
-    starts = np.round(np.linspace(0, len(x) - 300, n)).astype(int) if len(x) > 300 else [0]
-    return np.stack([np.pad(x[s : s + 300], ((0, max(0, 300 - len(x))), (0, 0), (0, 0))) for s in starts]).astype("float32")
+    n = -(-(len(x) - length) // hop) + 1
+    starts = np.round(np.linspace(0, len(x) - length, n)).astype(int) if len(x) > length else [0]
+    return np.stack([np.pad(x[s : s + length], ((0, max(0, length - len(x))), (0, 0), (0, 0))) for s in starts]).astype("float32")
 
 
 def _by_hand(model, meta: dict, y: np.ndarray) -> np.ndarray:
@@ -181,3 +183,20 @@ def test_unreadable_model_file_is_named(model_path, tmp_path):
         bad = _copy_model(model_path, tmp_path, model_bytes=content)
         with pytest.raises(DataError, match=rf"{bad}: cannot load the model"):
             Predictor.load(bad)
+
+
+def test_a_just_trained_model_predicts_with_its_own_segment_length(trained):
+    """The GAN quality report wraps a model just trained (the cpu profile's take 100-frame segments,
+    not the paper's 300) in a Predictor: ``from_training`` cuts segments as the configuration does,
+    and a Predictor told another length stops with a clear error instead of TensorFlow's reshape error."""
+    from adcrnn_lib.models import build_adcrnn
+
+    _, _, normalizer = trained
+    config = ExperimentConfig(profile="smoke", overrides={"segment_frames": 100, "segment_hop": 50})
+    model = build_adcrnn((100, normalizer.mean.shape[0], 3), len(data.EMOTIONS), profile="smoke")
+    predictor = Predictor.from_training(model, normalizer, config)
+    assert (predictor.segment_frames, predictor.segment_hop) == (100, 50)
+    y = tone(200, 2.5)  # 250 frames: segments starting at 0, 50, ..., 150
+    np.testing.assert_allclose(predictor.predict_audio(y), _by_hand(model, {"normalizer": normalizer.to_dict(), "segment_frames": 100, "segment_hop": 50}, y), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ParameterError, match="takes segments of 100 frames, not segment_frames=300"):
+        Predictor(model, normalizer, predictor.params, list(data.EMOTIONS))
