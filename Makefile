@@ -45,6 +45,7 @@ bench: $(BIN)/.installed
 	-$(BIN)/python benchmarks/bench_fold_setup.py --json benchmarks/results/bench_fold_setup.json
 	-$(BIN)/python benchmarks/bench_predict.py --json benchmarks/results/bench_predict.json
 	-$(BIN)/python benchmarks/bench_gan.py --json benchmarks/results/bench_gan.json
+	-$(BIN)/python benchmarks/bench_timnet.py --json benchmarks/results/bench_timnet.json
 
 clean:
 	rm -rf _build book/*.ipynb

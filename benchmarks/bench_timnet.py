@@ -16,6 +16,7 @@ ratio TensorFlow / JAX; with ``--json``, writes them with this machine's provena
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2 (the first epoch traces)")
+    if importlib.util.find_spec("jax") is None:
+        print("jax is not installed (make test installs it from requirements-test.txt): nothing to compare")
+        return 1
     rows = {b: time_backend(b, args.epochs) for b in ("tensorflow", "jax")}
     for b, r in rows.items():
         print(f"{b:>10}: {r['epoch_s']:.2f} s an epoch (first {r['first_epoch_s']:.1f} s); 500 epochs = {500 * r['epoch_s'] / 60:.1f} min a fold")
