@@ -102,10 +102,10 @@ An epoch's time is its training steps' (3.6-4.9 s; scoring the validation part t
 it follows the number of training segments times the epochs, not the batch size. So ``cpu`` now
 cuts 1 s segments that do not overlap (``segment_hop=100``): of the two variants that save time,
 the cheaper (0.61x the fold time) and the one whose interval includes no loss, with both seeds
-above 78 % UA. The same fold times predict a cold build of about 2.5 hours on an idle machine; the
-cold build of commit a2ea14b (fresh clone, empty results and caches) had finished its 20 runs of
-the baselines and Tables IV and V after 2 h 0 min, with the 30 leave-one-speaker-out folds left
-(about 75 s each): about 2 h 50 min in all (see the README).
+above 78 % UA. The same fold times predicted a cold build of about 2.5 hours on an idle machine;
+the cold build of commit a2ea14b (fresh clone, empty results and caches) finished its 20 runs of
+the baselines and Tables IV and V after 2 h 0 min and the whole book after 2 h 59 min of compute,
+in three parts with two restarts (see the README); a rebuild with every fold cached, 1.7 min.
 
 Training details the paper leaves open (batch-norm momentum, learning-rate schedule, selection
 rule, weight decay, segment length and hop) are fields too, at the values every run before them
