@@ -635,7 +635,7 @@ def build_table(profile: str, *, reference: str | os.PathLike) -> Findings:
         hours = ref_cold["wall_time_s"] / 3600
         cold_text = f"{hours:.2f} hours ({_within(60 * hours, 60 * COLD_GOAL_HOURS)}) on {ref_cold['machine']['cores']} cores"
     else:  # e.g. the build that made the reference was interrupted and resumed: no one build trained every fold
-        cold_text = "an unrecorded time (no single build that trained every fold made the reference)"
+        cold_text = "not recorded (no single build that trained every fold made the reference)"
     facts = {
         "grid_wall": f"{grid_pass / 60:.1f}" if grid_pass is not None else "(not recorded)",
         "ref_cold": cold_text,
