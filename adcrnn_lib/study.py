@@ -296,7 +296,7 @@ def _timnet_status(seed_runs: dict, versus: dict | None = None) -> str:
     if not done:
         return (
             f"The calibration row has no result in this build or in the committed reference yet ({theirs}): its "
-            "folds of 500 epochs each take hours on 2 cores, beyond the cold build."
+            "folds of 500 epochs take about 11 min each on 2 cores (JAX backend), hours for the row, beyond the cold build."
         )
     pooled = _pooled(done)
     seeds = ", ".join(str(r.config.seed) for r in done)
