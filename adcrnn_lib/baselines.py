@@ -313,6 +313,7 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
             started=t0,
             profile="baseline",
             data_dir=df.attrs.get("data_dir"),
+            keras_model=False,
         )
 
     return run_folds(config, all_folds, ids, train_fold, folder, only=folds, progress=progress, description=config.name)

@@ -634,8 +634,10 @@ def build_table(profile: str, *, reference: str | os.PathLike) -> Findings:
     if ref_cold:
         hours = ref_cold["wall_time_s"] / 3600
         cold_text = f"{hours:.2f} hours ({_within(60 * hours, 60 * COLD_GOAL_HOURS)}) on {ref_cold['machine']['cores']} cores"
-    else:  # e.g. the build that made the reference was interrupted and resumed: no one build trained every fold
+    elif ref_last:  # e.g. the build that made the reference was interrupted and resumed: no one build trained every fold
         cold_text = "not recorded (no single build that trained every fold made the reference)"
+    else:
+        cold_text = "not recorded (the reference has no build record of this profile)"
     facts = {
         "grid_wall": f"{grid_pass / 60:.1f}" if grid_pass is not None else "(not recorded)",
         "ref_cold": cold_text,

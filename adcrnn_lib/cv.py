@@ -177,8 +177,12 @@ def fold_record(
     started: float,
     profile: str,
     data_dir: str | None,
+    keras_model: bool = True,
 ) -> dict:
     """The JSON record of one evaluated fold (layout :data:`SCHEMA_VERSION`), for ADCRNN and baselines alike.
+
+    ``keras_model``: whether a Keras model made the predictions; if not (a scikit-learn baseline),
+    the provenance's ``keras_backend`` is None even in a process that has imported Keras.
 
     ``probs`` are the class probabilities of the test utterances, shape (n_test, n_classes);
     ``started`` is the ``time.perf_counter()`` at which the fold began.
@@ -208,7 +212,7 @@ def fold_record(
         "history": history,
         "wall_time_s": wall,
     }
-    record["provenance"] = provenance(profile=profile, wall_time_s=wall, data_dir=data_dir)
+    record["provenance"] = provenance(profile=profile, wall_time_s=wall, data_dir=data_dir, **({} if keras_model else {"keras_backend": None}))
     return record
 
 

@@ -355,8 +355,9 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     Only runs with all their folds are copied, and only their JSON (no audio, no models). What is
     copied is what the reproducibility chapter compares a fresh build with. The build's timing
     records (``grid.json``, ``book.json``, ``book-cold.json``) are copied too, and a record the
-    build lacks is removed from the reference, so that the reference never pairs its runs with
-    another build's times (a resumed build writes no ``book-cold.json``: it trained only some folds).
+    build lacks is removed from the reference, so that its timing records all come from the build
+    copied last (a resumed build writes no ``book-cold.json``: it trained only some folds). Runs of
+    earlier builds that this build does not name are left in place.
 
     Returns
     -------

@@ -104,7 +104,7 @@ cuts 1 s segments that do not overlap (``segment_hop=100``): of the two variants
 the cheaper (0.61x the fold time) and the one whose interval includes no loss, with both seeds
 above 78 % UA. The same fold times predicted a cold build of about 2.5 hours on an idle machine;
 the cold build of commit a2ea14b (fresh clone, empty results and caches) finished its 20 runs of
-the baselines and Tables IV and V after 2 h 0 min and the whole book after 2 h 59 min of compute,
+the baselines and Tables IV and V after 2 h 0 min and the whole book after 2 h 59.4 min of compute,
 in three parts with two restarts (see the README); a rebuild with every fold cached, 1.7 min.
 
 Training details the paper leaves open (batch-norm momentum, learning-rate schedule, selection

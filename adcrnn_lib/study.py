@@ -296,7 +296,7 @@ def _timnet_status(seed_runs: dict, versus: dict | None = None) -> str:
     if not done:
         return (
             f"The calibration row has no result in this build or in the committed reference yet ({theirs}): its "
-            "folds of 500 epochs take about 11 min each on 2 cores (JAX backend), hours for the row, beyond the cold build."
+            "folds of 500 epochs take 11-12 min each on 2 cores (JAX backend), hours for the row, beyond the cold build."
         )
     pooled = _pooled(done)
     seeds = ", ".join(str(r.config.seed) for r in done)
@@ -343,8 +343,10 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     folds of seed ``seed``).
     ``variant_best``, ``variant_best_wa``, ``variant_best_ua``, ``variant_best_diff`` (the
     variant of the cpu recipe with the highest WA, and its paired WA cell against the recipe).
-    ``timnet_status`` (a sentence: the calibration row's WA and UA beside its authors' published
-    numbers, or that it has no result yet).
+    ``timnet_status`` (a sentence: the calibration row's WA and UA over the seeds trained so far,
+    beside its authors' published numbers, paired by seed with the ComParE baseline and with
+    :data:`PROFILE_POINT` in UA points with their intervals, naming the seeds not trained yet; or
+    that it has no result yet).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult), ``leaky`` (see
     :func:`load_leaky`), ``leaky_table`` (see :func:`leaky_table`), ``variants`` (see
     :func:`variants_table`).

@@ -1,6 +1,6 @@
 """The JAX-backend checks, run by the tests in one subprocess (``KERAS_BACKEND=jax``).
 
-Importing JAX and Keras once for both checks saves a process start-up. Each check prints
+Importing JAX and Keras once for all checks saves process start-ups. Each check prints
 ``<name> ok`` on success or its traceback on stderr, and the next still runs; the tests of
 ``tests/test_jax.py`` read their own line. Run from a temporary folder: the GAN check writes a checkpoint there.
 """

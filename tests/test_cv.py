@@ -48,8 +48,8 @@ SCHEMA = {
 }
 
 
-def check_schema(record: dict) -> None:
-    """The layout of a fold file, and its scores recomputed by hand from its own predictions."""
+def check_schema(record: dict, *, backend: str | None = "tensorflow") -> None:
+    """The layout of a fold file, and its scores recomputed by hand from its own predictions; ``backend``: the Keras backend its provenance must name (None: no Keras model)."""
     for key, kind in SCHEMA.items():
         assert isinstance(record[key], kind), (key, type(record[key]))
     assert record["complete"] is True and record["schema_version"] == cv.SCHEMA_VERSION
@@ -69,7 +69,7 @@ def check_schema(record: dict) -> None:
     assert set(record["history"]) == {"loss", "val_wa", "val_ua"}
     for key in ("git_commit", "machine", "packages", "wall_time_s", "profile"):
         assert key in record["provenance"]
-    assert record["provenance"]["keras_backend"] == "tensorflow"  # which backend trained it (tests/jax_checks.py: "jax" there)
+    assert record["provenance"]["keras_backend"] == backend  # which backend trained it (tests/jax_checks.py: "jax" there)
     assert {"cpu", "cores"} <= set(record["provenance"]["machine"])
 
 

@@ -71,7 +71,8 @@ def _segments(meta: dict, y: np.ndarray) -> np.ndarray:
     """The model inputs of ``y``, by hand: log-Mel normalized with the stored statistics, cut into
     segments of the stored length (300 frames unless said) whose starts are spread evenly, at most
     the stored hop apart (one zero-padded segment for a short clip)."""
-    length, hop = meta.get("segment_frames", 300), meta.get("segment_hop", 300)
+    length = meta.get("segment_frames", 300)
+    hop = meta.get("segment_hop", length)  # as Predictor.load reads metadata without a hop
     x = (log_mel_3d(y) - np.asarray(meta["normalizer"]["mean"])) / np.asarray(meta["normalizer"]["std"])
     n = -(-(len(x) - length) // hop) + 1
     starts = np.round(np.linspace(0, len(x) - length, n)).astype(int) if len(x) > length else [0]
@@ -196,7 +197,7 @@ def test_a_just_trained_model_predicts_with_its_own_segment_length(trained):
     model = build_adcrnn((100, normalizer.mean.shape[0], 3), len(data.EMOTIONS), profile="smoke")
     predictor = Predictor.from_training(model, normalizer, config)
     assert (predictor.segment_frames, predictor.segment_hop) == (100, 50)
-    y = tone(200, 2.5)  # 250 frames: segments starting at 0, 50, ..., 150
+    y = tone(200, 2.5)  # 251 frames (centred): 5 segments of 100, at most 50 frames apart
     np.testing.assert_allclose(predictor.predict_audio(y), _by_hand(model, {"normalizer": normalizer.to_dict(), "segment_frames": 100, "segment_hop": 50}, y), rtol=1e-5, atol=1e-7)
     with pytest.raises(ParameterError, match="takes segments of 100 frames, not segment_frames=300"):
         Predictor(model, normalizer, predictor.params, list(data.EMOTIONS))

@@ -128,6 +128,7 @@ def test_build_table_states_the_reference_cold_build_or_that_none_made_it(tmp_pa
     monkeypatch.setenv(cv.RESULTS_ENV_VAR, str(tmp_path / "here"))  # no builds recorded here
     reference = tmp_path / "reference"
     (reference / "smoke").mkdir(parents=True)
+    assert chapters.build_table("smoke", reference=reference).facts["ref_cold"] == "not recorded (the reference has no build record of this profile)"
     machine = {"cpu": "X", "cores": 2}
     cached = {"wall_time_s": 150.0, "chapters_s": 100.0, "render_s": 20.0, "git_commit": "abc", "machine": machine, "created": "t1", "grid": {"folds_trained": 0, "folds_cached": 10, "wall_time_s": 30.0}}
     (reference / "smoke" / grid.BUILD_RECORD).write_text(json.dumps(cached))
