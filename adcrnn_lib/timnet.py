@@ -41,7 +41,7 @@ import numpy as np
 
 from .exceptions import ParameterError
 
-__all__ = ["TimNetConfig", "mfcc_features", "build_timnet", "run_timnet", "TIMNET_SR", "TIMNET_SAMPLES", "PUBLISHED"]
+__all__ = ["TimNetConfig", "mfcc_features", "build_timnet", "compile_timnet", "run_timnet", "TIMNET_SR", "TIMNET_SAMPLES", "PUBLISHED"]
 
 #: Its authors' EmoDB numbers (WA, UA %; corrected version, random 10-fold, the last of 500 epochs):
 #: theirs, not ours, and labelled so wherever shown.
@@ -184,19 +184,26 @@ def build_timnet(input_shape: tuple[int, int], num_classes: int = 7, *, filters:
     return keras.Model(inputs, logits, name="timnet")
 
 
-def _train_fold(x_train, y_train, x_val, y_val, config: TimNetConfig, seed: int, num_classes: int):
+def compile_timnet(model, learning_rate: float = 1e-3):
+    """Compile ``model`` with TIM-Net's training setup (module docstring): Adam (beta1 0.93, beta2
+    0.98) and cross-entropy with label smoothing 0.1, the optimizer built now. Returns ``model``."""
     import keras
 
-    from .profiles import get_profile
-    from .train import SegmentData, _Select, compile_for_training, set_determinism
+    from .train import compile_for_training
 
-    set_determinism(seed)
-    model = build_timnet(x_train.shape[1:], num_classes, dilations=config.dilations)
-    compile_for_training(
+    return compile_for_training(
         model,
-        keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=0.93, beta_2=0.98),
+        keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.93, beta_2=0.98),
         keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
     )
+
+
+def _train_fold(x_train, y_train, x_val, y_val, config: TimNetConfig, seed: int, num_classes: int):
+    from .profiles import get_profile
+    from .train import SegmentData, _Select, set_determinism
+
+    set_determinism(seed)
+    model = compile_timnet(build_timnet(x_train.shape[1:], num_classes, dilations=config.dilations), config.learning_rate)
     val = SegmentData(x_val, y_val, np.arange(len(y_val)), y_val)
     patience = get_profile("cpu").patience if config.selection == "best" else config.epochs
     select = _Select(model, val, num_classes, patience, selection=config.selection, epochs=config.epochs, average_last=min(5, config.epochs))

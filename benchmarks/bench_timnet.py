@@ -4,7 +4,7 @@ The calibration row (:mod:`adcrnn_lib.timnet`) trains 500 epochs a fold, two see
 hours on 2 cores, so the backend that runs an epoch faster is the one to train it with. Each
 backend runs in a subprocess of its own (Keras picks its backend at import) on random inputs of
 the real shape: 428 training utterances (a paper-protocol fold), 188 frames x 39 MFCCs, batch 64,
-Adam and label smoothing as :func:`~adcrnn_lib.timnet._train_fold`, plus the 86-utterance
+compiled by :func:`~adcrnn_lib.timnet.compile_timnet` as a fold is, plus the 86-utterance
 validation prediction that the fold's selection callback makes after every epoch.
 
     python benchmarks/bench_timnet.py [--epochs 8] [--json out.json]
@@ -25,7 +25,7 @@ import sys
 _ONE_BACKEND = r"""
 import json, statistics, sys, time
 import keras, numpy as np
-from adcrnn_lib.timnet import build_timnet
+from adcrnn_lib.timnet import build_timnet, compile_timnet
 from adcrnn_lib.train import set_determinism
 
 epochs = int(sys.argv[1])
@@ -34,9 +34,7 @@ rng = np.random.default_rng(0)
 x = rng.standard_normal((428, 188, 39)).astype("float32")
 y = np.eye(7, dtype="float32")[rng.integers(0, 7, 428)]
 val = rng.standard_normal((86, 188, 39)).astype("float32")
-model = build_timnet((188, 39), 7)
-model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.93, beta_2=0.98), loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
-model.optimizer.build(model.trainable_variables)
+model = compile_timnet(build_timnet((188, 39), 7))
 times = []
 for _ in range(epochs):
     t0 = time.perf_counter()
