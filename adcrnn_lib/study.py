@@ -285,7 +285,8 @@ def _timnet_status(seed_runs: dict, versus: dict | None = None) -> str:
     """The sentence the chapter states about the calibration row (see :func:`study_chapter`).
 
     ``seed_runs``: seed -> the complete TIM-Net run of that seed, or None, so that a row with some seeds
-    trained is stated as far as it goes (and says which seeds are missing). ``versus``: name -> runs
+    trained is stated as far as it goes (and says which seeds are missing); with two seeds or more
+    it names each seed's mean UA. ``versus``: name -> runs
     (one per seed) paired with TIM-Net's runs of the same seeds, stated as UA points with their interval.
     """
     from .cv import compare
@@ -300,6 +301,8 @@ def _timnet_status(seed_runs: dict, versus: dict | None = None) -> str:
         )
     pooled = _pooled(done)
     seeds = ", ".join(str(r.config.seed) for r in done)
+    if len(done) > 1:  # the between-seed spread beside the pooled mean
+        seeds += "; seed means " + " and ".join(f"{100 * r.summary()['ua']['mean']:.1f}" for r in done) + " % UA"
     missing = [str(seed) for seed, r in seed_runs.items() if r is None]
     said = (
         f"TIM-Net, trained in the same folds and kept at its last epoch as its authors do, scores {100 * pooled['wa'].mean():.1f} % WA and "

@@ -125,6 +125,9 @@ def test_timnet_runs_in_our_folds_and_resumes(small_corpus, tmp_path):
     assert "90.28 % WA" in said  # the authors' number, labelled as theirs
     assert "+0.0 UA points against itself [+0.0, +0.0]" in said and "another seed" not in said  # paired by seed only
     assert said.endswith("Seed 1 not trained yet: one seed is an anecdote.")
+    both = study._timnet_status({0: result, 5: other_seed})
+    seed_ua = f"{100 * np.mean([f['ua'] for f in result.folds]):.1f}"
+    assert f"over 2 seeds (0, 5; seed means {seed_ua} and {seed_ua} % UA) x 2 folds" in both and "not trained" not in both
     assert study._timnet_status({0: result}).endswith("x 2 folds (its authors report 90.28 % WA and 89.19 % UA on EmoDB in random 10-fold).")
     with pytest.raises(ParameterError, match="selection='median'"):
         TimNetConfig(selection="median")
