@@ -347,7 +347,8 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     ``variant_best``, ``variant_best_wa``, ``variant_best_ua``, ``variant_best_diff`` (the
     variant of the cpu recipe with the highest WA, and its paired WA cell against the recipe).
     ``timnet_status`` (a sentence: the calibration row's WA and UA over the seeds trained so far,
-    beside its authors' published numbers, paired by seed with the ComParE baseline and with
+    beside its authors' published numbers, paired by seed with the ComParE baseline (its run of each
+    of TIM-Net's seeds, where this build or the reference holds it) and with
     :data:`PROFILE_POINT` in UA points with their intervals, naming the seeds not trained yet; or
     that it has no result yet).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult), ``leaky`` (see
@@ -434,8 +435,10 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         top = max(ran, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
         pooled = _pooled(study[top]["runs"])
         facts.update(variant_best=top, variant_best_wa=f"{100 * pooled['wa'].mean():.1f}", variant_best_ua=f"{100 * pooled['ua'].mean():.1f}", variant_best_diff=variants.loc[top, "WA vs the recipe (points)"])
-    versus = {"the ComParE baseline": [baseline] if baseline is not None else [], "ADCRNN as the cpu profile trains it": profile_runs or []}
-    facts["timnet_status"] = _timnet_status({c.seed: find_run(c, results_dir=results_dir)[0] for c in timnet_configs(profile, data_dir or None)}, versus)
+    timnet = timnet_configs(profile, data_dir or None)
+    baselines = [find_run(baseline_configs(data_dir or None, seed=c.seed, profile=profile)[("paper", False)], results_dir=results_dir)[0] for c in timnet]
+    versus = {"the ComParE baseline": [b for b in baselines if b is not None], "ADCRNN as the cpu profile trains it": profile_runs or []}
+    facts["timnet_status"] = _timnet_status({c.seed: find_run(c, results_dir=results_dir)[0] for c in timnet}, versus)
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
     honest = [r for r in chosen or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
     facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", leaky_reach="(not run)", leaky_reach_bar=f"{PAPER_BAR:.2f}", honest_wa="(not run)")
