@@ -41,6 +41,10 @@ BUGGY_KEY = "0eb5c13e982a60b2"
 BUGGY_TWIN = "BN momentum 0.99 (Keras's default)"
 #: The calibration row: TIM-Net in the study's folds (:mod:`~adcrnn_lib.timnet`), not ADCRNN.
 TIMNET_POINT = "TIM-Net (calibration)"
+#: :data:`CHOSEN_POINT` (30 epochs, 3 s segments) left one speaker out (seed 0, no augmentation,
+#: Lf1), kept in the reference under its key: the profile's leave-one-speaker-out run is paired with
+#: it, to show what the cheaper profile costs across speakers.
+LOSO_CHOSEN_KEY = "ad3ee60580b46f93"
 
 
 def _stored_run(folder):
@@ -321,6 +325,27 @@ def _timnet_status(seed_runs: dict, versus: dict | None = None) -> str:
     return said + "."
 
 
+def _loso_tradeoff(profile_run, chosen_run) -> dict[str, str]:
+    """Facts pairing the profile's leave-one-speaker-out run with :data:`CHOSEN_POINT`'s, by speaker.
+
+    ``loso_profile_ua``, ``loso_chosen_ua`` (mean UA over the held-out speakers, %) and
+    ``loso_diff``, ``loso_ci`` (the profile's UA points against the recipe, with the bootstrap 95%
+    interval); each ``"(not run)"`` while either run is missing.
+    """
+    from .cv import compare
+
+    facts = dict.fromkeys(("loso_profile_ua", "loso_chosen_ua", "loso_diff", "loso_ci"), "(not run)")
+    if profile_run is None or chosen_run is None:
+        return facts
+    c = compare(chosen_run, profile_run)["ua"]
+    return {
+        "loso_profile_ua": f"{100 * profile_run.summary()['ua']['mean']:.1f}",
+        "loso_chosen_ua": f"{100 * chosen_run.summary()['ua']['mean']:.1f}",
+        "loso_diff": f"{100 * c['diff']:+.1f}",
+        "loso_ci": _interval(c),
+    }
+
+
 def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True, run_missing: bool = False, results_dir=None) -> Findings:
     """The study's results, training the missing points first when ``run_missing``.
 
@@ -351,12 +376,14 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     of TIM-Net's seeds, where this build or the reference holds it) and with
     :data:`PROFILE_POINT` in UA points with their intervals, naming the seeds not trained yet; or
     that it has no result yet).
+    ``loso_profile_ua``, ``loso_chosen_ua``, ``loso_diff``, ``loso_ci`` (leave one speaker out,
+    seed 0: the profile against :data:`CHOSEN_POINT`, see :func:`_loso_tradeoff`; the cpu profile only).
     ``extra``: ``study`` (see :func:`load_study`), ``baseline`` (a CVResult), ``leaky`` (see
     :func:`load_leaky`), ``leaky_table`` (see :func:`leaky_table`), ``variants`` (see
     :func:`variants_table`).
     """
     from .cv import compare
-    from .grid import LEAKY_SEEDS, STUDY_SEEDS, baseline_configs, find_run, run_leaky_points, run_study, timnet_configs
+    from .grid import LEAKY_SEEDS, STUDY_SEEDS, baseline_configs, find_run, loso_configs, reference_root, run_leaky_points, run_study, timnet_configs
 
     if run_missing:
         run_study(profile, data_dir or None, timnet=True, verify=verify, results_dir=results_dir)
@@ -439,6 +466,9 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     baselines = [find_run(baseline_configs(data_dir or None, seed=c.seed, profile=profile)[("paper", False)], results_dir=results_dir)[0] for c in timnet]
     versus = {"the ComParE baseline": [b for b in baselines if b is not None], "ADCRNN as the cpu profile trains it": profile_runs or []}
     facts["timnet_status"] = _timnet_status({c.seed: find_run(c, results_dir=results_dir)[0] for c in timnet}, versus)
+    loso_profile = find_run(loso_configs(profile, data_dir or None, augmentation="none")["none"], results_dir=results_dir)[0]
+    loso_chosen = _stored_run(reference_root() / profile / LOSO_CHOSEN_KEY) if profile == "cpu" else None
+    facts.update(_loso_tradeoff(loso_profile, loso_chosen))
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
     honest = [r for r in chosen or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
     facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", leaky_reach="(not run)", leaky_reach_bar=f"{PAPER_BAR:.2f}", honest_wa="(not run)")

@@ -94,6 +94,27 @@ def test_study_table_reads_runs_and_marks_missing_points(smoke_study, monkeypatc
     assert table.loc["1 s segments", "UA vs starting recipe (points)"].startswith(f"{100 * (np.mean(ua) - np.mean([f['ua'] for r in runs['starting recipe'] for f in r.folds])):+.1f}")
 
 
+def test_loso_tradeoff_pairs_the_profile_with_the_recipe_speaker_by_speaker(small_corpus, tmp_path):
+    """Constructed leave-one-speaker-out runs: the recipe right on half of each class, the profile on 80 %."""
+    from adcrnn_lib import data
+    from adcrnn_lib.cv import run_dir
+
+    table = data.load_emodb(small_corpus, verify=False)
+    runs = {}
+    for name, accuracy, overrides in (("recipe", 0.5, {"epochs": 2}), ("profile", 0.8, {})):
+        config = ExperimentConfig(profile="smoke", protocol="loso", data_dir=str(small_corpus), overrides=overrides)
+        write_records(constructed_records(config, constructed_folds(table, "loso", accuracy)), run_dir(config, tmp_path))
+        runs[name] = load_result(config, results_dir=tmp_path)
+    ua = {name: [f["ua"] for f in r.folds] for name, r in runs.items()}
+    assert len(ua["profile"]) == table["speaker"].nunique() and np.mean(ua["profile"]) > np.mean(ua["recipe"])
+    facts = study._loso_tradeoff(runs["profile"], runs["recipe"])
+    assert facts["loso_profile_ua"] == f"{100 * np.mean(ua['profile']):.1f}" and facts["loso_chosen_ua"] == f"{100 * np.mean(ua['recipe']):.1f}"
+    assert facts["loso_diff"] == f"{100 * np.mean(np.subtract(ua['profile'], ua['recipe'])):+.1f}" and facts["loso_diff"].startswith("+")
+    low, high = (float(x) for x in facts["loso_ci"].strip("[]").split(","))
+    assert 0 < low <= high
+    assert set(study._loso_tradeoff(None, runs["recipe"]).values()) == {"(not run)"} == set(study._loso_tradeoff(runs["profile"], None).values())
+
+
 def test_run_study_refuses_unknown_points():
     with pytest.raises(ParameterError, match="unknown study point"):
         grid.run_study("smoke", names=["no such lever"])
