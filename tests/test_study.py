@@ -18,13 +18,13 @@ from .conftest import constructed_folds, constructed_records, write_records
 LEVERS = {"starting recipe": {}, "1 s segments": {"segment_frames": 100, "segment_hop": 50}}
 
 
-def _constructed_run(config, corpus, results):
-    """A finished run of ``config`` written from constructed predictions (right on half of each
-    class's test utterances), in the folds its seed draws: read like a trained one."""
+def _constructed_run(config, corpus, results, accuracy: float = 0.5):
+    """A finished run of ``config`` written from constructed predictions (right on ``accuracy`` of
+    each class's test utterances), in the folds of its protocol that its seed draws: read like a trained one."""
     from adcrnn_lib import data
     from adcrnn_lib.cv import run_dir
 
-    folds = constructed_folds(data.load_emodb(corpus, verify=False), "paper", 0.5, seed=config.seed)
+    folds = constructed_folds(data.load_emodb(corpus, verify=False), config.protocol, accuracy, seed=config.seed)
     write_records(constructed_records(config, folds), run_dir(config, results))
     return load_result(config, results_dir=results)
 
@@ -97,16 +97,13 @@ def test_study_table_reads_runs_and_marks_missing_points(smoke_study, monkeypatc
 def test_loso_tradeoff_pairs_the_profile_with_the_recipe_speaker_by_speaker(small_corpus, tmp_path):
     """Constructed leave-one-speaker-out runs: the recipe right on half of each class, the profile on 80 %."""
     from adcrnn_lib import data
-    from adcrnn_lib.cv import run_dir
 
-    table = data.load_emodb(small_corpus, verify=False)
-    runs = {}
-    for name, accuracy, overrides in (("recipe", 0.5, {"epochs": 2}), ("profile", 0.8, {})):
-        config = ExperimentConfig(profile="smoke", protocol="loso", data_dir=str(small_corpus), overrides=overrides)
-        write_records(constructed_records(config, constructed_folds(table, "loso", accuracy)), run_dir(config, tmp_path))
-        runs[name] = load_result(config, results_dir=tmp_path)
+    runs = {
+        name: _constructed_run(ExperimentConfig(profile="smoke", protocol="loso", data_dir=str(small_corpus), overrides=overrides), small_corpus, tmp_path, accuracy)
+        for name, accuracy, overrides in (("recipe", 0.5, {"epochs": 2}), ("profile", 0.8, {}))
+    }
     ua = {name: [f["ua"] for f in r.folds] for name, r in runs.items()}
-    assert len(ua["profile"]) == table["speaker"].nunique() and np.mean(ua["profile"]) > np.mean(ua["recipe"])
+    assert len(ua["profile"]) == data.load_emodb(small_corpus, verify=False)["speaker"].nunique() and np.mean(ua["profile"]) > np.mean(ua["recipe"])
     facts = study._loso_tradeoff(runs["profile"], runs["recipe"])
     assert facts["loso_profile_ua"] == f"{100 * np.mean(ua['profile']):.1f}" and facts["loso_chosen_ua"] == f"{100 * np.mean(ua['recipe']):.1f}"
     assert facts["loso_diff"] == f"{100 * np.mean(np.subtract(ua['profile'], ua['recipe'])):+.1f}" and facts["loso_diff"].startswith("+")
