@@ -93,8 +93,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
     if args.list:
         for name, overrides in STUDY_LEVERS.items():
             print(f"{name}: {', '.join(f'{k}={v}' for k, v in overrides.items()) or 'the profile as it is'}")
-        for name, leaks in LEAKY_POINTS.items():
-            print(f"{name} (--leaky): {', '.join(leaks)}")
+        for name, (leaks, recipe) in LEAKY_POINTS.items():
+            print(f"{name} (--leaky): {', '.join(leaks)}, on {recipe}")
         return 0
     if args.leaky:
         summary = run_leaky_points(args.profile, args.data_dir, names=args.points, seeds=tuple(args.seeds or LEAKY_SEEDS), verify=not args.no_verify, results_dir=args.results_dir)

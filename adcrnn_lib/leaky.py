@@ -18,15 +18,25 @@ show how far each protocol error that the paper does not rule out moves the numb
 ``"corpus_norm"``
     The z-score statistics come from the whole corpus, test utterances included.
 ``"test_selection"``
-    Each fold's epoch is picked on its test part: the weights of the epoch with the best test UA
-    (selection ``"best"`` whatever the profile's rule, with no early stop), and the validation
-    utterances join training, as with no validation part at all.
+    Each fold's epoch is picked on its test part: the test utterances take the validation part's
+    place in model selection (the best epoch and the early stop both read test UA), and nothing
+    else changes: the validation part stays out of training, as in the honest twin (the fold
+    record's ``val_utterances`` name it; its ``val`` scores are the test part's). It needs a
+    selection rule that reads validation scores (``"best"``); under ``"last"`` or ``"average"``
+    no epoch is picked, so there is nothing to leak, and the configuration is refused.
 ``"augment_before_split"``
     The six minority emotions are balanced with time-shifted copies made from the whole corpus
     before the split (Table V's time-shift row made leaky), so a test utterance's twin trains.
     Every fold trains on all of them: the copies that balance the whole corpus (354 on EmoDB,
     against 242-255 that balance one training part in the honest run), so the training part is
-    not balanced exactly; its honest twin is Table V's time-shift row.
+    not balanced exactly; its honest twin is Table V's time-shift row. The copies are rolls of
+    10-50 ms (:mod:`~adcrnn_lib.augment.balance`; the paper gives no range), so a test utterance
+    often meets a copy of itself shifted by one to five feature frames.
+
+Runs scored on segments (``"segments"``) are pooled back to utterances for the comparison with
+their honest twins (:func:`utterance_predictions`), so that both sides score the same 535
+utterances: :func:`compare_by_utterance` pairs two runs over utterances (not over folds, which
+differ when takes or segments are split).
 
 Runs are written like every other run (fold JSON, :func:`~adcrnn_lib.cv.run_folds`) under
 ``<results>/leaky/<key>/``; their configurations carry the leaks in the name, and nothing in
@@ -51,7 +61,7 @@ import pandas as pd
 from .config import ExperimentConfig, check_seed
 from .exceptions import ParameterError
 
-__all__ = ["LEAKS", "LeakyConfig", "leaky_units", "run_leaky"]
+__all__ = ["LEAKS", "LeakyConfig", "leaky_units", "run_leaky", "utterance_predictions", "utterance_scores", "compare_by_utterance"]
 
 #: Every leak this module can open, with the words the book uses for it.
 LEAKS: dict[str, str] = {
@@ -61,7 +71,9 @@ LEAKS: dict[str, str] = {
     "test_selection": "each fold's epoch picked on its test part",
     "augment_before_split": "time-shifted copies made before the split",
 }
-_VERSION = 1
+#: 2: ``"test_selection"`` keeps the validation part out of training and the profile's rule and
+#: patience (version 1 added the validation part to training and forced ``"best"`` with no early stop).
+_VERSION = 2
 #: Separates an utterance id from its segment number in the ids of the ``"segments"`` leak.
 SEGMENT_MARK = "#"
 
@@ -100,6 +112,11 @@ class LeakyConfig:
         object.__setattr__(self, "leaks", tuple(sorted(set(self.leaks))))
         check_seed(self.seed)
         object.__setattr__(self, "overrides", self.experiment().overrides)  # validated and sorted there
+        if "test_selection" in self.leaks and self.settings().selection != "best":
+            raise ParameterError(
+                f"the test_selection leak needs a selection rule that reads validation scores ('best'); "
+                f"this configuration selects {self.settings().selection!r}, which picks no epoch to leak"
+            )
 
     @property
     def augmentation(self) -> str:
@@ -186,21 +203,17 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
     clips = augment_training_set("time_shift", df, seed=config.seed, fold=-1, profile=config.profile, progress=progress) if "augment_before_split" in leaks else []
     clip_feats = [log_mel_3d(c.audio) for c in clips]
     clip_labels = [EMOTIONS.index(c.emotion) for c in clips]
-    if "test_selection" in leaks:  # the best epoch over all of them, on the test part
-        prof = dataclasses.replace(prof, selection="best", patience=prof.epochs)
     cut = {"length": prof.segment_frames, "hop": prof.segment_hop}
     folder = run_dir(config, results_dir)
     write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict(), "leaks": {k: LEAKS[k] for k in config.leaks}})
 
     def train_fold(fold) -> dict:
         t0 = time.perf_counter()
-        train, val = fold.train, fold.val
-        if "test_selection" in leaks:
-            train, val = np.sort(np.concatenate([fold.train, fold.val])), fold.test
-        train_feats = [unit_feats[i] for i in train] + clip_feats
+        val = fold.test if "test_selection" in leaks else fold.val  # the test part takes the validation part's place; that part stays out
+        train_feats = [unit_feats[i] for i in fold.train] + clip_feats
         normalizer = Normalizer.fit(list(unit_feats) + clip_feats if "corpus_norm" in leaks else train_feats)
         trained = train_model(
-            make_segment_data(train_feats, np.concatenate([labels[train], clip_labels]).astype(np.int64), normalizer, **cut),
+            make_segment_data(train_feats, np.concatenate([labels[fold.train], clip_labels]).astype(np.int64), normalizer, **cut),
             make_segment_data([unit_feats[i] for i in val], labels[val], normalizer, **cut),
             profile=prof,
             loss=config.loss,
@@ -216,11 +229,80 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
             trained,
             test,
             test_ids=ids[fold.test].tolist(),
-            train_ids=ids[train].tolist(),
-            val_ids=ids[val].tolist() if "test_selection" not in leaks else [],
+            train_ids=ids[fold.train].tolist(),
+            val_ids=ids[fold.val].tolist(),  # held out of training, as in the honest twin (under test_selection, selection read the test part)
             n_generated=len(clips),
             started=t0,
             data_dir=df.attrs.get("data_dir"),
         )
 
     return run_folds(config, all_folds, ids, train_fold, folder, only=folds, progress=progress, description=f"leaky: {config.name}")
+
+
+def utterance_predictions(run) -> pd.DataFrame:
+    """Each utterance a run tested, once: its true and predicted class.
+
+    A run scored on segments (ids ``u#j``, the ``"segments"`` leak) is pooled back to its
+    utterances: every segment is tested once over the folds, and an utterance's decision is the
+    class of the highest mean log-probability over its segments, the same decision as the mean of
+    the segment logits that honest runs take (the log-probabilities are the logits less one constant
+    per segment). Other runs are read as they are.
+
+    Parameters
+    ----------
+    run : CVResult
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed by utterance id, columns ``true`` and ``pred`` (class indices), sorted by id.
+    """
+    from .data import EMOTIONS
+
+    df = run.predictions()
+    utterance = df["utterance"].astype(str).str.split(SEGMENT_MARK).str[0].to_numpy()
+    if df.groupby(utterance)["true"].nunique().max() > 1:
+        raise ParameterError(f"run {run.config.key()}: segments of one utterance carry different labels")
+    log_p = np.log(np.clip(df[list(EMOTIONS)].to_numpy(dtype=np.float64), 1e-12, None))
+    pooled = pd.DataFrame(log_p).groupby(utterance).mean()
+    true = df.groupby(utterance)["true"].first()
+    return pd.DataFrame({"true": true.loc[pooled.index].to_numpy(), "pred": pooled.to_numpy().argmax(axis=1)}, index=pooled.index).sort_index()
+
+
+def utterance_scores(runs) -> dict[str, float]:
+    """``{"wa", "ua"}`` of :func:`utterance_predictions`, the mean over ``runs`` (one per seed)."""
+    from .metrics import unweighted_accuracy
+
+    per_run = [utterance_predictions(r) for r in runs]
+    return {
+        "wa": float(np.mean([np.mean(u["true"] == u["pred"]) for u in per_run])),
+        "ua": float(np.mean([unweighted_accuracy(u["true"].to_numpy(), u["pred"].to_numpy()) for u in per_run])),
+    }
+
+
+def compare_by_utterance(a, b, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """How much better B is than A over the same utterances, whatever folds each side cut.
+
+    ``a`` and ``b`` are lists of runs, one per seed, in the same seed order; the runs of one seed
+    must test the same utterances (segments pooled, :func:`utterance_predictions`). The pairs are
+    every (seed, utterance): ``diff`` is the mean over seeds of B's score less A's, and the 95%
+    interval is a paired bootstrap over them (:func:`~adcrnn_lib.metrics.paired_comparison`; its
+    t-test runs over the seeds).
+    """
+    from .metrics import paired_comparison, unweighted_accuracy
+
+    a, b = list(a), list(b)
+    if len(a) != len(b) or not a:
+        raise ParameterError(f"compare_by_utterance pairs runs seed by seed; got {len(a)} and {len(b)}")
+    true, pred_a, pred_b, seed_a, seed_b = [], [], [], {"wa": [], "ua": []}, {"wa": [], "ua": []}
+    for ra, rb in zip(a, b):
+        ua_, ub_ = utterance_predictions(ra), utterance_predictions(rb)
+        if not ua_.index.equals(ub_.index) or not np.array_equal(ua_["true"], ub_["true"]):
+            raise ParameterError(f"runs {ra.config.key()} and {rb.config.key()} test different utterances (another corpus?)")
+        true.append(ua_["true"].to_numpy())
+        pred_a.append(ua_["pred"].to_numpy())
+        pred_b.append(ub_["pred"].to_numpy())
+        for side, u in ((seed_a, ua_), (seed_b, ub_)):
+            side["wa"].append(float(np.mean(u["true"] == u["pred"])))
+            side["ua"].append(unweighted_accuracy(u["true"].to_numpy(), u["pred"].to_numpy()))
+    return paired_comparison(np.concatenate(true), np.concatenate(pred_a), np.concatenate(pred_b), seed_a, seed_b, n_boot=n_boot, seed=seed)

@@ -24,7 +24,7 @@ import pandas as pd
 from .chapters import Findings
 from .paper import TABLE_V, paper_label
 
-__all__ = ["BASE_POINT", "CHOSEN_POINT", "PAPER_BAR", "leaks_reaching_the_paper", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table", "is_variant", "variants_table"]
+__all__ = ["BASE_POINT", "CHOSEN_POINT", "PAPER_BAR", "FOUR_LEAKS", "paper_bar", "leaks_reaching_the_paper", "leaky_summary", "leaky_facts", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table", "is_variant", "variants_table"]
 
 #: The point every lever is paired with.
 BASE_POINT = "starting recipe"
@@ -180,75 +180,160 @@ def plot_frontier(study: dict[str, dict], *, baseline=None, baseline_label: str 
 
 
 def load_leaky(profile: str = "cpu", data_dir=None, *, results_dir=None) -> dict[str, dict]:
-    """Every leaky point (:data:`~adcrnn_lib.grid.LEAKY_POINTS`): ``{"runs": [...] or None, "source": str, "leaks": tuple}``, as :func:`load_study`."""
+    """Every leaky point (:data:`~adcrnn_lib.grid.LEAKY_POINTS`) and its honest twin, as :func:`load_study`.
+
+    Returns
+    -------
+    dict
+        name -> ``{"runs": [...] or None, "twins": [...] or None, "source": str, "leaks": tuple,
+        "recipe": str, "augmentation": str}``: the leaky runs and the honest twins
+        (:meth:`~adcrnn_lib.leaky.LeakyConfig.experiment`), one per seed, each None unless every
+        seed's run is complete; ``source`` says where the leaky runs were read.
+    """
     from . import grid
 
     out = {}
     for name, configs in grid.leaky_configs(profile, data_dir).items():
         found = [grid.find_run(c, results_dir=results_dir) for c in configs]
-        leaks = configs[0].leaks
+        twins = [grid.find_run(c.experiment(), results_dir=results_dir)[0] for c in configs]
+        point = {"leaks": configs[0].leaks, "recipe": grid.LEAKY_POINTS[name][1], "augmentation": configs[0].augmentation, "twins": twins if all(twins) else None}
         if any(r is None for r, _ in found):
-            out[name] = {"runs": None, "source": "not run", "leaks": leaks}
+            out[name] = {**point, "runs": None, "source": "not run"}
             continue
         sources = {where for _, where in found}
-        out[name] = {"runs": [r for r, _ in found], "source": sources.pop() if len(sources) == 1 else "both", "leaks": leaks}
+        out[name] = {**point, "runs": [r for r, _ in found], "source": sources.pop() if len(sources) == 1 else "both"}
     return out
 
 
+#: The four leaks that exist in a run without augmentation.
+FOUR_LEAKS = frozenset({"takes", "segments", "corpus_norm", "test_selection"})
 #: The WA (%) a leak must reach to explain the paper's no-augmentation number: its mean less its std (Table V).
 PAPER_BAR = TABLE_V["none"][0] - TABLE_V["none"][1]
 
 
-def leaks_reaching_the_paper(wa: dict[str, float]) -> str:
-    """The leaks (name -> WA %) at or above :data:`PAPER_BAR`, best first, each with its WA; ``"none of them"`` if none."""
-    reach = [f"{name} ({wa[name]:.1f} %)" for name in sorted(wa, key=wa.get, reverse=True) if wa[name] >= PAPER_BAR]
+def paper_bar(augmentation: str) -> float:
+    """The WA (%) a leaky row must reach to explain the paper's row of the same augmentation (Table V): its mean less its std."""
+    mean, std = TABLE_V[augmentation]
+    return mean - std
+
+
+def leaks_reaching_the_paper(wa: dict[str, float], bar: float = PAPER_BAR) -> str:
+    """The leaks (name -> WA %) at or above ``bar``, best first, each with its WA; ``"none of them"`` if none."""
+    reach = [f"{name} ({wa[name]:.1f} %)" for name in sorted(wa, key=wa.get, reverse=True) if wa[name] >= bar]
     return ", ".join(reach) or "none of them"
 
 
-def leaky_table(leaky: dict[str, dict], honest, *, results_dir=None) -> pd.DataFrame:
-    """One row per leaky point: WA, UA, and WA points against its honest twin, seed by seed.
+def leaky_summary(leaky: dict[str, dict]) -> dict[str, dict]:
+    """Each leaky point with results, scored as its honest twin is: name -> ``{"scored_wa", "wa", "ua",
+    "twin_wa", "diff", "ci", "paper", "bar", "reaches"}``.
 
-    ``honest`` is the list of honest runs without augmentation (one per seed) the leaks are opened
-    on; a point whose honest twin is another run (the time-shift row, for copies made before the
-    split: :meth:`~adcrnn_lib.leaky.LeakyConfig.experiment`) is compared with that run, read with
-    :func:`~adcrnn_lib.grid.find_run`. A point on the same folds is paired (bootstrap interval
-    over utterances); one whose folds differ (repeated takes or segments split) is not, and says
-    so. The paper's no-augmentation accuracy is the last row, labelled as the paper's.
+    ``scored_wa`` is the WA over the items the run tested (segments, for a segments leak; %);
+    ``wa`` and ``ua`` are per utterance (:func:`~adcrnn_lib.leaky.utterance_scores`, %), the
+    scores the twin and the paper report; ``diff`` and ``ci`` are the WA points against the honest
+    twin, paired over seeds x utterances (:func:`~adcrnn_lib.leaky.compare_by_utterance`; None
+    while a twin is not run); ``paper`` is the paper's Table V row of the same augmentation
+    (mean, std), ``bar`` its mean less its std, ``reaches`` whether ``wa`` is at or above ``bar``.
     """
-    from .cv import compare
-    from .grid import find_run
+    from .leaky import compare_by_utterance, utterance_scores
 
-    rows = []
-    by_key = {r.config.key(): r for r in honest or []}
-    by_seed = {r.config.seed: r for r in honest or []}
-    if honest:
-        rows.append({"protocol": "honest (the recipe, 3 s segments, no leak)", **_score_cells(honest), "honest twin": "-", "WA vs its honest twin (points)": "-", "seeds": str(len(honest)), "read from": "-"})
+    out = {}
     for name, point in leaky.items():
-        row = {"protocol": f"LEAKY: {name}"}
-        runs = point["runs"]
+        runs, twins = point["runs"], point["twins"]
         if runs is None:
+            continue
+        scores = utterance_scores(runs)
+        c = compare_by_utterance(twins, runs)["wa"] if twins else None
+        bar = paper_bar(point["augmentation"])
+        out[name] = {
+            "scored_wa": 100 * _pooled(runs)["wa"].mean(),
+            "wa": 100 * scores["wa"],
+            "ua": 100 * scores["ua"],
+            "twin_wa": 100 * utterance_scores(twins)["wa"] if twins else None,
+            "diff": 100 * c["diff"] if c else None,
+            "ci": _interval(c) if c else None,
+            "paper": TABLE_V[point["augmentation"]],
+            "bar": bar,
+            "reaches": 100 * scores["wa"] >= bar,
+        }
+    return out
+
+
+def leaky_table(leaky: dict[str, dict], summary: dict[str, dict] | None = None) -> pd.DataFrame:
+    """One row per leaky point, each set against its own honest twin and its own paper row.
+
+    Columns: the recipe the leaks are opened on; WA over the items the run scored (segments for a
+    segments leak); WA and UA per utterance, as the twin and the paper score; the twin's WA and the
+    leak's WA points against it, paired over seeds x utterances; the paper's Table V row of the
+    same augmentation (labelled as the paper's) and whether the leaky WA reaches its mean less its
+    std; seeds; where the runs were read. Every row says LEAKY.
+    """
+    summary = leaky_summary(leaky) if summary is None else summary
+    rows = []
+    for name, point in leaky.items():
+        row = {"protocol": f"LEAKY: {name}", "recipe": point["recipe"]}
+        got = summary.get(name)
+        if got is None:
             rows.append({**row, "read from": point["source"]})
             continue
-        row.update(_score_cells(runs))
-        twins = [by_key.get(r.config.experiment().key()) or find_run(r.config.experiment(), results_dir=results_dir)[0] for r in runs]
-        augmentation = runs[0].config.augmentation
-        row["honest twin"] = "no augmentation" if augmentation == "none" else augmentation.replace("_", " ")
-        if not all(twins) and augmentation != "none":  # the time-shift twin is not run: the row without augmentation, said so
-            twins = [by_seed.get(r.config.seed) for r in runs]
-            row["honest twin"] = f"no augmentation ({augmentation.replace('_', ' ')} not run)"
-        if not all(twins):
-            row["WA vs its honest twin (points)"] = "its honest twin is not run"
-        elif {"takes", "segments"} & set(point["leaks"]):
-            diff = 100 * (_pooled(runs)["wa"].mean() - _pooled(twins)["wa"].mean())
-            row["WA vs its honest twin (points)"] = f"{diff:+.1f} (not paired: other folds)"
-        else:
-            c = compare(twins, runs)["wa"]
-            row["WA vs its honest twin (points)"] = f"{100 * c['diff']:+.1f} {_interval(c)}"
-        row["seeds"] = str(len(runs))
-        row["read from"] = point["source"]
+        segments = "segments" in point["leaks"]
+        row.update({
+            "WA as scored (%)": f"{got['scored_wa']:.1f}" + (" (segments)" if segments else ""),
+            "WA (%)": f"{got['wa']:.1f}",
+            "UA (%)": f"{got['ua']:.1f}",
+            "honest twin WA (%)": f"{got['twin_wa']:.1f}" if got["twin_wa"] is not None else "not run",
+            "WA vs twin (points)": f"{got['diff']:+.1f} {got['ci']}" if got["diff"] is not None else "-",
+            "paper's row (%)": f"{paper_label(*got['paper'])}, {point['augmentation'].replace('_', ' ')}",
+            "reaches it": "yes" if got["reaches"] else "no",
+            "seeds": str(len(point["runs"])),
+            "read from": point["source"],
+        })
         rows.append(row)
-    rows.append({"protocol": "the paper, no augmentation", "WA (%)": paper_label(*TABLE_V["none"]), "read from": "the paper's Table V"})
     return pd.DataFrame(rows).fillna("").set_index("protocol")
+
+
+def leaky_facts(leaky: dict[str, dict], summary: dict[str, dict] | None = None) -> dict[str, str | int]:
+    """The facts the chapter and the abstract state about the leaky points (each ``"(not run)"`` until its runs exist).
+
+    ``leaky_points``, ``leaky_points_all`` (points with results, of all); ``leaky_reach`` (the single
+    leaks without augmentation whose per-utterance WA reaches the paper's no-augmentation mean
+    less its std, with their WA, or ``"none of them"``) and ``leaky_reach_bar`` (that WA, %);
+    ``leaky_top``, ``leaky_top_wa``, ``leaky_top_diff`` (the single no-augmentation leak with the
+    highest per-utterance WA, and its points against its twin with the interval);
+    ``leaky_four_wa``, ``leaky_four_twin_wa``, ``leaky_four_diff``, ``leaky_four_reaches`` (the
+    four no-augmentation leaks together, :data:`FOUR_LEAKS`: WA, its twin's, the paired points, and
+    ``"reaches"`` or ``"does not reach"`` the paper's bar), and the same ``leaky_three_*`` for the
+    three of them without ``test_selection``; ``leaky_shift_wa``, ``leaky_shift_diff``,
+    ``leaky_shift_paper`` (time-shift copies made before the split against the paper's time-shift row).
+    """
+    summary = leaky_summary(leaky) if summary is None else summary
+    facts: dict[str, str | int] = {"leaky_points": len(summary), "leaky_points_all": len(leaky), "leaky_reach_bar": f"{PAPER_BAR:.2f}"}
+    combined = [f"leaky_{tag}_{what}" for tag in ("four", "three") for what in ("wa", "twin_wa", "diff", "reaches")]
+    facts.update(dict.fromkeys(("leaky_reach", "leaky_top", "leaky_top_wa", "leaky_top_diff", *combined, "leaky_shift_wa", "leaky_shift_diff"), "(not run)"))
+    facts["leaky_shift_paper"] = paper_label(*TABLE_V["time_shift"])
+
+    def diff(name: str) -> str:
+        got = summary[name]
+        return f"{got['diff']:+.1f} {got['ci']}" if got["diff"] is not None else "(its honest twin is not run)"
+
+    alone = {n: summary[n] for n in summary if len(leaky[n]["leaks"]) == 1 and leaky[n]["augmentation"] == "none"}
+    if alone:
+        facts["leaky_reach"] = leaks_reaching_the_paper({n: got["wa"] for n, got in alone.items()})
+        top = max(alone, key=lambda n: alone[n]["wa"])
+        facts.update(leaky_top=top, leaky_top_wa=f"{alone[top]['wa']:.1f}", leaky_top_diff=diff(top))
+    for tag, leaks in (("four", FOUR_LEAKS), ("three", FOUR_LEAKS - {"test_selection"})):
+        name = next((n for n, point in leaky.items() if set(point["leaks"]) == leaks), None)
+        if name in summary:
+            got = summary[name]
+            facts.update({
+                f"leaky_{tag}_wa": f"{got['wa']:.1f}",
+                f"leaky_{tag}_twin_wa": f"{got['twin_wa']:.1f}" if got["twin_wa"] is not None else "(not run)",
+                f"leaky_{tag}_diff": diff(name),
+                f"leaky_{tag}_reaches": "reaches" if got["reaches"] else "does not reach",
+            })
+    shift = next((n for n in summary if leaky[n]["augmentation"] == "time_shift"), None)
+    if shift is not None:
+        facts.update(leaky_shift_wa=f"{summary[shift]['wa']:.1f}", leaky_shift_diff=diff(shift))
+    return facts
 
 
 def is_variant(name: str) -> bool:
@@ -359,12 +444,8 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     the committed reference); ``buggy_wa`` (the starting recipe with BN momentum 0.99 before the remapper fix, seed 0, %)
     and ``fix_diff``, ``fix_ci`` (WA points the fix is worth on the same folds and settings, against
     :data:`BUGGY_TWIN`'s seed 0, with its interval).
-    ``leaky_points``, ``leaky_points_all`` (leaky points with results, of all); ``honest_wa``
-    (the cpu recipe, the runs the leaks are opened on, %, over the seeds of
-    :data:`~adcrnn_lib.grid.LEAKY_SEEDS`); ``leaky_all_wa`` (every leak together, %);
-    ``leaky_top``, ``leaky_top_wa`` (the single leak with the highest WA); ``leaky_reach`` (the
-    single leaks whose WA reaches the paper's no-augmentation mean less its std, named with their
-    WA, or ``"none of them"``), ``leaky_reach_bar`` (that WA, %, from the paper's Table V).
+    ``honest_wa`` (the profile's own no-augmentation WA, %, the honest twin of most leaky points) and
+    the leaky points' facts of :func:`leaky_facts`.
     ``profile_wa``, ``profile_ua`` (:data:`PROFILE_POINT`, what the cpu profile trains with, %),
     ``profile_vs_recipe`` (its WA points against :data:`CHOSEN_POINT`, with the interval),
     ``profile_vs_baseline``, ``profile_vs_baseline_ci`` (its UA points against the baseline in the
@@ -383,7 +464,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     :func:`variants_table`).
     """
     from .cv import compare
-    from .grid import LEAKY_SEEDS, STUDY_SEEDS, baseline_configs, find_run, loso_configs, reference_root, run_leaky_points, run_study, timnet_configs
+    from .grid import STUDY_SEEDS, baseline_configs, find_run, loso_configs, reference_root, run_leaky_points, run_study, timnet_configs
 
     if run_missing:
         run_study(profile, data_dir or None, timnet=True, verify=verify, results_dir=results_dir)
@@ -470,17 +551,8 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     loso_chosen = _stored_run(reference_root() / profile / LOSO_CHOSEN_KEY) if profile == "cpu" else None
     facts.update(_loso_tradeoff(loso_profile, loso_chosen))
     leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
-    honest = [r for r in chosen or [] if r.config.seed in LEAKY_SEEDS] or None  # the seeds the leaks pair with
-    facts.update(leaky_points=sum(p["runs"] is not None for p in leaky.values()), leaky_points_all=len(leaky), leaky_all_wa="(not run)", leaky_top="(not run)", leaky_top_wa="(not run)", leaky_reach="(not run)", leaky_reach_bar=f"{PAPER_BAR:.2f}", honest_wa="(not run)")
-    if honest is not None:
-        facts["honest_wa"] = f"{100 * _pooled(honest)['wa'].mean():.1f}"
-    together = leaky.get("all leaks together", {}).get("runs")
-    if together is not None:
-        facts["leaky_all_wa"] = f"{100 * _pooled(together)['wa'].mean():.1f}"
-    alone = {n: p for n, p in leaky.items() if p["runs"] is not None and len(p["leaks"]) == 1}
-    if alone:
-        top = max(alone, key=lambda n: _pooled(alone[n]["runs"])["wa"].mean())
-        facts.update(leaky_top=top, leaky_top_wa=f"{100 * _pooled(alone[top]['runs'])['wa'].mean():.1f}")
-        facts["leaky_reach"] = leaks_reaching_the_paper({n: 100 * _pooled(p["runs"])["wa"].mean() for n, p in alone.items()})
-    extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, honest, results_dir=results_dir), "variants": variants}
+    summary = leaky_summary(leaky)
+    facts.update(leaky_facts(leaky, summary))
+    facts["honest_wa"] = facts["profile_wa"]  # the profile's no-augmentation row, the twin of most leaky points
+    extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, summary), "variants": variants}
     return Findings(results={n: p["runs"] for n, p in done.items()}, table=table, facts=facts, extra=extra)

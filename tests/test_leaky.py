@@ -35,17 +35,51 @@ def test_config_validates_and_keys_apart_from_the_honest_run():
 
 
 def test_every_honest_twin_is_a_run_the_reference_keeps(small_corpus):
-    """The time-shift point's twin is no study point, so the study's run list (what the reference
-    copies and the chapter reads) names it; the no-augmentation twins are the recipe's own runs."""
+    """Every leaky point's twin is in the study's run list (what the reference copies and the chapter
+    reads), and each is the run it claims to be: Table V's own rows for the profile's points, the
+    study's starting recipe where the epoch is picked on the test part, and the recipe's variant
+    with 3 s segments for the segments leak at 3 s."""
     from adcrnn_lib import grid
 
     runs = grid._study_runs("cpu", small_corpus)
     keys = {c.key() for c in runs}
-    twins = [c.experiment() for configs in grid.leaky_configs("cpu", small_corpus).values() for c in configs]
-    assert twins and all(t.key() in keys for t in twins)
-    assert {t.augmentation for t in twins} == {"none", "time_shift"} and len(keys) == len(runs)
-    recipe = {c.key() for c in grid.study_configs("cpu", small_corpus, levers={"r": grid.CPU_RECIPE})["r"]}
-    assert {t.key() for t in twins if t.augmentation == "none"} <= recipe
+    points = grid.leaky_configs("cpu", small_corpus)
+    twins = [c.experiment() for configs in points.values() for c in configs]
+    assert twins and all(t.key() in keys for t in twins) and len(keys) == len(runs)
+    assert {t.augmentation for t in twins} == {"none", "time_shift"}
+    table_v = {(a, s): c.key() for s in grid.LEAKY_SEEDS for a, c in grid.hda_configs("cpu", small_corpus, seed=s).items()}
+    for name, configs in points.items():
+        recipe = grid.LEAKY_POINTS[name][1]
+        for c in configs:
+            if recipe == "the profile":
+                assert c.experiment().key() == table_v[(c.augmentation, c.seed)], name
+    study = grid.study_configs("cpu", small_corpus, seeds=grid.LEAKY_SEEDS)
+    start = [c.key() for c in study["starting recipe"]]
+    assert [c.experiment().key() for c in points["epoch picked on the test part"]] == start
+    assert [c.experiment().key() for c in points["the four no-augmentation leaks together"]] == start
+    three = [c.key() for c in study["the recipe in 15 epochs"]]  # the cpu profile with 3 s segments
+    assert [c.experiment().key() for c in points["segments split into folds (3 s)"]] == three
+    assert all(c.experiment().settings().segment_frames == 300 for c in points["segments split into folds (3 s)"])
+
+
+def test_the_combined_point_opens_exactly_the_four_no_augmentation_leaks(small_corpus):
+    from adcrnn_lib import grid, study
+
+    leaks, recipe = grid.LEAKY_POINTS["the four no-augmentation leaks together"]
+    assert set(leaks) == study.FOUR_LEAKS == {"takes", "segments", "corpus_norm", "test_selection"}
+    (config, *_) = grid.leaky_configs("cpu", small_corpus)["the four no-augmentation leaks together"]
+    assert config.augmentation == "none" and config.settings().selection == "best" and config.settings().lr_schedule == "constant"
+    assert all(c.augmentation == "none" for n, configs in grid.leaky_configs("cpu", small_corpus).items() for c in configs if n != "time-shift copies made before the split")
+    three, recipe = grid.LEAKY_POINTS["the three leaks the profile can have open together"]
+    assert set(three) == study.FOUR_LEAKS - {"test_selection"} and grid.LEAKY_RECIPES[recipe] == {}
+
+
+def test_test_selection_needs_a_rule_that_picks_an_epoch():
+    with pytest.raises(ParameterError, match="picks no epoch"):
+        LeakyConfig(("test_selection",), profile="cpu")  # the profile keeps the mean of its last epochs
+    with pytest.raises(ParameterError, match="picks no epoch"):
+        LeakyConfig(("takes", "test_selection"), profile="smoke", overrides={"selection": "last"})
+    assert LeakyConfig(("test_selection",), profile="cpu", overrides={"selection": "best"}).settings().selection == "best"
 
 
 def test_units_are_the_segments_honest_runs_cut():
@@ -97,13 +131,16 @@ def test_every_leak_opens_its_door(all_leaks, small_corpus):
     source = lambda u: u.split(leaky.SEGMENT_MARK)[0]  # noqa: E731
     split = [{source(p["utterance"]) for p in f["predictions"]} & {source(u) for u in f["train_utterances"]} for f in result.folds]
     assert any(split)
-    # test_selection: no validation part, the kept epoch is the best on the test part, and its score is the test score
+    # test_selection: the test part takes the validation part's place in selection, and the validation
+    # part (the record's val_utterances) stays out of training, as in the honest twin
     for f in result.folds:
-        assert f["val_utterances"] == [] and f["val"]["ua"] == pytest.approx(f["ua"]) and f["val"]["wa"] == pytest.approx(f["wa"])
-        assert len(f["history"]["val_ua"]) == SMOKE["epochs"] and f["best_epoch"] == int(np.argmax(f["history"]["val_ua"])) + 1
-        assert f["ua"] == pytest.approx(max(f["history"]["val_ua"]))
+        tested = {p["utterance"] for p in f["predictions"]}
+        assert f["val_utterances"] and not set(f["val_utterances"]) & (set(f["train_utterances"]) | tested)
+        assert len(f["train_utterances"]) + len(tested) + len(f["val_utterances"]) == len(units)
+        assert f["val"]["ua"] == pytest.approx(f["ua"]) and f["val"]["wa"] == pytest.approx(f["wa"])
+        assert f["best_epoch"] == int(np.argmax(f["history"]["val_ua"])) + 1 and f["ua"] == pytest.approx(max(f["history"]["val_ua"]))
     saved = json.loads((result.run_dir / "config.json").read_text())["profile"]
-    assert saved["selection"] == "best" and saved["patience"] == SMOKE["epochs"]  # whatever the profile's rule: no early stop
+    assert saved["selection"] == "best" and saved["patience"] == config.settings().patience  # the rule and early stop of the honest twin
     # augment_before_split: one balancing, from the whole corpus; some clips come from a fold's test utterances
     ((method, made_from, clips),) = seen["augment"]
     assert method == "time_shift" and made_from == set(df["utterance"]) and clips
@@ -146,11 +183,14 @@ def test_takes_alone_splits_repeated_takes_that_honest_folds_keep_together(small
     ran = [([p["utterance"] for p in f["predictions"]], f["train_utterances"] + f["val_utterances"]) for f in result.folds]
     assert split_takes(ran) > 0 and split_takes(ran) == split_takes(positions(make_folds(ungrouped, n_splits=n_splits, seed=seed)))
     assert sorted(u for test, _ in ran for u in test) == sorted(ids)  # whole utterances, each tested once
-    # its folds differ from the honest twin's, so the chapter's table does not pair them
+    # its folds differ from the honest twin's, yet both test every utterance once: the table pairs them over utterances
     twin = config.experiment()
     honest = CVResult(twin, constructed_records(twin, constructed_folds(df, "paper", 0.5, seed=seed)), None)
-    shown = study.leaky_table({"takes": {"runs": [result], "source": "this build", "leaks": config.leaks}}, [honest])
-    assert shown.loc["LEAKY: takes", "WA vs its honest twin (points)"].endswith("(not paired: other folds)")
+    point = {"runs": [result], "twins": [honest], "source": "this build", "leaks": config.leaks, "recipe": "the profile", "augmentation": "none"}
+    shown = study.leaky_table({"takes": point})
+    right = lambda r: [p["pred"] == p["true"] for f in r.folds for p in f["predictions"]]  # noqa: E731
+    diff = 100 * (np.mean(right(result)) - np.mean(right(honest)))
+    assert shown.loc["LEAKY: takes", "WA vs twin (points)"].startswith(f"{diff:+.1f} [")
 
 
 def test_a_leak_on_the_honest_folds_trains_on_the_honest_run_s_parts(small_corpus, tmp_path):
@@ -166,53 +206,137 @@ def test_a_leak_on_the_honest_folds_trains_on_the_honest_run_s_parts(small_corpu
 
 def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small_corpus, tmp_path, monkeypatch, capsys):
     """A finished leaky run is copied to the reference, read back from there, paired with its honest
-    twin, and every row it makes in the chapter's table says LEAKY."""
+    twin over utterances, set against the paper's row of its own augmentation, and every row it
+    makes in the chapter's table says LEAKY."""
     from adcrnn_lib import cli, grid, study
+    from adcrnn_lib.paper import TABLE_V, paper_label
 
     from .conftest import constructed_folds, constructed_records, write_records
 
     table = load_emodb(str(small_corpus), verify=False)
     configs = grid.leaky_configs("smoke", str(small_corpus))
-    leak = configs["normalization from the whole corpus"][0]  # the honest folds: pairs with an honest run
-    honest = grid.study_configs("smoke", str(small_corpus), seeds=(0,), levers={"x": grid.CPU_RECIPE})["x"][0]
-    assert leak.experiment() == honest
-    results, reference = tmp_path / "results", tmp_path / "reference"
-    write_records(constructed_records(leak, constructed_folds(table, "paper", 0.9)), run_dir(leak, results))
-    write_records(constructed_records(honest, constructed_folds(table, "paper", 0.5)), run_dir(honest, results))
+    leaks = configs["normalization from the whole corpus"]  # the honest folds: the same utterances on both sides
+    honest = [c.experiment() for c in leaks]
+    assert honest == [ExperimentConfig(profile="smoke", seed=c.seed, data_dir=str(small_corpus)) for c in leaks]  # Table V's own row
+    results, reference, empty = tmp_path / "results", tmp_path / "reference", tmp_path / "empty"
+    for leak, twin in zip(leaks, honest):
+        write_records(constructed_records(leak, constructed_folds(table, "paper", 0.9, seed=leak.seed)), run_dir(leak, results))
+        write_records(constructed_records(twin, constructed_folds(table, "paper", 0.5, seed=twin.seed)), run_dir(twin, results))
 
     written = grid.save_reference("smoke", str(small_corpus), results_dir=results, reference_dir=reference)
-    assert run_dir(leak, reference) in written and run_dir(honest, reference) in written
-    assert not run_dir(configs["all leaks together"][0], reference).exists()  # not run, not copied
+    assert all(run_dir(c, reference) in written for c in leaks + honest)
+    assert not run_dir(configs["the four no-augmentation leaks together"][0], reference).exists()  # not run, not copied
 
     monkeypatch.setattr(grid, "reference_root", lambda: reference)
-    found = study.load_leaky("smoke", str(small_corpus), results_dir=tmp_path / "empty")
-    assert found["normalization from the whole corpus"]["source"] == "reference"
-    assert found["all leaks together"]["runs"] is None and found["all leaks together"]["source"] == "not run"
-    shown = study.leaky_table(found, [load_result(honest, results_dir=reference)])
-    leaky_rows = [i for i in shown.index if i.startswith("LEAKY")]
-    assert len(leaky_rows) == len(grid.LEAKY_POINTS) and shown.index[0].startswith("honest") and shown.index[-1] == "the paper, no augmentation"
+    found = study.load_leaky("smoke", str(small_corpus), results_dir=empty)
+    assert found["normalization from the whole corpus"]["source"] == "reference" and found["normalization from the whole corpus"]["twins"]
+    assert found["the four no-augmentation leaks together"]["runs"] is None and found["the four no-augmentation leaks together"]["source"] == "not run"
+    shown = study.leaky_table(found)
+    assert list(shown.index) == [f"LEAKY: {n}" for n in grid.LEAKY_POINTS]
     row = shown.loc["LEAKY: normalization from the whole corpus"]
-    diff = load_result(leak, results_dir=reference).summary()["wa"]["mean"] - load_result(honest, results_dir=reference).summary()["wa"]["mean"]
-    assert diff > 0.2 and row["WA vs its honest twin (points)"].startswith(f"{100 * diff:+.1f} [") and row["honest twin"] == "no augmentation"
-    assert "(paper)" in shown.loc["the paper, no augmentation", "WA (%)"]
-    # copies made before the split are compared with their own twin, the time-shift row, once it is run
-    copies = configs["time-shift copies made before the split"][0]
-    write_records(constructed_records(copies, constructed_folds(table, "paper", 0.9)), run_dir(copies, reference))
-    found = study.load_leaky("smoke", str(small_corpus), results_dir=tmp_path / "empty")
+    right = lambda r: np.mean([p["pred"] == p["true"] for f in r.folds for p in f["predictions"]])  # noqa: E731
+    runs = [load_result(c, results_dir=reference) for c in leaks]
+    twins = [load_result(c, results_dir=reference) for c in honest]
+    diff = 100 * np.mean([right(a) - right(b) for a, b in zip(runs, twins)])
+    assert diff > 20 and row["WA vs twin (points)"].startswith(f"{diff:+.1f} [")
+    assert row["honest twin WA (%)"] == f"{100 * np.mean([right(b) for b in twins]):.1f}"
+    assert row["paper's row (%)"].startswith(paper_label(*TABLE_V["none"])) and row["reaches it"] == "yes"
+    assert row["WA as scored (%)"] == row["WA (%)"]  # scored on utterances: nothing to pool
+
+    # copies made before the split: the paper's time-shift row, and their own twin, the time-shift row, once it is run
+    copies = configs["time-shift copies made before the split"]
+    for c in copies:
+        write_records(constructed_records(c, constructed_folds(table, "paper", 0.9, seed=c.seed)), run_dir(c, reference))
     name = "LEAKY: time-shift copies made before the split"
-    fallback = study.leaky_table(found, [load_result(honest, results_dir=reference)]).loc[name]
-    assert fallback["honest twin"] == "no augmentation (time shift not run)" and fallback["WA vs its honest twin (points)"].startswith("+")
-    assert study.leaky_table(found, []).loc[name, "WA vs its honest twin (points)"] == "its honest twin is not run"
-    twin = copies.experiment()
-    assert twin.augmentation == "time_shift" and twin.settings() == honest.settings()
-    write_records(constructed_records(twin, constructed_folds(table, "paper", 0.8)), run_dir(twin, tmp_path / "empty"))
-    row = study.leaky_table(found, [load_result(honest, results_dir=reference)], results_dir=tmp_path / "empty").loc[name]
-    assert row["honest twin"] == "time shift" and row["WA vs its honest twin (points)"].startswith("+")
+    row = study.leaky_table(study.load_leaky("smoke", str(small_corpus), results_dir=empty)).loc[name]
+    assert row["honest twin WA (%)"] == "not run" and row["WA vs twin (points)"] == "-"
+    assert row["paper's row (%)"].startswith(paper_label(*TABLE_V["time_shift"]))
+    for c in copies:
+        twin = c.experiment()
+        assert twin.augmentation == "time_shift" and twin.settings() == honest[0].settings()
+        write_records(constructed_records(twin, constructed_folds(table, "paper", 0.8, seed=c.seed)), run_dir(twin, empty))
+    row = study.leaky_table(study.load_leaky("smoke", str(small_corpus), results_dir=empty)).loc[name]
+    assert row["WA vs twin (points)"].startswith("+") and row["honest twin WA (%)"] != "not run"
 
     assert cli.main(["study", "--list"]) == 0
-    assert "all leaks together (--leaky)" in capsys.readouterr().out
+    assert "the four no-augmentation leaks together (--leaky): takes, segments, corpus_norm, test_selection" in capsys.readouterr().out
     assert cli.main(["study", "--profile", "smoke", "--leaky", "--points", "no such leak"]) == 2
     assert "unknown leaky point" in capsys.readouterr().err
+
+
+def _segment_run(config, utterances, labels, probs_of_segment) -> "CVResult":
+    """A two-fold run of ``config`` scored on two segments per utterance (``u#0`` in fold 0, ``u#1`` in
+    fold 1), each segment's probabilities given by ``probs_of_segment(j, i, label)`` for segment ``j``
+    of utterance ``i``; no training."""
+    import time
+    from unittest import mock
+
+    from adcrnn_lib import cv
+
+    records = []
+    with mock.patch.object(cv, "provenance", lambda **kw: {"stub": True, **kw}):
+        for j in (0, 1):
+            ids = [f"{u}{leaky.SEGMENT_MARK}{j}" for u in utterances]
+            probs = np.array([probs_of_segment(j, i, y) for i, y in enumerate(labels)])
+            records.append(cv.fold_record(
+                config, j, test_ids=ids, y_true=np.asarray(labels), probs=probs, train_ids=[f"{u}{leaky.SEGMENT_MARK}{1 - j}" for u in utterances],
+                val_ids=[], n_generated=0, n_train_segments=0, best_epoch=1, val={}, history={"loss": [], "val_wa": [], "val_ua": []},
+                started=time.perf_counter(), profile="smoke", data_dir=None,
+            ))
+    return cv.CVResult(config, records, None)
+
+
+def _probs(label: int, weights: dict[int, float]) -> list[float]:
+    """Seven probabilities for an item of class ``label``: ``weights`` (class -> probability) and the rest shared evenly."""
+    rest = (1 - sum(weights.values())) / (7 - len(weights))
+    return [weights.get(c, rest) for c in range(7)]
+
+
+def test_a_segment_scored_row_also_carries_its_utterance_score():
+    """Segment 0 of every utterance is right (0.7), segment 1 says the next class (0.4 against 0.3 for
+    the right one): half the segments are right, and every utterance, pooled, is right."""
+    from adcrnn_lib import study
+
+    config = LeakyConfig(("segments",), profile="smoke")
+    utterances, labels = [f"u{i}" for i in range(14)], [i % 7 for i in range(14)]
+    run = _segment_run(config, utterances, labels, lambda j, i, y: _probs(y, {y: 0.7}) if j == 0 else _probs(y, {(y + 1) % 7: 0.4, y: 0.3}))
+    pooled = leaky.utterance_predictions(run)
+    assert list(pooled.index) == sorted(utterances) and (pooled["pred"] == pooled["true"]).all()
+    assert leaky.utterance_scores([run]) == {"wa": 1.0, "ua": 1.0}
+    twin = _segment_run(config, utterances, labels, lambda j, i, y: _probs(y, {(y + 1) % 7: 0.7}))  # every segment wrong
+    point = {"runs": [run], "twins": [twin], "source": "this build", "leaks": config.leaks, "recipe": "the profile", "augmentation": "none"}
+    row = study.leaky_table({"segments": point}).loc["LEAKY: segments"]
+    assert row["WA as scored (%)"] == "50.0 (segments)" and row["WA (%)"] == "100.0" and row["UA (%)"] == "100.0"
+    assert row["honest twin WA (%)"] == "0.0" and row["WA vs twin (points)"].startswith("+100.0 [")
+    # the comparison is directed: B less A
+    c = leaky.compare_by_utterance([run], [twin])["wa"]
+    assert c["diff"] == pytest.approx(-1.0) and c["ci_high"] == pytest.approx(-1.0)
+    with pytest.raises(ParameterError, match="different utterances"):
+        leaky.compare_by_utterance([run], [_segment_run(config, utterances[:7], labels[:7], lambda j, i, y: _probs(y, {y: 0.7}))])
+    with pytest.raises(ParameterError, match="seed by seed"):
+        leaky.compare_by_utterance([run, run], [twin])
+
+
+def test_each_leaky_row_is_held_against_the_paper_row_of_its_own_augmentation():
+    """A no-augmentation leak faces the paper's no-augmentation row, the copies made before the split
+    its time-shift row: the same WA can reach one bar and miss the other."""
+    from adcrnn_lib import study
+    from adcrnn_lib.paper import TABLE_V
+
+    none_bar, shift_bar = (TABLE_V[a][0] - TABLE_V[a][1] for a in ("none", "time_shift"))
+    assert study.paper_bar("none") == pytest.approx(none_bar) == pytest.approx(study.PAPER_BAR) and study.paper_bar("time_shift") == pytest.approx(shift_bar)
+    assert none_bar < shift_bar
+    config = LeakyConfig(("segments",), profile="smoke")
+    utterances, labels = [f"u{i:03d}" for i in range(1000)], [i % 7 for i in range(1000)]
+    n_right = int(np.ceil((none_bar + shift_bar) / 2 * 10))  # out of 1000: between the two bars
+    run = _segment_run(config, utterances, labels, lambda j, i, y: _probs(y, {y if i < n_right else (y + 1) % 7: 0.7}))
+    point = {"runs": [run], "twins": None, "source": "reference", "leaks": ("segments",), "recipe": "the profile"}
+    summary = study.leaky_summary({"a": {**point, "augmentation": "none"}, "b": {**point, "leaks": ("augment_before_split",), "augmentation": "time_shift"}})
+    assert summary["a"]["wa"] == pytest.approx(n_right / 10) and summary["a"]["paper"] == TABLE_V["none"] and summary["a"]["reaches"]
+    assert summary["b"]["paper"] == TABLE_V["time_shift"] and not summary["b"]["reaches"]
+    facts = study.leaky_facts({"a": {**point, "augmentation": "none"}, "b": {**point, "leaks": ("augment_before_split",), "augmentation": "time_shift"}}, summary)
+    assert facts["leaky_reach"] == f"a ({n_right / 10:.1f} %)" and facts["leaky_top"] == "a" and facts["leaky_shift_wa"] == f"{n_right / 10:.1f}"
+    assert facts["leaky_four_wa"] == "(not run)" and facts["leaky_top_diff"] == "(its honest twin is not run)"
 
 
 def test_leaks_reaching_the_paper_are_those_within_its_std_best_first():
