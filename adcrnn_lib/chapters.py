@@ -245,6 +245,13 @@ def _paper_baselines(profile: str, data_dir, *, seed: int, features: str, verify
     return {key: [runs[key] for runs in per_seed] for key in per_seed[0]}
 
 
+def gan_learning_fact(profile: str, *, seed: int) -> str:
+    """The sentence every page with GAN rows states about its GANs (fold 0's quality report of ``seed``)."""
+    from .quality import gan_learning, gan_learning_sentence
+
+    return gan_learning_sentence(gan_learning(profile, seed=seed), profile=profile)
+
+
 def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:
     """Table V: each augmentation's WA and UA, the paper's number, the paired difference against none,
     and the verdict against the best baseline (paper protocol) on the same test utterances.
@@ -255,7 +262,9 @@ def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, v
     ``facts``: ``profile_name``; ``n_seeds``; ``none_wa``, ``none_ua``, ``none_seed_spread`` (UA
     points); ``best_aug`` (name), ``best_aug_ua``, ``best_aug_vs_none`` (paired UA cell);
     ``best_baseline`` (name), ``best_baseline_ua``; ``n_beat`` (rows better than the best
-    baseline); the paper's ``paper_none``, ``paper_best_aug`` (name) and ``paper_best_aug_acc``.
+    baseline); the paper's ``paper_none``, ``paper_best_aug`` (name) and ``paper_best_aug_acc``;
+    ``gan_learning`` (a sentence: how well the GANs behind rows 4 and 5 learned, from fold 0's
+    quality report, :func:`~adcrnn_lib.quality.gan_learning_sentence`).
     ``extra``: ``best_baseline`` (its runs pooled over the seeds) and ``recall`` (per-emotion recall per row).
     """
     from . import report
@@ -290,6 +299,7 @@ def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, v
         "paper_none": f"{TABLE_V['none'][0]:.2f}",
         "paper_best_aug": AUGMENTATION_NAMES[paper_top],
         "paper_best_aug_acc": f"{TABLE_V[paper_top][0]:.2f}",
+        "gan_learning": gan_learning_fact(profile, seed=seed),
     }
     recall = pd.DataFrame({AUGMENTATION_NAMES[a]: 100 * r.confusion().diagonal() / r.confusion().sum(axis=1) for a, r in results.items()}, index=class_labels()).round(1)
     named = {AUGMENTATION_NAMES[a]: r for a, r in results.items()}
@@ -364,7 +374,8 @@ def table_iv(profile: str, data_dir: str, *, seed: int, baseline_features: str, 
 
     ``facts``: ``best_model`` (name), ``best_model_ua``; ``best_loss`` (the loss of the best model
     with attention), ``best_loss_ua``; ``attention_gain`` (model 3 - model 1) and ``lf4_vs_lf1``
-    (model 5 - model 3), paired UA cells; the paper's ``paper_lf1``, ``paper_lf4``.
+    (model 5 - model 3), paired UA cells; the paper's ``paper_lf1``, ``paper_lf4``;
+    ``gan_learning`` (how well the WaveGANs behind every row learned, as in :func:`table_v`).
     ``extra["curves"]``: model name -> run, for the training curves.
     """
     from . import report
@@ -390,6 +401,7 @@ def table_iv(profile: str, data_dir: str, *, seed: int, baseline_features: str, 
         "lf4_vs_lf1": _paired_ua(ref, results[(True, "lf4")]),
         "paper_lf1": f"{TABLE_IV[(True, 'lf1')][0]:.2f}",
         "paper_lf4": f"{TABLE_IV[(True, 'lf4')][0]:.2f}",
+        "gan_learning": gan_learning_fact(profile, seed=seed),
     }
     curves = {MODEL_NAMES[k]: r for k, r in results.items()}
     return Findings(curves, report.results_table(rows), facts, {"curves": curves})

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .data import EMOTIONS
 
-__all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality", "fold_quality_report", "quality_report_path", "paper_fold_quality"]
+__all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality", "fold_quality_report", "quality_report_path", "paper_fold_quality", "gan_learning", "gan_learning_sentence"]
 
 
 def classifier_scores(probs: np.ndarray, intended: str) -> dict[str, float]:
@@ -195,3 +195,60 @@ def paper_fold_quality(profile: str = "cpu", data_dir=None, *, seed: int = 0, fo
     df = load_emodb(data_dir, verify=verify)
     folds = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)
     return fold_quality_report(df, folds[fold], profile=profile, seed=seed, results_dir=results_dir, progress=progress)
+
+
+#: Chance for the intended share: one emotion in seven.
+CHANCE = 1 / 7
+
+
+def gan_learning(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) -> dict[str, dict] | None:
+    """How well each GAN kind learned, from fold ``fold``'s stored quality report (None when there is none).
+
+    Returns
+    -------
+    dict or None
+        kind -> ``{"median_share"`` (the median over the augmented emotions of the share of their
+        clips the real-speech classifier assigns to the intended emotion), ``"above_chance"`` (those
+        emotions whose share beats :data:`CHANCE`), ``"emotions"`` (how many), ``"steps"`` (generator
+        steps), ``"learned"`` (whether the median beats chance)``}``.
+    """
+    import json
+
+    path = quality_report_path(profile, seed=seed, fold=fold, results_dir=results_dir)
+    if not path.is_file():
+        return None
+    table = pd.DataFrame(json.loads(path.read_text()))
+    out = {}
+    for kind, rows in table.groupby("GAN", sort=False):
+        median = float(rows["intended_share"].median())
+        out[kind] = {
+            "median_share": median,
+            "above_chance": rows.loc[rows["intended_share"] > CHANCE, "emotion"].tolist(),
+            "emotions": len(rows),
+            "steps": int(rows["steps"].max()),
+            "learned": median > CHANCE,
+        }
+    return out
+
+
+def gan_learning_sentence(learning: dict[str, dict] | None, *, profile: str, fold: int = 0) -> str:
+    """One sentence on what the GANs behind the GAN rows produced (see :func:`gan_learning`)."""
+    if not learning:
+        return f"No GAN quality record of the {profile} profile is here, so nothing is said of how well its GANs learned."
+    parts = []
+    for kind, got in learning.items():
+        above = ", ".join(got["above_chance"]) or "none"
+        parts.append(
+            f"{dict(wavegan='WaveGAN', specgan='SpecGAN').get(kind, kind)} {100 * got['median_share']:.0f} % after {got['steps']} generator steps "
+            f"(emotions above chance, 1 in 7: {above})"
+        )
+    learned = [k for k, got in learning.items() if got["learned"]]
+    verdict = (
+        "so these GANs did not learn, and every row trained on their clips tests the pipeline, not GAN augmentation"
+        if not learned
+        else "so the GANs of " + " and ".join(dict(wavegan="WaveGAN", specgan="SpecGAN").get(k, k) for k in learned) + " produced clips the judge recognizes above chance"
+    )
+    return (
+        f"On fold {fold}, the ADCRNN trained on that fold's real speech assigns to the intended emotion a median share of the "
+        f"clips of {' and '.join(parts)}, {verdict}."
+    )
