@@ -249,3 +249,128 @@ def test_frontier_and_curves_tell_every_point_apart_past_ten(small_corpus, tmp_p
     lines = fig.axes[1].get_lines()
     assert len(lines) == 21 and len({(ln.get_color(), ln.get_linestyle()) for ln in lines}) == 21
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------
+# the chapter's facts from constructed runs with known answers (no training)
+# ------------------------------------------------------------------------------------------
+#: Accuracy of the constructed runs: name -> share right of each class's test utterances.
+ACCURACY = {  # far apart: a fold holds only a few utterances of each class
+    study.BASE_POINT: 0.2,
+    "cosine schedule": 0.35,
+    "last epoch": 0.6,
+    study.CHOSEN_POINT: 1.0,
+    study.PROFILE_POINT: 0.5,
+}
+
+
+@pytest.fixture(scope="module")
+def constructed_study(small_corpus, tmp_path_factory):
+    """Constructed runs (both seeds) of a few study points, the paper-protocol baseline, and three
+    leaky points with their twins, in a results folder; the reference is an empty folder."""
+    from adcrnn_lib.grid import baseline_configs
+
+    results = tmp_path_factory.mktemp("constructed-study")
+    corpus = str(small_corpus)
+    runs = {name: [_constructed_run(c, corpus, results, ACCURACY[name]) for c in grid.study_configs("smoke", corpus, levers={name: grid.STUDY_LEVERS[name]})[name]] for name in ACCURACY}
+    baseline = [_constructed_run(baseline_configs(corpus, seed=s, profile="smoke")[("paper", False)], corpus, results, 0.75) for s in grid.STUDY_SEEDS]
+    leaky_accuracy = {"repeated takes split across folds": 0.95, "the four no-augmentation leaks together": 0.9, "time-shift copies made before the split": 0.6}
+    configs = grid.leaky_configs("smoke", corpus)
+    leaky = {name: [_constructed_run(c, corpus, results, acc) for c in configs[name]] for name, acc in leaky_accuracy.items()}
+    twins = [_constructed_run(c.experiment(), corpus, results, 0.55) for c in configs["time-shift copies made before the split"]]
+    honest = [_constructed_run(c.experiment(), corpus, results, 0.7) for c in configs["repeated takes split across folds"]]  # the profile's own row
+    return results, runs, baseline, leaky, twins, honest
+
+
+def test_the_chapter_states_what_the_runs_say(constructed_study, small_corpus, monkeypatch, tmp_path):
+    """Every difference the chapter glues equals a comparison made by hand, with its direction."""
+    results, runs, baseline, leaky, twins, honest = constructed_study
+    monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
+    found = study.study_chapter("smoke", str(small_corpus), verify=False, results_dir=results)
+    facts = found.facts
+    pooled = lambda rs, m: 100 * np.mean([f[m] for r in rs for f in r.folds])  # noqa: E731
+    cell = lambda c: f"{100 * c['diff']:+.1f}"  # noqa: E731
+    base, chosen, profile = runs[study.BASE_POINT], runs[study.CHOSEN_POINT], runs[study.PROFILE_POINT]
+    assert facts["base_wa"] == f"{pooled(base, 'wa'):.1f}" and facts["base_ua"] == f"{pooled(base, 'ua'):.1f}"
+    assert facts["chosen_diff"] == cell(compare(base, chosen)["ua"]) and facts["chosen_diff"].startswith("+")
+    assert facts["chosen_diff"] != cell(compare(chosen, base)["ua"])  # the other direction is another number
+    c = compare(baseline[0], chosen[0])["ua"]
+    assert facts["chosen_vs_baseline"] == cell(c) and facts["chosen_vs_baseline_ci"] == study._interval(c)
+    assert facts["baseline_ua"] == f"{100 * baseline[0].summary()['ua']['mean']:.1f}"
+    assert facts["profile_wa"] == f"{pooled(profile, 'wa'):.1f}" and facts["honest_wa"] == f"{pooled(honest, 'wa'):.1f}"
+    assert facts["profile_vs_recipe"].startswith(cell(compare(chosen, profile)["wa"])) and facts["profile_vs_recipe"].startswith("-")
+    c = compare(baseline[0], profile[0])["ua"]
+    assert facts["profile_vs_baseline"] == cell(c)
+    # the best single lever: the highest UA among the levers, not the recipe, the profile or the base
+    assert facts["best_point"] == "last epoch" and facts["best_diff"] == cell(compare(base, runs["last epoch"])["ua"])
+    # points whose settings are those of a constructed run are that run (under smoke, batch 16 and BN momentum 0.99 are the start)
+    keys = {r.config.key() for rs in runs.values() for r in rs}
+    same = {n for n, o in grid.STUDY_LEVERS.items() if grid.study_configs("smoke", str(small_corpus), levers={n: o})[n][0].key() in keys}
+    assert set(found.results) == same >= set(ACCURACY) and facts["study_points"] == len(same) and facts["from_reference"] == 0
+    assert facts["timnet_status"].startswith("The calibration row has no result")
+    # the leaky facts: per utterance, each against its own twin and the paper's row of its augmentation
+    from adcrnn_lib.leaky import compare_by_utterance, utterance_scores
+
+    top = leaky["repeated takes split across folds"]
+    assert facts["leaky_top"] == "repeated takes split across folds" and facts["leaky_top_wa"] == f"{100 * utterance_scores(top)['wa']:.1f}"
+    c = compare_by_utterance(honest, top)["wa"]
+    assert facts["leaky_top_diff"] == f"{100 * c['diff']:+.1f} {study._interval(c)}" and c["diff"] > 0
+    assert facts["leaky_reach"] == f"repeated takes split across folds ({100 * utterance_scores(top)['wa']:.1f} %)"
+    four = leaky["the four no-augmentation leaks together"]
+    assert facts["leaky_four_wa"] == f"{100 * utterance_scores(four)['wa']:.1f}" and facts["leaky_four_twin_wa"] == f"{100 * utterance_scores(base)['wa']:.1f}"
+    assert facts["leaky_four_reaches"] == ("reaches" if 100 * utterance_scores(four)["wa"] >= study.PAPER_BAR else "does not reach")
+    c = compare_by_utterance(twins, leaky["time-shift copies made before the split"])["wa"]
+    assert facts["leaky_shift_diff"] == f"{100 * c['diff']:+.1f} {study._interval(c)}"
+    assert facts["leaky_three_wa"] == "(not run)" and facts["leaky_points"] == 3
+    table = found.extra["leaky_table"]
+    assert table.loc["LEAKY: time-shift copies made before the split", "paper's row (%)"].startswith("86.84")
+    assert table.loc["LEAKY: repeated takes split across folds", "paper's row (%)"].startswith("85.66")
+
+
+def test_the_keys_the_chapter_names_are_runs_of_the_reference():
+    """The chapter reads two runs by key and calls a study point Table V's row: if the profile or the
+    hashing moves, these fail instead of the page printing "(not run)"."""
+    for key in (study.BUGGY_KEY, study.LOSO_CHOSEN_KEY):
+        assert study._stored_run(grid.reference_root() / "cpu" / key) is not None, key
+    import json
+
+    loso = study._stored_run(grid.reference_root() / "cpu" / study.LOSO_CHOSEN_KEY)
+    trained_with = json.loads((loso.run_dir / "config.json").read_text())["profile"]  # the settings it trained with, as its folder records them
+    assert loso.config.protocol == "loso" and {k: trained_with[k] for k in grid.CPU_RECIPE} == grid.CPU_RECIPE
+    profile_point = grid.study_configs("cpu", None, levers={study.PROFILE_POINT: grid.STUDY_LEVERS[study.PROFILE_POINT]})[study.PROFILE_POINT]
+    for config in profile_point:
+        assert config.key() == grid.hda_configs("cpu", None, seed=config.seed)["none"].key()
+        assert (grid.reference_root() / "cpu" / config.key()).is_dir()
+
+
+def test_train_missing_trains_only_what_neither_this_build_nor_the_reference_holds(small_corpus, tmp_path, monkeypatch):
+    """Recorded runners: a run in the reference or in this build is read, the others are trained in
+    queue order, each by the runner of its kind (study points, TIM-Net and leaky points, and the
+    leaky points' twins that are not study points)."""
+    from adcrnn_lib import cv, leaky as leaky_module, timnet
+
+    corpus = str(small_corpus)
+    reference, results = tmp_path / "reference", tmp_path / "results"
+    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    trained = []
+    for module, name in ((cv, "run_cv"), (leaky_module, "run_leaky"), (timnet, "run_timnet")):
+        monkeypatch.setattr(module, name, lambda config, _name=name, **kw: trained.append((_name, config.key())))
+    study_points = grid.study_configs("smoke", corpus, levers={n: grid.STUDY_LEVERS[n] for n in ("starting recipe", "cosine schedule")})
+    in_reference, in_results = study_points["starting recipe"][0], study_points["cosine schedule"][1]
+    _constructed_run(in_reference, corpus, reference)
+    _constructed_run(in_results, corpus, results)
+    summary = grid.run_study("smoke", corpus, names=["starting recipe", "cosine schedule"], timnet=True, results_dir=results)
+    expected = [("run_cv", study_points["starting recipe"][1].key()), ("run_cv", study_points["cosine schedule"][0].key())]
+    expected += [("run_timnet", c.key()) for c in grid.timnet_configs("smoke", corpus)]
+    assert trained == expected
+    assert summary["runs"] == 6 and summary["runs_trained"] == 4 and summary["runs_cached"] == 2
+    trained.clear()
+    leaky_points = grid.leaky_configs("smoke", corpus)
+    done = leaky_points["time-shift copies made before the split"][0]
+    _constructed_run(done, corpus, reference)
+    summary = grid.run_leaky_points("smoke", corpus, names=["time-shift copies made before the split", "epoch picked on the test part"], results_dir=results)
+    twins = [c.experiment() for c in leaky_points["time-shift copies made before the split"] + leaky_points["epoch picked on the test part"]]
+    expected = [("run_leaky", c.key()) for c in (leaky_points["time-shift copies made before the split"][1], *leaky_points["epoch picked on the test part"])]
+    expected += [("run_cv", t.key()) for t in twins if t.key() != in_reference.key()]  # the starting recipe's seed 0 is in the reference
+    assert trained == expected
+    assert summary["runs_cached"] == 2 and summary["runs_trained"] == len(expected)
