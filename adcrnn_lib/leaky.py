@@ -19,11 +19,14 @@ show how far each protocol error that the paper does not rule out moves the numb
     The z-score statistics come from the whole corpus, test utterances included.
 ``"test_selection"``
     Each fold's epoch is picked on its test part: the test utterances take the validation part's
-    place in model selection (the best epoch and the early stop both read test UA), and nothing
-    else changes: the validation part stays out of training, as in the honest twin (the fold
-    record's ``val_utterances`` name it; its ``val`` scores are the test part's). It needs a
-    selection rule that reads validation scores (``"best"``); under ``"last"`` or ``"average"``
-    no epoch is picked, so there is nothing to leak, and the configuration is refused.
+    place in model selection, and every epoch is a candidate (no early stop). The validation part
+    stays out of training, as in the honest twin; the fold record's ``val_utterances`` name it,
+    its ``val`` scores are the test part's, and its history also holds the validation part's
+    scores after every epoch (``watch_wa``, ``watch_ua``), so that :func:`same_run_gain` can
+    tell, within one training run, what the test-picked epoch gains over the epoch the honest
+    rule would have kept. It needs a selection rule that reads validation scores (``"best"``);
+    under ``"last"`` or ``"average"`` no epoch is picked, so there is nothing to leak, and the
+    configuration is refused.
 ``"augment_before_split"``
     The six minority emotions are balanced with time-shifted copies made from the whole corpus
     before the split (Table V's time-shift row made leaky), so a test utterance's twin trains.
@@ -61,7 +64,7 @@ import pandas as pd
 from .config import ExperimentConfig, check_seed
 from .exceptions import ParameterError
 
-__all__ = ["LEAKS", "LeakyConfig", "leaky_units", "run_leaky", "utterance_predictions", "utterance_scores", "compare_by_utterance"]
+__all__ = ["LEAKS", "LeakyConfig", "leaky_units", "run_leaky", "utterance_predictions", "utterance_scores", "compare_by_utterance", "validation_pick", "same_run_gain"]
 
 #: Every leak this module can open, with the words the book uses for it.
 LEAKS: dict[str, str] = {
@@ -71,9 +74,9 @@ LEAKS: dict[str, str] = {
     "test_selection": "each fold's epoch picked on its test part",
     "augment_before_split": "time-shifted copies made before the split",
 }
-#: 2: ``"test_selection"`` keeps the validation part out of training and the profile's rule and
-#: patience (version 1 added the validation part to training and forced ``"best"`` with no early stop).
-_VERSION = 2
+#: 3: ``"test_selection"`` keeps the validation part out of training and records its scores (version 1
+#: added it to training; version 2 also stopped early on the test part).
+_VERSION = 3
 #: Separates an utterance id from its segment number in the ids of the ``"segments"`` leak.
 SEGMENT_MARK = "#"
 
@@ -203,6 +206,8 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
     clips = augment_training_set("time_shift", df, seed=config.seed, fold=-1, profile=config.profile, progress=progress) if "augment_before_split" in leaks else []
     clip_feats = [log_mel_3d(c.audio) for c in clips]
     clip_labels = [EMOTIONS.index(c.emotion) for c in clips]
+    if "test_selection" in leaks:  # every epoch a candidate: the best on the test part over all of them
+        prof = dataclasses.replace(prof, patience=prof.epochs)
     cut = {"length": prof.segment_frames, "hop": prof.segment_hop}
     folder = run_dir(config, results_dir)
     write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict(), "leaks": {k: LEAKS[k] for k in config.leaks}})
@@ -221,6 +226,7 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
             num_classes=len(EMOTIONS),
             progress=progress,
             description=f"leaky fold {fold.k}",
+            watch=make_segment_data([unit_feats[i] for i in fold.val], labels[fold.val], normalizer, **cut) if "test_selection" in leaks else None,
         )
         test = make_segment_data([unit_feats[i] for i in fold.test], labels[fold.test], normalizer, **cut)
         return evaluated_fold_record(
@@ -306,3 +312,39 @@ def compare_by_utterance(a, b, *, n_boot: int = 2000, seed: int = 0) -> dict[str
             side["wa"].append(float(np.mean(u["true"] == u["pred"])))
             side["ua"].append(unweighted_accuracy(u["true"].to_numpy(), u["pred"].to_numpy()))
     return paired_comparison(np.concatenate(true), np.concatenate(pred_a), np.concatenate(pred_b), seed_a, seed_b, n_boot=n_boot, seed=seed)
+
+
+def validation_pick(val_ua: Sequence[float], patience: int) -> int:
+    """The epoch (1-based) that the ``"best"`` rule keeps, given the UA after every epoch: the first
+    best, with training stopped after ``patience`` epochs without a better one (as
+    :func:`~adcrnn_lib.train.train_model` stops)."""
+    best_epoch, best = 0, -1.0
+    for epoch, ua in enumerate(val_ua, 1):
+        if ua > best:
+            best_epoch, best = epoch, ua
+        elif epoch - best_epoch >= patience:
+            break
+    if not best_epoch:
+        raise ParameterError("validation_pick needs at least one epoch's score")
+    return best_epoch
+
+
+def same_run_gain(run, metric: str = "wa") -> np.ndarray:
+    """Per fold of a ``"test_selection"`` run: its test ``metric`` at the test-picked epoch less the
+    test ``metric`` at the epoch the honest rule would have kept on the validation part in the
+    same training run (:func:`validation_pick` with the run's own patience), over seeds x folds.
+
+    The same weights, the same trajectory: only the epoch differs, so this is the leak alone,
+    free of the drift between two trainings of the same recipe (another CPU, another early stop).
+    """
+    if "test_selection" not in run.config.leaks:
+        raise ParameterError(f"run {run.config.key()} does not pick its epoch on the test part")
+    patience = run.config.settings().patience
+    gains = []
+    for f in run.folds:
+        history = f["history"]
+        if "watch_ua" not in history:
+            raise ParameterError(f"fold {f['fold']} of run {run.config.key()} has no validation scores (trained before leak version 3)")
+        kept = validation_pick(history["watch_ua"], patience)
+        gains.append(f[metric] - history[f"val_{metric}"][kept - 1])
+    return np.array(gains)

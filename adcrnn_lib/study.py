@@ -303,7 +303,9 @@ def leaky_facts(leaky: dict[str, dict], summary: dict[str, dict] | None = None) 
     ``leaky_four_wa``, ``leaky_four_twin_wa``, ``leaky_four_diff``, ``leaky_four_reaches`` (the
     four no-augmentation leaks together, :data:`FOUR_LEAKS`: WA, its twin's, the paired points, and
     ``"reaches"`` or ``"does not reach"`` the paper's bar), and the same ``leaky_three_*`` for the
-    three of them without ``test_selection``; ``leaky_shift_wa``, ``leaky_shift_diff``,
+    three of them without ``test_selection``; ``leaky_epoch_gain``, ``leaky_epoch_range`` (the epoch
+    picked on the test part alone: WA points over the epoch the validation part picks in the same
+    training run, mean and range over seeds x folds, :func:`~adcrnn_lib.leaky.same_run_gain`); ``leaky_shift_wa``, ``leaky_shift_diff``,
     ``leaky_shift_paper`` (time-shift copies made before the split against the paper's time-shift row).
     """
     summary = leaky_summary(leaky) if summary is None else summary
@@ -333,6 +335,13 @@ def leaky_facts(leaky: dict[str, dict], summary: dict[str, dict] | None = None) 
                 f"leaky_{tag}_diff": diff(name),
                 f"leaky_{tag}_reaches": "reaches" if got["reaches"] else "does not reach",
             })
+    epoch = next((n for n in summary if leaky[n]["leaks"] == ("test_selection",)), None)
+    facts["leaky_epoch_gain"] = facts["leaky_epoch_range"] = "(not run)"
+    if epoch is not None:
+        from .leaky import same_run_gain
+
+        gains = 100 * np.concatenate([same_run_gain(r) for r in leaky[epoch]["runs"]])
+        facts.update(leaky_epoch_gain=f"{gains.mean():+.1f}", leaky_epoch_range=f"{gains.min():+.1f} to {gains.max():+.1f}")
     shift = next((n for n in summary if leaky[n]["augmentation"] == "time_shift"), None)
     if shift is not None:
         facts.update(leaky_shift_wa=f"{summary[shift]['wa']:.1f}", leaky_shift_diff=diff(shift))

@@ -130,7 +130,9 @@ class _Select(keras.callbacks.Callback):
     stopping after ``patience`` epochs without a better one. ``"last"``: every epoch runs and the
     final weights are kept. ``"average"``: every epoch runs and the kept weights are the mean of
     those after each of the last ``average_last`` epochs (batch-norm statistics included).
-    A NaN or infinite loss stops training with a :class:`TrainingError`.
+    A NaN or infinite loss stops training with a :class:`TrainingError`. With ``watch``, the WA
+    and UA of another set are recorded after every epoch too (``watch_wa``, ``watch_ua``); they
+    choose nothing.
     """
 
     def __init__(
@@ -144,11 +146,12 @@ class _Select(keras.callbacks.Callback):
         selection: str = "best",
         epochs: int = 1,
         average_last: int = 1,
+        watch: SegmentData | None = None,
     ) -> None:
         super().__init__()
         self.base, self.val, self.num_classes, self.patience, self.bar = base, val, num_classes, patience, bar
-        self.selection, self.epochs, self.average_last = selection, epochs, average_last
-        self.history: dict[str, list[float]] = {"loss": [], "val_wa": [], "val_ua": []}
+        self.selection, self.epochs, self.average_last, self.watch = selection, epochs, average_last, watch
+        self.history: dict[str, list[float]] = {"loss": [], "val_wa": [], "val_ua": [], **({"watch_wa": [], "watch_ua": []} if watch is not None else {})}
         self.best_epoch, self.best_val, self.best_weights = 0, {"ua": -1.0}, None
         self._sum: list[np.ndarray] | None = None
         self._n_summed = 0
@@ -158,10 +161,11 @@ class _Select(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             raise TrainingError(f"loss became {float(loss)} at batch {batch + 1} of epoch {len(self.history['loss']) + 1}; stopping this fold")
 
-    def score(self) -> dict[str, float]:
-        """Validation WA, UA and macro-F1 of the base model's current weights."""
-        logits = predict_utterances(self.base, self.val)
-        return scores(self.val.labels, logits.argmax(axis=1), self.num_classes)
+    def score(self, data: SegmentData | None = None) -> dict[str, float]:
+        """WA, UA and macro-F1 of the base model's current weights on ``data`` (default: the validation set)."""
+        data = self.val if data is None else data
+        logits = predict_utterances(self.base, data)
+        return scores(data.labels, logits.argmax(axis=1), self.num_classes)
 
     def on_epoch_end(self, epoch, logs=None):
         loss = float((logs or {}).get("loss", float("nan")))
@@ -171,6 +175,10 @@ class _Select(keras.callbacks.Callback):
         self.history["loss"].append(loss)
         self.history["val_wa"].append(val["wa"])
         self.history["val_ua"].append(val["ua"])
+        if self.watch is not None:
+            watched = self.score(self.watch)
+            self.history["watch_wa"].append(watched["wa"])
+            self.history["watch_ua"].append(watched["ua"])
         if self.selection == "best":
             if val["ua"] > self.best_val["ua"]:
                 self.best_epoch, self.best_val = epoch + 1, val
@@ -245,6 +253,7 @@ def train_model(
     num_classes: int = 7,
     progress: bool = True,
     description: str = "epochs",
+    watch: SegmentData | None = None,
 ) -> TrainedModel:
     """Train ADCRNN on ``train`` and select the epoch on ``val``.
 
@@ -252,6 +261,8 @@ def train_model(
     ----------
     train, val : SegmentData
         Normalized segments; ``val`` is only used for model selection.
+    watch : SegmentData, optional
+        Scored after every epoch into the history (``watch_wa``, ``watch_ua``), choosing nothing.
     profile : str or Profile
         Widths, optimizer settings (step, schedule, weight decay), epochs, patience and the
         selection rule (see :class:`~adcrnn_lib.profiles.Profile`).
@@ -279,7 +290,7 @@ def train_model(
     trainer = attach_loss(base, loss, epsilon=prof.epsilon, alpha=prof.center_alpha)
     compile_for_training(trainer, make_optimizer(prof, math.ceil(len(train.x) / prof.batch_size)), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     with tqdm(total=prof.epochs, desc=description, unit="epoch", disable=not progress, leave=False) as bar:
-        select = _Select(base, val, num_classes, prof.patience, bar, selection=prof.selection, epochs=prof.epochs, average_last=prof.average_last)
+        select = _Select(base, val, num_classes, prof.patience, bar, selection=prof.selection, epochs=prof.epochs, average_last=prof.average_last, watch=watch)
         trainer.fit(
             [train.x, train.y],
             train.y,

@@ -131,16 +131,20 @@ def test_every_leak_opens_its_door(all_leaks, small_corpus):
     source = lambda u: u.split(leaky.SEGMENT_MARK)[0]  # noqa: E731
     split = [{source(p["utterance"]) for p in f["predictions"]} & {source(u) for u in f["train_utterances"]} for f in result.folds]
     assert any(split)
-    # test_selection: the test part takes the validation part's place in selection, and the validation
-    # part (the record's val_utterances) stays out of training, as in the honest twin
+    # test_selection: the test part takes the validation part's place in selection, every epoch a
+    # candidate; the validation part (the record's val_utterances) stays out of training, as in the
+    # honest twin, and is scored after every epoch
     for f in result.folds:
         tested = {p["utterance"] for p in f["predictions"]}
         assert f["val_utterances"] and not set(f["val_utterances"]) & (set(f["train_utterances"]) | tested)
         assert len(f["train_utterances"]) + len(tested) + len(f["val_utterances"]) == len(units)
         assert f["val"]["ua"] == pytest.approx(f["ua"]) and f["val"]["wa"] == pytest.approx(f["wa"])
+        assert len(f["history"]["val_ua"]) == len(f["history"]["watch_ua"]) == SMOKE["epochs"]  # no early stop
         assert f["best_epoch"] == int(np.argmax(f["history"]["val_ua"])) + 1 and f["ua"] == pytest.approx(max(f["history"]["val_ua"]))
     saved = json.loads((result.run_dir / "config.json").read_text())["profile"]
-    assert saved["selection"] == "best" and saved["patience"] == config.settings().patience  # the rule and early stop of the honest twin
+    assert saved["selection"] == "best" and saved["patience"] == SMOKE["epochs"]
+    gains = leaky.same_run_gain(result)
+    assert len(gains) == len(result.folds) and np.all(gains >= -1) and np.all(np.isfinite(gains))
     # augment_before_split: one balancing, from the whole corpus; some clips come from a fold's test utterances
     ((method, made_from, clips),) = seen["augment"]
     assert method == "time_shift" and made_from == set(df["utterance"]) and clips
@@ -348,3 +352,24 @@ def test_leaks_reaching_the_paper_are_those_within_its_std_best_first():
     wa = {"a": mean - std - 0.01, "b": mean - std, "c": mean + 5}
     assert study.leaks_reaching_the_paper(wa) == f"c ({mean + 5:.1f} %), b ({mean - std:.1f} %)"
     assert study.leaks_reaching_the_paper({"a": 50.0}) == "none of them"
+
+
+def test_the_validation_pick_replays_the_early_stop_and_the_gain_is_the_leak_alone():
+    """validation_pick keeps the first best epoch and stops after ``patience`` epochs without a better
+    one, as training does; same_run_gain is the test score at the kept epoch less the test score at
+    the epoch that rule picks on the validation part, in the same run."""
+    from adcrnn_lib.cv import CVResult
+
+    assert leaky.validation_pick([0.2, 0.5, 0.5, 0.4, 0.9], patience=2) == 2  # stopped before 0.9
+    assert leaky.validation_pick([0.2, 0.5, 0.5, 0.4, 0.9], patience=3) == 5
+    assert leaky.validation_pick([0.3], patience=1) == 1
+    with pytest.raises(ParameterError):
+        leaky.validation_pick([], patience=1)
+    config = LeakyConfig(("test_selection",), profile="smoke", overrides={"epochs": 4, "patience": 2})
+    test_wa, val_ua = [0.3, 0.6, 0.5, 0.9], [0.4, 0.7, 0.6, 0.65]  # the validation part keeps epoch 2; the test part epoch 4
+    fold = {"fold": 0, "wa": 0.9, "ua": 0.9, "history": {"val_wa": test_wa, "val_ua": test_wa, "watch_ua": val_ua, "watch_wa": val_ua}}
+    assert leaky.same_run_gain(CVResult(config, [fold], None)) == pytest.approx([0.9 - 0.6])
+    with pytest.raises(ParameterError, match="no validation scores"):
+        leaky.same_run_gain(CVResult(config, [{**fold, "history": {"val_wa": test_wa, "val_ua": test_wa}}], None))
+    with pytest.raises(ParameterError, match="does not pick"):
+        leaky.same_run_gain(CVResult(LeakyConfig(("takes",), profile="smoke"), [fold], None))
