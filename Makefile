@@ -1,6 +1,7 @@
 # make book   create .venv, install, run every chapter with PROFILE (default cpu), build the HTML book
 # make test   create .venv, install, run the tests
 # make bench  run the benchmarks of benchmarks/
+# make lab    install JupyterLab into .venv (requirements-lab.txt) and open it on notebooks/
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,7 +14,7 @@ ifneq ($(wildcard $(SHARED_EMODB)/*.wav),)
 export ADCRNN_EMODB ?= $(SHARED_EMODB)
 endif
 
-.PHONY: book test bench clean
+.PHONY: book test bench lab clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,20 @@ $(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
 PYTEST_WORKERS ?= 2
 test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
+
+# JupyterLab for exploring the chapters (requirements-lab.txt), for make lab only; the kernel every template
+# names, python3, is registered as this environment's Python
+$(BIN)/.installed-lab: $(BIN)/.installed requirements-lab.txt
+	$(BIN)/python -m pip install --quiet -r requirements-lab.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3
+	touch $@
+
+# with no display (a server, an SSH session) no browser starts and JupyterLab prints the URL to open;
+# LAB_ARGS='--no-browser --port 8899' and the like replace that. As root (a container) JupyterLab
+# refuses to start without --allow-root, so it gets it.
+LAB_ARGS ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),,--no-browser)
+lab: $(BIN)/.installed-lab
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # each benchmark exits 1 when it misses a goal; run them all and keep their results
 bench: $(BIN)/.installed

@@ -19,6 +19,8 @@ from adcrnn_lib.exceptions import AdcrnnError
 from adcrnn_lib.grid import hda_configs, run_grid, save_reference
 from adcrnn_lib.paper import PAPER_COLUMN, TABLE_V
 
+from .test_notebooks import run_templates_as_opened
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -163,6 +165,8 @@ def test_smoke_book_builds(project, small_corpus, paper_run, caplog):
     assert len(saved) >= 4 + 5 + 4 + 3 == again["runs"]  # every run of the grid (and the study's finished runs)
     assert {p.suffix for d in saved for p in d.iterdir()} == {".json"}
     assert json.loads((project / "reference" / "smoke" / book.COLD_BUILD_RECORD).read_text()) == cold
+    # every template also runs as a reader opens it in JupyterLab: nbclient, no injected parameters, reading these runs
+    run_templates_as_opened(project / "notebooks", small_corpus)
 
 
 def _text(path: Path) -> str:
