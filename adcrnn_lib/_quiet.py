@@ -16,9 +16,12 @@ shared libraries load, before absl is initialized. So, unless the user asked for
 
 ``TF_CPP_MIN_LOG_LEVEL=0`` turns the filter off and shows everything.
 
-The book's chapters run at :data:`CHAPTER_LOG_LEVEL` unless the user set a level: TensorFlow's
-runtime also logs harmless "errors" (graph attributes newer than the binary, oneDNN fallbacks)
-that raise nothing and mean nothing to a reader; a real failure stops the chapter anyway.
+The book's chapters and the ``adcrnn`` command run at :data:`CHAPTER_LOG_LEVEL` unless the user
+set a level (:func:`chapter_log_level`, :func:`command_log_level`): TensorFlow's runtime also logs
+harmless "errors" while it trains (``E0000 ... NodeDef mentions attribute use_unbounded_threadpool``,
+a graph attribute newer than the binary; ``oneDNN supports DT_BOOL only on platforms with
+AVX-512``, a kernel fallback) that raise nothing and read as failures to a user; a real failure
+raises anyway. ``adcrnn --verbose`` shows everything.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import sys
 import tempfile
 import warnings
 
-__all__ = ["LOG_LEVEL_VAR", "DEFAULT_LOG_LEVEL", "CHAPTER_LOG_LEVEL", "install", "filter_startup_log", "chapter_log_level"]
+__all__ = ["LOG_LEVEL_VAR", "DEFAULT_LOG_LEVEL", "CHAPTER_LOG_LEVEL", "install", "filter_startup_log", "chapter_log_level", "command_log_level"]
 
 LOG_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
 #: 0 all, 1 no INFO, 2 no INFO or WARNING, 3 no ERROR either (TensorFlow's own scale).
@@ -125,6 +128,14 @@ def _python_log_level(level: int) -> None:
 def chapter_log_level() -> str:
     """The level the book's chapters run at: the user's own, else :data:`CHAPTER_LOG_LEVEL`."""
     return _USER_LEVEL if _USER_LEVEL is not None else CHAPTER_LOG_LEVEL
+
+
+def command_log_level(verbose: bool = False) -> str:
+    """The level the ``adcrnn`` command runs at: the user's own, else ``"0"`` (everything) with
+    ``verbose``, else :data:`CHAPTER_LOG_LEVEL` (the runtime's harmless "errors" hidden)."""
+    if _USER_LEVEL is not None:
+        return _USER_LEVEL
+    return "0" if verbose else CHAPTER_LOG_LEVEL
 
 
 def install() -> None:

@@ -281,15 +281,18 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     all_folds = make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
     folder = run_dir(config, results_dir)
     write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})
-    X = opensmile_features(df["path"].tolist(), feature_set=config.features, progress=progress) if features is None else features
     speakers = df["speaker"].to_numpy()
-    if config.speaker_norm:
-        X = speaker_normalize(X, speakers)
     y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
     groups = speakers if config.protocol == "loso" else take_groups(df)
     ids = df["utterance"].to_numpy()
+    inputs: list = []  # the features, made at the first fold to train: a finished run is only read
+
     def train_fold(fold) -> dict:
         t0 = time.perf_counter()
+        if not inputs:
+            X = opensmile_features(df["path"].tolist(), feature_set=config.features, progress=progress) if features is None else features
+            inputs.append(speaker_normalize(X, speakers) if config.speaker_norm else X)
+        X = inputs[0]
         train = np.concatenate([fold.train, fold.val])
         search = fit_fold(X, y, groups, train, classifier=config.classifier, protocol=config.protocol, seed=config.seed)
         model = search.best_estimator_

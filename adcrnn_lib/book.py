@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._quiet import LOG_LEVEL_VAR, chapter_log_level
-from .chapters import hda_title, shown_path
+from .chapters import BUILD_STARTED_VAR, hda_title, shown_path
 from .data import ENV_VAR, find_corpus
 from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
 from .grid import BUILD_RECORD, COLD_BUILD_RECORD, HDA_AUGMENTATIONS, read_record, run_grid
@@ -117,7 +117,39 @@ def run_notebook(template: Path, output: Path, parameters: dict, *, title: str |
             os.replace(running, failed)
         raise
     failed.unlink(missing_ok=True)
+    _one_parameters_cell(running, parameters)
     os.replace(running, output)
+
+
+def _one_parameters_cell(path: Path, parameters: dict) -> None:
+    """Show the page's reader one parameters cell: the template's, with the values the chapter ran with.
+
+    papermill adds its ``injected-parameters`` cell under the template's ``parameters`` cell. In the
+    executed notebook ``path`` the template's cell gets the injected values in place of its defaults
+    (its comments kept), and the injected cell, still there and still run, is tagged ``remove-cell``
+    so that the rendered page leaves it out.
+    """
+    import ast
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(str(path), as_version=4)
+    tagged = {tag: next((c for c in nb.cells if tag in c.metadata.get("tags", [])), None) for tag in ("parameters", "injected-parameters")}
+    template, injected = tagged["parameters"], tagged["injected-parameters"]
+    if template is None or injected is None:
+        return
+    lines = template.source.splitlines()
+    for node in reversed(ast.parse(template.source).body):  # from the end, so that earlier offsets stay valid
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and node.targets[0].id in parameters:
+            if node.value.lineno != node.value.end_lineno:
+                continue  # a literal over several lines keeps its default; the injected cell below still sets it
+            line = lines[node.value.lineno - 1]
+            start, end = len(line.encode()[: node.value.col_offset].decode()), len(line.encode()[: node.value.end_col_offset].decode())
+            lines[node.value.lineno - 1] = line[:start] + PythonTranslator.translate(parameters[node.targets[0].id]) + line[end:]
+    template.source = "\n".join(lines)
+    injected.metadata["tags"] = [*injected.metadata.get("tags", []), "remove-cell"]
+    nbformat.write(nb, str(path))
 
 
 def _chapter_corpus(wav_dir: Path, chapters_dir: Path) -> str:
@@ -231,7 +263,7 @@ def build_book(
     pathlib.Path
         ``_build/html/index.html`` under ``root``.
     """
-    build_started = time.perf_counter()
+    build_started, build_started_at = time.perf_counter(), time.time()
     prof = get_profile(profile)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ParameterError(f"jobs={jobs!r}; expected a positive integer")
@@ -266,8 +298,9 @@ def build_book(
             close(client)
     started = time.perf_counter()
     corpus = _chapter_corpus(wav_dir, root / "book")
-    # the chapters' kernels find the corpus where data_dir is "", and log no TensorFlow runtime chatter
-    chapter_env = {ENV_VAR: str(wav_dir), LOG_LEVEL_VAR: chapter_log_level()}
+    # the chapters' kernels find the corpus where data_dir is "", log no TensorFlow runtime chatter,
+    # and the reproducibility chapter can say how long this build has run
+    chapter_env = {ENV_VAR: str(wav_dir), LOG_LEVEL_VAR: chapter_log_level(), BUILD_STARTED_VAR: repr(build_started_at)}
     saved_env = {name: os.environ.get(name) for name in chapter_env}
     os.environ.update(chapter_env)
     try:

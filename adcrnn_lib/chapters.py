@@ -23,6 +23,8 @@ __all__ = [
     "MODEL_NAMES",
     "COLD_GOAL_HOURS",
     "CACHED_GOAL_MINUTES",
+    "REFERENCE_COLD_BUILD",
+    "BUILD_STARTED_VAR",
     "Findings",
     "hda_title",
     "shown_path",
@@ -31,6 +33,7 @@ __all__ = [
     "parameter_cycles_table",
     "balance_counts",
     "gan_settings_table",
+    "gan_quality_tables",
     "baseline_chapter",
     "table_v",
     "hda_page",
@@ -172,6 +175,29 @@ def gan_settings_table(profile: str) -> pd.DataFrame:
     from .augment.gan import GanSettings
 
     return pd.DataFrame({kind: GanSettings.from_profile(kind, profile).to_dict() for kind in ("wavegan", "specgan")}).drop("kind")
+
+
+#: The GAN quality report's columns as the page shows them, in two tables that fit a page: the
+#: classifier's scores and memorization, and the clips screened out (see :func:`gan_quality_tables`).
+GAN_QUALITY_COLUMNS = {
+    "intended_share": "intended share",
+    "inception_score": "inception score",
+    "gen_to_train_median": "generated to training, median distance",
+    "train_to_train_median": "training to training, median distance",
+    "ratio": "ratio",
+    "share_closer_than_train_p5": "share nearer than 5 % of training pairs",
+}
+GAN_SCREENING_COLUMNS = {"steps": "training steps", "drawn": "drawn", "kept": "kept", "nonfinite": "nonfinite", "silent": "silent", "clipped": "clipped"}
+
+
+def gan_quality_tables(report: pd.DataFrame, *, decimals: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`~adcrnn_lib.quality.fold_quality_report`'s table as two a page can show: scores and
+    memorization (:data:`GAN_QUALITY_COLUMNS`), and the clip counts (:data:`GAN_SCREENING_COLUMNS`),
+    with readable headers; columns the report lacks are left out."""
+    def part(columns: dict[str, str]) -> pd.DataFrame:
+        return report[[c for c in columns if c in report.columns]].round(decimals).rename(columns=columns)
+
+    return part(GAN_QUALITY_COLUMNS), part(GAN_SCREENING_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,8 +582,8 @@ def run_table(profile: str, data_dir: str, *, seed: int, baseline_features: str,
     runs.update({f"Table IV, {MODEL_NAMES[k]}": c for k, c in grid.ablation_configs(profile, data, seed=seed).items() if k != (True, "lf1")})
     runs.update({f"LOSO, {a}": c for a, c in grid.loso_configs(profile, data, seed=seed).items()})
 
-    def label(protocol: str, norm: bool) -> str:
-        return f"baseline, {_PROTOCOL_NAMES[protocol]}{', speaker-norm' if norm else ''}"
+    def label(protocol: str, norm: bool) -> str:  # short: a row label of a table that must fit the page
+        return f"baseline, {'random folds' if protocol == 'paper' else _PROTOCOL_NAMES[protocol]}{', speaker-norm' if norm else ''}"
 
     runs.update({label(p, n): c for (p, n), c in grid.baseline_configs(data, seed=seed, features=baseline_features, profile=profile).items()})
     for s in grid.table_v_seeds(profile, seed)[1:]:  # Table V's further seeds, with their baselines
@@ -593,23 +619,24 @@ def run_table(profile: str, data_dir: str, *, seed: int, baseline_features: str,
 
 
 def _within(minutes: float, goal_minutes: float) -> str:
-    return f"within the {goal_minutes:g}-minute goal" if minutes <= goal_minutes else f"over the {goal_minutes:g}-minute goal"
+    goal = f"{goal_minutes / 60:g}-hour" if goal_minutes >= 60 and goal_minutes % 60 == 0 else f"{goal_minutes:g}-minute"
+    return f"{'within' if minutes <= goal_minutes else 'over'} the {goal} goal"
 
 
 def _build_row(name: str, rec: dict | None) -> dict:
     """One build record as a table row: the whole build, its grid pass, chapters and HTML, folds."""
     if rec is None:
-        return {"build": name, "wall time": "no record"}
+        return {"build": name, "wall time (min)": "no record"}
     g = rec.get("grid") or {}
     return {
         "build": name,
-        "wall time": f"{rec['wall_time_s'] / 60:.1f} min",
-        "grid pass": f"{g['wall_time_s'] / 60:.1f} min" if "wall_time_s" in g else "",
-        "chapters + HTML": f"{(rec['chapters_s'] + rec['render_s']) / 60:.1f} min",
-        "folds trained / cached": f"{g.get('folds_trained', '')} / {g.get('folds_cached', '')}",
-        "commit": str(rec["git_commit"])[:10],
-        "machine": f"{rec['machine']['cpu']}, {rec['machine']['cores']} cores",
-        "finished": rec["created"],
+        "wall time (min)": f"{rec['wall_time_s'] / 60:.1f}",
+        "grid pass (min)": f"{g['wall_time_s'] / 60:.1f}" if "wall_time_s" in g else "",
+        "chapters + HTML (min)": f"{(rec['chapters_s'] + rec['render_s']) / 60:.1f}" if "chapters_s" in rec else "",
+        "folds trained / cached": f"{g['folds_trained']} / {g['folds_cached']}" if "folds_trained" in g else "",
+        "commit": str(rec["git_commit"])[:7],
+        "cores": str(rec["machine"]["cores"]),
+        "finished": str(rec["created"])[:10],
     }
 
 
@@ -621,42 +648,86 @@ def _cached_text(rec: dict | None) -> str:
     return f"{minutes:.1f} minutes ({_within(minutes, CACHED_GOAL_MINUTES)})"
 
 
+#: The reference's cold build of the ``cpu`` profile, measured from its logs: it ran in three parts
+#: (its session ended during leave one speaker out; the GAN quality report then stopped it until
+#: d12bd28), so it wrote no ``book-cold.json`` (README, "Cold build at this profile"). It describes
+#: the reference whose last build record (the cached rebuild of it) is of commit ``rebuilt_at``.
+REFERENCE_COLD_BUILD = {"profile": "cpu", "rebuilt_at": "d12bd288c2", "commit": "a2ea14b", "finished": "2026-12-01", "cores": 2, "parts_min": (127.9, 47.2, 4.4), "total_min": 179.4}
+#: Set by :func:`~adcrnn_lib.book.build_book` for its chapters: the time (``time.time()``) the build began.
+BUILD_STARTED_VAR = "ADCRNN_BUILD_STARTED"
+
+
+def _hours_minutes(minutes: float) -> str:
+    return f"{int(minutes // 60)} h {minutes % 60:.1f} min" if minutes >= 60 else f"{minutes:.1f} min"
+
+
 def build_table(profile: str, *, reference: str | os.PathLike) -> Findings:
     """The recorded book builds here and in the reference run, against the time goals.
 
-    ``facts``: ``grid_wall`` (this build's grid pass, minutes), ``ref_cold`` (the reference's cold
-    build against :data:`COLD_GOAL_HOURS`), ``ref_cached`` and ``last_cached`` (rebuilds that
-    trained nothing, against :data:`CACHED_GOAL_MINUTES`).
+    ``facts``: ``grid_wall`` (this build's grid pass, minutes); ``ref_cold`` (the reference's cold
+    build against :data:`COLD_GOAL_HOURS`: its record, else :data:`REFERENCE_COLD_BUILD` where that
+    describes this reference, else ``"not recorded (...)"``), ``ref_cached`` and ``last_cached``
+    (rebuilds that trained nothing, against :data:`CACHED_GOAL_MINUTES`); ``time_summary`` (what
+    is known of them in sentences, each left out where nothing is: the reference's cold build, its
+    cached rebuild, the last build here unless its record was copied in with the reference's runs,
+    and how long this build had run when the page was made, from ``$ADCRNN_BUILD_STARTED``).
+    The table has a row per known build; records copied in with the reference's runs appear once,
+    as the reference's.
     """
+    import time
+
     from .grid import BUILD_RECORD, COLD_BUILD_RECORD, GRID_RECORD, read_record
 
     last, cold = read_record(profile, BUILD_RECORD), read_record(profile, COLD_BUILD_RECORD)
     ref_last, ref_cold = read_record(profile, BUILD_RECORD, results_dir=reference), read_record(profile, COLD_BUILD_RECORD, results_dir=reference)
+
     def copied(rec, ref):  # a reader who copies the reference's runs in also copies its build records
         return rec is not None and ref is not None and rec.get("created") == ref.get("created")
 
-    note = " (the reference's record, copied in with its runs)"
-    builds = {
-        f"the last complete `adcrnn book` here before this one{note if copied(last, ref_last) else ''}": last,
-        f"the last cold `adcrnn book` here (it trained every fold){note if copied(cold, ref_cold) else ''}": cold,
-        "the reference run's cold `adcrnn book`": ref_cold,
-        "the reference run's last `adcrnn book`": ref_last,
-    }
+    measured = REFERENCE_COLD_BUILD if ref_cold is None and ref_last is not None and profile == REFERENCE_COLD_BUILD["profile"] and str(ref_last.get("git_commit", "")).startswith(REFERENCE_COLD_BUILD["rebuilt_at"]) else None
+    rows = []
+    if last is not None and not copied(last, ref_last):
+        rows.append(_build_row("here: the last build", last))
+    if cold is not None and not copied(cold, ref_cold):
+        rows.append(_build_row("here: the last cold build", cold))
+    if measured is not None:
+        rows.append({"build": f"reference: cold build, {len(measured['parts_min'])} parts", "wall time (min)": f"{measured['total_min']:.1f}", "commit": measured["commit"], "cores": str(measured["cores"]), "finished": measured["finished"]})
+    else:
+        rows.append(_build_row("reference: cold build", ref_cold))
+    rows.append(_build_row("reference: last build", ref_last))
     grid_pass = (read_record(profile, GRID_RECORD) or {}).get("wall_time_s")
     if ref_cold:
         hours = ref_cold["wall_time_s"] / 3600
         cold_text = f"{hours:.2f} hours ({_within(60 * hours, 60 * COLD_GOAL_HOURS)}) on {ref_cold['machine']['cores']} cores"
+    elif measured is not None:
+        minutes = measured["total_min"]
+        parts = ", ".join(_hours_minutes(m) for m in measured["parts_min"][:-1]) + f" and {_hours_minutes(measured['parts_min'][-1])}"
+        cold_text = f"{_hours_minutes(minutes)} of compute ({_within(minutes, 60 * COLD_GOAL_HOURS)}) on {measured['cores']} cores, in three parts of {parts}, measured from its logs"
     elif ref_last:  # e.g. the build that made the reference was interrupted and resumed: no one build trained every fold
         cold_text = "not recorded (no single build that trained every fold made the reference)"
     else:
         cold_text = "not recorded (the reference has no build record of this profile)"
+    said = []
+    if not cold_text.startswith("not recorded"):
+        said.append(f"The reference's cold build, every fold trained from nothing, took {cold_text}.")
+    if _cached_text(ref_last) != "not recorded":
+        said.append(f"{'Its' if said else 'The reference'} rebuild with every fold cached took {_cached_text(ref_last)}.")
+    if last is not None and not copied(last, ref_last):
+        trained = (last.get("grid") or {}).get("folds_trained", 0)
+        said.append(f"The last build here before this one took {_cached_text(last)}." if _cached_text(last) != "not recorded" else f"The last build here before this one took {_hours_minutes(last['wall_time_s'] / 60)} and trained {trained} fold(s).")
+    started = os.environ.get(BUILD_STARTED_VAR)
+    if started:
+        so_far = f"This build had run {(time.time() - float(started)) / 60:.1f} min when this page was made"
+        said.append(so_far + (f", {grid_pass / 60:.1f} of them in its grid pass." if grid_pass is not None else "."))
     facts = {
         "grid_wall": f"{grid_pass / 60:.1f}" if grid_pass is not None else "(not recorded)",
         "ref_cold": cold_text,
         "ref_cached": _cached_text(ref_last),
         "last_cached": "not recorded here yet (the record is the reference's, copied in with its runs)" if copied(last, ref_last) else _cached_text(last),
+        "time_summary": " ".join(said) or "No build of this profile has been recorded yet.",
     }
-    return Findings({}, pd.DataFrame([_build_row(n, r) for n, r in builds.items()]).set_index("build").fillna(""), facts)
+    columns = ["wall time (min)", "grid pass (min)", "chapters + HTML (min)", "folds trained / cached", "commit", "cores", "finished"]
+    return Findings({}, pd.DataFrame(rows, columns=["build", *columns], dtype=object).set_index("build").fillna(""), facts)
 
 
 def retrain_chapter(profile: str, data_dir, *, seed: int, verify: bool, reference) -> Findings:

@@ -10,6 +10,9 @@
     adcrnn train [experiment options] --out model.keras
     adcrnn predict FILE.wav [FILE ...] --model model.keras [--json]
     adcrnn baseline [--features compare|egemaps] [--classifier logreg|svm] [--protocol paper|loso] [--speaker-norm]
+
+``--verbose`` (before or after the command) logs debug messages and everything TensorFlow's runtime
+logs; without it, the runtime's harmless "E0000" lines are hidden (see :mod:`adcrnn_lib._quiet`).
 """
 
 from __future__ import annotations
@@ -183,9 +186,17 @@ def _experiment_options(p: argparse.ArgumentParser, *, protocol: bool = True) ->
     p.add_argument("--no-verify", action="store_true", help="skip the checksum check (for look-alike corpora)")
 
 
+VERBOSE_HELP = "log debug messages, and everything TensorFlow's runtime logs (TF_CPP_MIN_LOG_LEVEL=0; by default its harmless E0000 lines are hidden)"
+
+
+def _verbose_option(p: argparse.ArgumentParser) -> None:
+    """``--verbose`` after the command too (``adcrnn cv --verbose``); absent, it leaves ``adcrnn -v cv``'s value alone."""
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adcrnn", description="HDA + ADCRNN speech emotion recognition, reproduced.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="the EmoDB corpus").add_subparsers(dest="data_command", required=True)
@@ -206,6 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--no-verify", action="store_true", help="skip the checksum check (for look-alike corpora)")
     book.add_argument("--jobs", type=int, default=2, help="chapters executed at once, each in its own kernel (default 2)")
     _cluster_options(book)
+    _verbose_option(book)
     book.set_defaults(func=_cmd_book)
 
     cv = sub.add_parser("cv", help="cross-validate one configuration; completed folds are reused")
@@ -213,6 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     cv.add_argument("--results-dir", help="root of the run folders (default: $ADCRNN_RESULTS_DIR, then results/runs)")
     cv.add_argument("--set", action="append", metavar="NAME=VALUE", help="change one training setting of the profile for this run, e.g. --set epochs=30 --set selection=last (repeatable)")
     _cluster_options(cv)
+    _verbose_option(cv)
     cv.set_defaults(func=_cmd_cv)
 
     study = sub.add_parser("study", help="the training-budget study: one lever of the profile at a time, several seeds")
@@ -225,17 +238,20 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--data-dir", help="folder of the EmoDB wav files")
     study.add_argument("--no-verify", action="store_true", help="skip the checksum check")
     study.add_argument("--results-dir", help="root of the run folders")
+    _verbose_option(study)
     study.set_defaults(func=_cmd_study)
 
     train = sub.add_parser("train", help="fit a final model on the whole corpus and save it")
     _experiment_options(train, protocol=False)
     train.add_argument("--out", required=True, help="model file, ending in .keras")
+    _verbose_option(train)
     train.set_defaults(func=_cmd_train)
 
     predict = sub.add_parser("predict", help="emotion and class probabilities of audio files")
     predict.add_argument("files", nargs="+", help="audio files (any sample rate and channel count)")
     predict.add_argument("--model", required=True, help="a model saved by adcrnn train")
     predict.add_argument("--json", action="store_true", help="print JSON")
+    _verbose_option(predict)
     predict.set_defaults(func=_cmd_predict)
 
     base = sub.add_parser("baseline", help="openSMILE functionals + logistic regression or SVM, in the same folds")
@@ -247,19 +263,36 @@ def _parser() -> argparse.ArgumentParser:
     base.add_argument("--data-dir", help="folder of the EmoDB wav files")
     base.add_argument("--no-verify", action="store_true", help="skip the checksum check")
     base.add_argument("--results-dir", help="root of the run folders")
+    _verbose_option(base)
     base.set_defaults(func=_cmd_baseline)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (2 for a clear error, with the message on stderr)."""
+    """Run the command line; return the exit status (2 for a clear error, with the message on stderr).
+
+    TensorFlow's runtime log is set before TensorFlow loads (:func:`~adcrnn_lib._quiet.command_log_level`):
+    its harmless "E0000" lines stay hidden unless ``--verbose`` or the user's ``TF_CPP_MIN_LOG_LEVEL`` asks for them.
+    """
+    import os
+
+    from ._quiet import LOG_LEVEL_VAR, command_log_level
+
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    saved = os.environ.get(LOG_LEVEL_VAR)
+    os.environ[LOG_LEVEL_VAR] = command_log_level(verbose)  # read by TensorFlow when it loads, and by the processes the command starts
     try:
         return args.func(args)
     except AdcrnnError as exc:
         print(f"adcrnn: error: {exc}", file=sys.stderr)
         return 2
+    finally:  # a caller in the same process (a test, a notebook) gets its environment back
+        if saved is None:
+            os.environ.pop(LOG_LEVEL_VAR, None)
+        else:
+            os.environ[LOG_LEVEL_VAR] = saved
 
 
 if __name__ == "__main__":  # pragma: no cover

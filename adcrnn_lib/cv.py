@@ -439,9 +439,15 @@ def run_cv(
     all_folds = make_folds(df, protocol=config.protocol, n_splits=prof.n_splits if config.protocol == "paper" else None, seed=config.seed)
     folder = run_dir(config, results_dir)
     write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": config.settings().to_dict()})
-    features = extract_features(df["path"].tolist(), progress=progress)
+    features: list = []  # extracted (or read from the cache) at the first fold to train: a finished run is only read
+
+    def train_fold(fold: Fold) -> dict:
+        if not features:
+            features.extend(extract_features(df["path"].tolist(), progress=progress))
+        return run_fold(config, df, fold, features, progress=progress)
+
     return run_folds(
-        config, all_folds, df["utterance"].to_numpy(), lambda fold: run_fold(config, df, fold, features, progress=progress), folder,
+        config, all_folds, df["utterance"].to_numpy(), train_fold, folder,
         only=folds, progress=progress, description=f"{config.augmentation}/{config.loss}/{config.protocol}",
     )
 

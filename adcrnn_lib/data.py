@@ -205,6 +205,10 @@ def verify_corpus(wav_dir: str | os.PathLike, manifest: dict[str, str] | None = 
     wav_dir = Path(wav_dir)
     manifest = load_manifest() if manifest is None else manifest
     present = {p.name: p for p in wav_dir.glob("*.wav")}
+    # a folder whose files (names, sizes, modification times) passed against the same manifest in this process is not hashed again
+    seen = (str(wav_dir.resolve()), tuple(sorted(manifest.items())), tuple((n, p.stat().st_size, p.stat().st_mtime_ns) for n, p in sorted(present.items())))
+    if seen in _VERIFIED:
+        return
     problems = [f"{wav_dir / name}: missing" for name in sorted(set(manifest) - set(present))]
     problems += [
         f"{present[name]}: not in the checksum manifest" for name in sorted(set(present) - set(manifest))
@@ -216,6 +220,11 @@ def verify_corpus(wav_dir: str | os.PathLike, manifest: dict[str, str] | None = 
     if problems:
         shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
         raise DataError(f"EmoDB in {wav_dir} does not match its checksum manifest:\n  {shown}")
+    _VERIFIED.add(seen)
+
+
+#: Corpus folders verified in this process (see :func:`verify_corpus`): a book chapter reads many runs of one corpus.
+_VERIFIED: set[tuple] = set()
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,6 +319,25 @@ def _check_header(path: Path) -> sf._SoundFileInfo:
     return info
 
 
+#: Durations of the files whose header passed :func:`_check_header` in this process, by (path, size, modification time).
+_DURATIONS: dict[tuple, float] = {}
+
+
+def _header_duration(path: Path) -> float:
+    """The duration of ``path`` (s), its header checked once per process while the file stays the same."""
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    key = (str(path), st.st_size, st.st_mtime_ns) if st is not None else None
+    if key not in _DURATIONS:
+        duration = _check_header(path).duration
+        if key is None:
+            return duration
+        _DURATIONS[key] = duration
+    return _DURATIONS[key]
+
+
 def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Read an audio file as mono float32 at ``sr`` Hz.
 
@@ -395,7 +423,7 @@ def load_emodb(
             continue
         try:
             row = parse_filename(path)
-            row["duration"] = _check_header(path).duration
+            row["duration"] = _header_duration(path)
         except DataError as exc:
             if on_error == "raise":
                 raise
@@ -508,10 +536,27 @@ def make_folds(
         Every utterance is in exactly one test part; no test utterance is in that fold's training
         or validation part.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     if protocol not in ("paper", "loso"):
         raise ParameterError(f"protocol={protocol!r}; allowed: 'paper', 'loso'")
+    # the folds are a function of these columns and options only; cutting them (scikit-learn's
+    # StratifiedGroupKFold, in Python) takes seconds, and a chapter reads many runs of the same folds
+    key = (tuple(df["utterance"]), tuple(take_groups(df)), tuple(df["speaker"]), protocol, n_splits, seed, val_splits)
+    if key not in _FOLDS:
+        if len(_FOLDS) >= _FOLDS_KEPT:
+            _FOLDS.pop(next(iter(_FOLDS)))
+        _FOLDS[key] = _make_folds(df, protocol=protocol, n_splits=n_splits, seed=seed, val_splits=val_splits)
+    return [Fold(f.k, f.train.copy(), f.val.copy(), f.test.copy()) for f in _FOLDS[key]]
+
+
+#: Folds cut in this process, by what they depend on (see :func:`make_folds`), the oldest dropped first.
+_FOLDS: dict[tuple, list[Fold]] = {}
+_FOLDS_KEPT = 16
+
+
+def _make_folds(df: pd.DataFrame, *, protocol: str, n_splits: int | None, seed: int, val_splits: int) -> list[Fold]:
+    """:func:`make_folds` without its memory."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
     y = df["emotion"].astype(str).to_numpy()
     groups = take_groups(df)
     folds: list[Fold] = []

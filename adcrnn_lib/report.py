@@ -2,9 +2,13 @@
 
 Every number is formatted from a :class:`~adcrnn_lib.cv.CVResult`; paper numbers come in from
 :mod:`adcrnn_lib.paper` and are labelled as the paper's by :func:`~adcrnn_lib.paper.paper_label`.
+:func:`for_page` and :func:`split_differences` shape a table for a page no wider than the article
+column (``_static/tables.css``).
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -12,7 +16,7 @@ import pandas as pd
 from .cv import CVResult, compare, pool_seeds
 from .paper import PAPER_COLUMN, paper_cell
 
-__all__ = ["mean_std", "result_cells", "seed_spread", "paired_cells", "verdict", "results_table", "best_of"]
+__all__ = ["mean_std", "result_cells", "seed_spread", "paired_cells", "verdict", "results_table", "best_of", "for_page", "split_differences"]
 
 
 def mean_std(result: CVResult, metric: str) -> str:
@@ -96,3 +100,38 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
 def best_of(results: dict, metric: str = "ua"):
     """The key of the result with the highest mean ``metric`` over folds."""
     return max(results, key=lambda k: results[k].summary()[metric]["mean"])
+
+
+#: A number cell a page must not break over lines: "66.0 ± 5.0", "+1.2 [-0.4, +2.9], p=0.210", "[-0.4, +2.9]".
+NUMBER_CELL = re.compile(r"[-+]?\d+(\.\d+)? ± \d+(\.\d+)?|([-+]?\d+(\.\d+)? )?\[[-+]?\d+(\.\d+)?, [-+]?\d+(\.\d+)?\](, p=\d\.\d+)?")
+
+
+def for_page(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` as a page shows it: number cells (:data:`NUMBER_CELL`) kept on one line by
+    non-breaking spaces, so that a narrow column wraps labels and words, never a number; and the
+    index's name moved into the header's corner, so that the header is one row, not two.
+
+    For display only: the page's text reads the same (a non-breaking space is a space to a reader).
+    """
+    shown = table.copy()
+    for column in shown.columns:
+        if not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda v: v.replace(" ", "\u00a0") if isinstance(v, str) and NUMBER_CELL.fullmatch(v) else v)
+    if shown.index.nlevels == 1 and shown.columns.nlevels == 1:
+        shown.columns.name, shown.index.name = shown.index.name or None, None
+    return shown
+
+
+def split_differences(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """A results table as the tables a page shows: the scores, then the paired differences, if any.
+
+    The second holds the columns of :func:`paired_cells` (``"... vs NAME (points)"``) for the rows
+    that have one; the first, every other column (the paper's, WA, UA, seeds, verdicts). Each is
+    :func:`for_page`; a notebook shows them with ``display(*report.split_differences(table))``.
+    """
+    paired = [c for c in table.columns if " vs " in str(c) and str(c).endswith("(points)")]
+    rows = (table[paired] != "").any(axis=1) if paired else pd.Series(False, index=table.index)
+    tables = [for_page(table.drop(columns=paired))]
+    if rows.any():
+        tables.append(for_page(table.loc[rows, paired]))
+    return tables

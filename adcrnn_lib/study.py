@@ -24,7 +24,7 @@ import pandas as pd
 from .chapters import Findings
 from .paper import TABLE_V, paper_label
 
-__all__ = ["BASE_POINT", "CHOSEN_POINT", "PAPER_BAR", "FOUR_LEAKS", "paper_bar", "leaks_reaching_the_paper", "leaky_summary", "leaky_facts", "load_study", "study_table", "study_chapter", "plot_frontier", "load_leaky", "leaky_table", "is_variant", "variants_table"]
+__all__ = ["BASE_POINT", "CHOSEN_POINT", "PAPER_BAR", "FOUR_LEAKS", "paper_bar", "leaks_reaching_the_paper", "leaky_summary", "leaky_facts", "load_study", "study_table", "study_chapter", "plot_frontier", "FRONTIER_GROUPS", "frontier_group", "frontier_labels", "load_leaky", "leaky_table", "is_variant", "variants_table"]
 
 #: The point every lever is paired with.
 BASE_POINT = "starting recipe"
@@ -155,27 +155,77 @@ def study_table(study: dict[str, dict], *, base: str = BASE_POINT) -> pd.DataFra
     return pd.DataFrame(rows).fillna("").set_index("study point")
 
 
+#: The frontier's groups of study points, in legend order: (label, colour, marker).
+FRONTIER_GROUPS = {
+    "starting recipe": ("k", "s"),
+    "one lever changed": ("C0", "o"),
+    "the recipe and its variants": ("C1", "D"),
+    "TIM-Net (calibration)": ("C2", "^"),
+    "before the remapper fix": ("0.55", "X"),
+}
+
+
+def frontier_group(name: str) -> str:
+    """The :data:`FRONTIER_GROUPS` key of a study point."""
+    if name == BASE_POINT:
+        return "starting recipe"
+    if name == TIMNET_POINT:
+        return "TIM-Net (calibration)"
+    if name == BUGGY_POINT:
+        return "before the remapper fix"
+    if name == CHOSEN_POINT or is_variant(name):
+        return "the recipe and its variants"
+    return "one lever changed"
+
+
+def frontier_labels(study: dict[str, dict], *, metric: str = "ua", best: int = 2) -> dict[str, str]:
+    """The points the frontier names beside their marker: the starting recipe, the recipe chosen
+    first, the ``cpu`` profile, the ``best`` single levers by mean ``metric``, and TIM-Net (those with runs)."""
+    done = {n: p for n, p in study.items() if p["runs"] is not None}
+    levers = sorted((n for n in done if frontier_group(n) == "one lever changed"), key=lambda n: -_pooled(done[n]["runs"])[metric].mean())
+    short = {BASE_POINT: "starting recipe", CHOSEN_POINT: "recipe (3 s, 30 epochs)", PROFILE_POINT: "cpu profile (1 s, 15 epochs)", TIMNET_POINT: "TIM-Net"}
+    return {n: short.get(n, n) for n in done if n in short or n in levers[:best]}
+
+
 def plot_frontier(study: dict[str, dict], *, baseline=None, baseline_label: str = "", metric: str = "ua"):
-    """Test ``metric`` against mean fold training time, one point per study point (folds x seeds as dots).
+    """Test ``metric`` against mean fold training time (log scale), one point per study point (folds x seeds as dots).
+
+    Points are coloured by :func:`frontier_group` (one legend entry a group, and the baseline's
+    line); the points of :func:`frontier_labels` are named beside their marker.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    fig, ax = plt.subplots(figsize=(8, 4.2), constrained_layout=True)
-    for i, (name, point) in enumerate((n, p) for n, p in study.items() if p["runs"] is not None):
+    fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
+    named = frontier_labels(study, metric=metric)
+    shown: set[str] = set()
+    placed = []
+    for name, point in ((n, p) for n, p in study.items() if p["runs"] is not None):
         values = 100 * _pooled(point["runs"])[metric]
         t = _fold_seconds(point["runs"])
-        color, marker = f"C{i % 10}", "osD^v"[(i // 10) % 5]  # ten colours, then the next marker: no two points alike
-        ax.scatter(np.full(len(values), t), values, s=10, alpha=0.35, color=color, marker=marker)
-        ax.errorbar(t, values.mean(), yerr=values.std(ddof=1), fmt=marker, color=color, capsize=3, label=name)
+        group = frontier_group(name)
+        color, marker = FRONTIER_GROUPS[group]
+        ax.scatter(np.full(len(values), t), values, s=8, alpha=0.25, color=color, marker=marker, linewidths=0)
+        ax.errorbar(t, values.mean(), yerr=values.std(ddof=1), fmt=marker, color=color, capsize=3, ms=6, label=None if group in shown else group)
+        shown.add(group)
+        if name in named:
+            placed.append((t, values.mean(), values.std(ddof=1), named[name], color))
+    for i, (t, y, sd, text, color) in enumerate(sorted(placed)):  # left to right, above and below the bars in turn: labels rarely collide
+        above = i % 2 == 0
+        ax.annotate(text, (t, y + sd if above else y - sd), xytext=(0, 4 if above else -4), textcoords="offset points", ha="center", va="bottom" if above else "top", fontsize=8, color=color,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
     if baseline is not None:
-        ax.axhline(100 * baseline.summary()[metric]["mean"], color="k", ls="--", lw=1, label=baseline_label)
-    ax.set(xlabel="mean training time per fold (s, this project's 2-core machine)", ylabel=f"test {metric.upper()} (%)", title="Accuracy for compute: each training lever")
+        ax.axhline(100 * baseline.summary()[metric]["mean"], color="k", ls="--", lw=1, label=baseline_label or "baseline")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "25" else ""))
+    ax.set(xlabel="mean training time per fold (s, log scale; this project's 2-core machine)", ylabel=f"test {metric.upper()} (%)", title="Accuracy for compute: each training lever")
     if ax.get_legend_handles_labels()[0]:  # no point has runs yet (e.g. the smoke profile): no empty legend, no warning on the page
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        ax.legend(fontsize=8, loc="lower right")
     return fig
 
 

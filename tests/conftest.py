@@ -101,14 +101,26 @@ def small_corpus(tmp_path_factory) -> Path:
     return make_corpus(tmp_path_factory.mktemp("small") / "wav", speakers=["03", "08", "09"])
 
 
+#: Set (to anything but "" or "0") where the real corpus must be there, as in CI (.ci/run): the
+#: corpus tests then fail instead of skipping when it is not.
+REQUIRE_EMODB_VAR = "ADCRNN_REQUIRE_EMODB"
+
+
+def corpus_missing(reason: str):
+    """Skip a test that needs the real corpus, or fail it where :data:`REQUIRE_EMODB_VAR` asks for the corpus."""
+    if os.environ.get(REQUIRE_EMODB_VAR, "") not in ("", "0"):
+        pytest.fail(f"{reason} (and ${REQUIRE_EMODB_VAR} requires it)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def emodb_dir() -> Path:
-    """The real corpus: $ADCRNN_EMODB or ../shared/emodb/wav; skips when neither holds it."""
+    """The real corpus: $ADCRNN_EMODB or ../shared/emodb/wav; skips when neither holds it (fails under $ADCRNN_REQUIRE_EMODB)."""
     env = os.environ.get(data.ENV_VAR)
     for candidate in ([Path(env)] if env else []) + [SHARED_EMODB]:
         if candidate.is_dir() and any(candidate.glob("*.wav")):
             return candidate
-    pytest.skip("EmoDB not available: set ADCRNN_EMODB or provide ../shared/emodb/wav")
+    corpus_missing("EmoDB not available: set ADCRNN_EMODB or provide ../shared/emodb/wav")
 
 
 # ------------------------------------------------------------------------------------------
@@ -216,27 +228,46 @@ def loso_run(small_corpus, tmp_path_factory):
     """Leave one speaker out (3 folds) with time shifting and per-speaker normalization.
 
     Returns the result and what the run handed out: ``seen["hook"]`` holds ``(fold, training
-    utterance ids)`` of every call of the augmentation hook, ``seen["speakers"]`` the arguments
-    the per-speaker statistics were computed from.
+    utterance ids)`` of every call of the augmentation hook and ``seen["clips"]`` the clips it
+    returned, ``seen["speakers"]`` the arguments the per-speaker statistics were computed from,
+    ``seen["fit"]`` ``(features, normalizer)`` of every training normalizer fitted, and
+    ``seen["train"]`` ``(train, val, trained)`` of every :func:`~adcrnn_lib.train.train_model` call.
     """
-    from adcrnn_lib import augment, cv, features
+    from adcrnn_lib import augment, cv, features, train
     from adcrnn_lib.config import ExperimentConfig
 
-    seen: dict[str, list] = {"hook": [], "speakers": []}
-    real_hook, real_norms = augment.augment_training_set, features.speaker_normalizers
+    seen: dict[str, list] = {"hook": [], "clips": [], "speakers": [], "fit": [], "train": []}
+    real_hook, real_norms, real_train = augment.augment_training_set, features.speaker_normalizers, train.train_model
 
     def hook(method, train, **kw):
         seen["hook"].append((kw["fold"], sorted(train["utterance"].astype(str))))
-        return real_hook(method, train, **kw)
+        seen["clips"].append(real_hook(method, train, **kw))
+        return seen["clips"][-1]
 
     def norms(feats, speakers):
         seen["speakers"].append(list(speakers))
         return real_norms(feats, speakers)
 
+    class SpyNormalizer(features.Normalizer):
+        """The training normalizer, remembering what it was fitted on (the per-speaker ones are not it)."""
+
+        @classmethod
+        def fit(cls, feats, **kw):
+            normalizer = features.Normalizer.fit(feats, **kw)
+            seen["fit"].append((list(feats), normalizer))
+            return normalizer
+
+    def train_model(train_data, val_data, **kw):
+        trained = real_train(train_data, val_data, **kw)
+        seen["train"].append((train_data, val_data, trained))
+        return trained
+
     config = ExperimentConfig(profile="smoke", protocol="loso", augmentation="time_shift", speaker_norm=True, data_dir=str(small_corpus))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(augment, "augment_training_set", hook)
         mp.setattr(features, "speaker_normalizers", norms)
+        mp.setattr(train, "Normalizer", SpyNormalizer)
+        mp.setattr(train, "train_model", train_model)
         result = cv.run_cv(config, results_dir=tmp_path_factory.mktemp("loso-runs"), verify=False, progress=False)
     return result, seen
 

@@ -140,3 +140,45 @@ def test_inner_selection_scores_ua_without_warnings():
         warnings.simplefilter("error")
         search = baselines.fit_fold(X, y, groups, np.arange(120), classifier="logreg", protocol="loso", n_jobs=1)
     assert search.n_splits_ == 3 and search.best_params_["clf__C"] in baselines.CLASSIFIERS["logreg"]
+
+
+@pytest.mark.parametrize("protocol, speaker_norm", [("paper", False), ("loso", True)])  # the two switches are independent lines
+@pytest.mark.filterwarnings("ignore:The least populated class in y:UserWarning")  # 3 speakers, half the corpus in training
+def test_run_baseline_groups_its_inner_folds_and_normalizes_speakers_as_configured(small_corpus, tmp_path, monkeypatch, rng, protocol, speaker_norm):
+    """As run_baseline wires them: the inner cross-validation keeps repeated takes together under
+    the paper's protocol and leaves one training speaker out under LOSO; with speaker
+    normalization every row (the test speaker's too) is standardized with its speaker's own
+    statistics before fitting and predicting, and without it the features are used as given."""
+    df = data.load_emodb(small_corpus, verify=False)
+    speakers, takes = df["speaker"].astype(str).to_numpy(), data.take_groups(df)
+    offset = {s: 10.0 * i for i, s in enumerate(sorted(set(speakers)))}
+    X = rng.normal(size=(len(df), 6)) + np.array([offset[s] for s in speakers])[:, None]  # speakers far apart
+    seen = []
+    real = baselines.fit_fold
+
+    def spy(X_, y, groups, train, **kw):
+        search = real(X_, y, groups, train, **{**kw, "n_jobs": 1})
+        seen.append((X_, y, groups, train, kw, search))
+        return search
+
+    monkeypatch.setattr(baselines, "fit_fold", spy)
+    config = BaselineConfig(features="egemaps", protocol=protocol, speaker_norm=speaker_norm, n_splits=2, data_dir=str(small_corpus))
+    result = run_baseline(config, results_dir=tmp_path, verify=False, progress=False, features=X)
+    folds = data.make_folds(df, protocol=protocol, n_splits=2 if protocol == "paper" else None)
+    assert len(seen) == len(folds) == len(result.folds)
+    for (X_, y, groups, train, kw, search), fold, record in zip(seen, folds, result.folds):
+        assert kw["protocol"] == protocol and np.array_equal(train, np.concatenate([fold.train, fold.val]))
+        assert np.array_equal(groups, speakers if protocol == "loso" else takes)
+        inner = list(search.cv.split(X_[train], y[train], groups[train]))  # the splits the search scored
+        assert len(inner) == (len(set(speakers[train])) if protocol == "loso" else 4)
+        for fit_rows, score_rows in inner:
+            if protocol == "loso":  # one whole training speaker out
+                assert len(set(speakers[train][score_rows])) == 1 and not set(speakers[train][score_rows]) & set(speakers[train][fit_rows])
+            assert not set(takes[train][score_rows]) & set(takes[train][fit_rows])  # repeated takes never split
+        if speaker_norm:
+            for s in set(speakers):
+                np.testing.assert_allclose(X_[speakers == s].mean(axis=0), 0, atol=1e-9)
+                np.testing.assert_allclose(X_[speakers == s].std(axis=0), 1, atol=1e-9)
+        else:
+            assert np.array_equal(X_, X)
+        np.testing.assert_allclose([p["probs"] for p in record["predictions"]], search.best_estimator_.predict_proba(X_[fold.test]), atol=1e-6)

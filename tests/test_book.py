@@ -105,6 +105,27 @@ def test_start_up_filter_keeps_what_matters():
     assert filter_startup_log(log, 0) == log
 
 
+def test_a_page_shows_one_parameters_cell_with_the_values_it_ran_with(tmp_path):
+    """The template's parameters cell takes the values papermill injected (comments kept); the
+    injected cell stays in the executed notebook, tagged to be left off the page."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell('# Parameters\ndata_dir = ""  # "" searches $ADCRNN_EMODB # twice\nseed = 0  # folds\naugmentation = "none"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('# Parameters\ndata_dir = "../a b/wav"\naugmentation = "time_shift"\n', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("print(seed)", metadata={"tags": ["hide-input"]}),
+    ]
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nb, str(path))
+    book._one_parameters_cell(path, {"data_dir": "../a b/wav", "augmentation": "time_shift"})
+    cells = nbformat.read(str(path), as_version=4).cells
+    assert cells[1].source == '# Parameters\ndata_dir = "../a b/wav"  # "" searches $ADCRNN_EMODB # twice\nseed = 0  # folds\naugmentation = "time_shift"'
+    assert cells[2].metadata["tags"] == ["injected-parameters", "remove-cell"] and cells[2].source.startswith("# Parameters")
+    assert cells[3].metadata["tags"] == ["hide-input"]
+
+
 def test_toc_lists_every_chapter():
     toc = (ROOT / "_toc.yml").read_text()
     for chapter in book.CHAPTERS:
@@ -120,6 +141,7 @@ def test_smoke_book_builds(project, small_corpus, paper_run, caplog):
     threads = len(os.sched_getaffinity(0))  # TensorFlow's default intra-op thread count
     index = book.build_book("smoke", data_dir=small_corpus, verify=False, root=project, overrides={"baseline.ipynb": {"features": "egemaps"}}, baseline_features="egemaps", workers=2, threads=threads)
     assert index.is_file()
+    BUILT["html"] = index.parent
     # the workers wrote what the sequential run (this process) wrote for the same configuration
     distributed_none = load_result(paper_run.config)
     assert [f["predictions"] for f in distributed_none.folds] == [f["predictions"] for f in paper_run.folds]
@@ -180,6 +202,10 @@ NOISE = re.compile(
 )
 
 
+#: A section whose heading is followed by its end or by its first subsection, with nothing between.
+EMPTY_SECTION = re.compile(r'<section id="([^"]+)">\s*<h([1-6])>(?:(?!</h\2>).)*</h\2>\s*(</section>|<section\b)', re.S)
+
+
 def _check_pages(project: Path, corpus: Path) -> None:
     """The rendered book reads as a paper: no noise or machine paths, unique titles, folded code, glued intro."""
     html = project / "_build" / "html"
@@ -197,20 +223,52 @@ def _check_pages(project: Path, corpus: Path) -> None:
     assert len(set(titles.values())) == len(titles), f"page titles repeat: {titles}"  # genindex and search have their own
     for aug in TABLE_V:
         assert titles[f"03_hda_{aug}.html"].startswith(hda_title(aug)), titles
-    # every code cell of a chapter is folded, except the parameters (the template's and papermill's)
+    # every code cell of a chapter is folded, except its one parameters cell (papermill's injected cell stays off the page)
     for page in (html / "book" / f"{Path(c.output).stem}.html" for c in book.CHAPTERS):
         cells = re.findall(r'<div class="cell( [^"]*)? docutils container">', page.read_text())
-        unfolded = [c for c in cells if not re.search(r"tag_(hide-input|parameters|injected-parameters)\b", c)]
+        unfolded = [c for c in cells if not re.search(r"tag_(hide-input|parameters)\b", c)]
         assert cells and not unfolded, f"{page.name}: unfolded code cells {unfolded}"
+        assert len([c for c in cells if re.search(r"tag_(parameters|injected-parameters)\b", c)]) == 1, f"{page.name}: not one parameters cell"
         assert 'href="../_static/tables.css' in page.read_text()
+    # no section is only a heading: each has something to read before its first subsection
+    for page in pages:
+        empty = EMPTY_SECTION.findall(page.read_text())
+        assert not empty, f"{page.name}: sections with nothing under their heading: {[e[0] for e in empty]}"
     # the intro opens with the findings, glued from the chapters, and the summary figure
     intro = _text(html / "book" / "intro.html")
     none = load_result(hda_configs("smoke")["none"])
     wa, ua = (f"{100 * none.summary()[m]['mean']:.1f}" for m in ("wa", "ua"))
-    assert f"without augmentation reaches {wa} % weighted accuracy" in intro and f"and {ua} % unweighted accuracy" in intro, intro[:2000]
+    assert f"augmentation reaches {wa} % weighted accuracy" in intro and f"{wa} % WA, {ua} % UA" in intro, intro[:3000]
     assert f"The paper reports that ADCRNN reaches {TABLE_V['none'][0]:.2f} % accuracy" in intro
-    assert re.search(r"leave one speaker out\), ADCRNN without augmentation reaches \d+\.\d % UA", intro)
+    assert re.search(r"leave one speaker out, no augmentation - \d+\.\d % UA", intro), intro[:3000]
+    assert "The paper's title claim is about GAN augmentation" in intro and "median share" in intro  # what the GANs produced
     assert re.search(r"under the smoke profile", intro) and (html / "book" / "intro.html").read_text().count("<img") >= 1
+
+
+#: The smoke book built by test_smoke_book_builds in this run: ``{"html": its _build/html}``.
+BUILT: dict[str, Path] = {}
+
+
+@pytest.mark.slow
+def test_smoke_book_tables_fit_the_page():
+    """At a 1280 px window (an article column of about 690 px) every table of every page of the smoke
+    book fits, and no number cell breaks over lines, as headless Chromium lays them out."""
+    from .helpers.chromium import find_chromium, table_widths
+
+    if "html" not in BUILT:
+        pytest.skip("no smoke book built in this run (test_smoke_book_builds did not run or failed)")
+    if find_chromium() is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium not found: .ci/run installs the Debian package chromium")
+        pytest.skip("Chromium not found (apt-get install chromium): the tables' widths were not measured")
+    html = BUILT["html"]
+    pages = sorted(str(p.relative_to(html)) for p in (html / "book").glob("*.html"))
+    measured = table_widths(html, pages, width=1280)
+    assert sum(len(m["tables"]) for m in measured.values()) >= 20
+    wide = [(page, t["section"], t["width"], m["article"]) for page, m in measured.items() for t in m["tables"] if t["width"] > m["article"] + 1]
+    assert not wide, f"tables wider than the article column: {wide}"
+    broken = [(page, t["section"], t["wrapped"]) for page, m in measured.items() for t in m["tables"] if t["wrapped"]]
+    assert not broken, f"number cells broken over lines: {broken}"
 
 
 @pytest.mark.slow

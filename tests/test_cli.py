@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adcrnn_lib import cli, cv, data
+from adcrnn_lib import _quiet, cli, cv, data
 
 
 def test_data_info(synthetic_corpus, capsys):
@@ -80,6 +81,36 @@ def test_cv_and_train_options_build_the_configuration(paper_run, small_corpus, t
     assert f"model saved: {tmp_path / 'm.keras'}" in capsys.readouterr().out
     assert cli.main(["cv", "--profile", "smoke", "--loss", "lf9", "--data-dir", str(small_corpus)]) == 2
     assert "loss='lf9'; allowed: lf1, lf2, lf3, lf4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["-v", "cv"], ["cv", "--verbose"], ["train", "-v", "--out", "m.keras"], ["-v", "book"]])
+def test_verbose_flag_before_or_after_the_command(argv):
+    assert cli._parser().parse_args(argv).verbose
+    assert not cli._parser().parse_args(argv[1:] if argv[0] == "-v" else argv[:1] + argv[2:]).verbose
+
+
+def test_runtime_log_level_of_the_command(monkeypatch):
+    """Quiet by default (the runtime's harmless E0000 lines hidden), everything with --verbose, the user's level above both."""
+    monkeypatch.setattr(_quiet, "_USER_LEVEL", None)
+    assert (_quiet.command_log_level(), _quiet.command_log_level(verbose=True)) == ("3", "0")
+    monkeypatch.setattr(_quiet, "_USER_LEVEL", "1")
+    assert (_quiet.command_log_level(), _quiet.command_log_level(verbose=True)) == ("1", "1")
+
+
+#: A glog/absl record of TensorFlow's C++ runtime, anywhere in a line (tqdm's bar shares the line).
+RUNTIME_RECORD = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]")
+
+
+@pytest.mark.slow
+def test_train_prints_no_runtime_errors(small_corpus, tmp_path):
+    """adcrnn train, as a user runs it (no TF_CPP_MIN_LOG_LEVEL): TensorFlow's runtime "E0000" lines
+    (NodeDef mentions attribute use_unbounded_threadpool, oneDNN DT_BOOL) do not reach the terminal."""
+    env = {k: v for k, v in os.environ.items() if k != _quiet.LOG_LEVEL_VAR}
+    script = Path(sys.executable).with_name("adcrnn")
+    args = [str(script), "train", "--profile", "smoke", "--data-dir", str(small_corpus), "--no-verify", "--out", str(tmp_path / "m.keras")]
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert RUNTIME_RECORD.search(proc.stderr) is None, proc.stderr
 
 
 @pytest.mark.emodb

@@ -93,6 +93,23 @@ def test_paired_comparison(rng):
     assert out["wa"]["p"] < 0.01 and out["wa"]["folds"] == 3
 
 
+@pytest.mark.parametrize("n, classes", [(535, 7), (1070, 7), (12, 7), (40, 3)])
+def test_paired_comparison_bootstrap_is_the_resample_by_resample_one(rng, n, classes):
+    """Scored all at once, the bootstrap keeps the draws and the sums of one resample at a time, to the
+    last bit (the book's intervals do not move), including resamples that miss a class (tiny corpora)."""
+    y = rng.integers(0, classes, n)
+    a, b = (np.where(rng.random(n) < share, y, rng.integers(0, classes, n)) for share in (0.6, 0.7))
+    gen = np.random.default_rng(3)
+    draws = [gen.integers(0, n, n) for _ in range(300)]
+    expected = {
+        "wa": [np.mean(b[i] == y[i]) - np.mean(a[i] == y[i]) for i in draws],
+        "ua": [metrics.unweighted_accuracy(y[i], b[i]) - metrics.unweighted_accuracy(y[i], a[i]) for i in draws],
+    }
+    out = metrics.paired_comparison(y, a, b, {"wa": [0.5, 0.6], "ua": [0.5, 0.6]}, {"wa": [0.6, 0.6], "ua": [0.6, 0.7]}, n_boot=300, seed=3)
+    for m in ("wa", "ua"):
+        assert [out[m]["ci_low"], out[m]["ci_high"]] == list(np.quantile(expected[m], [(1 - 0.95) / 2, (1 + 0.95) / 2]))
+
+
 def test_macro_f1_counts_every_class():
     y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
     p = np.array([0, 0, 0, 1, 1, 0, 2, 2])

@@ -183,6 +183,47 @@ def test_speaker_norm_statistics_use_speakers_only(loso_run, small_corpus):
     assert seen["speakers"] == [df["speaker"].astype(str).tolist()] * 3  # speakers only, no labels
 
 
+def test_each_fold_normalizes_with_its_training_part_and_selects_on_its_validation_part(loso_run, small_corpus):
+    """The honest path's own doors, per fold: the normalizer is fitted on exactly the fold's training
+    features and its generated clips; model selection sees exactly the fold's validation
+    utterances; the test utterances are scored with that normalizer and the kept model; and the
+    record's utterance lists are what was used."""
+    from adcrnn_lib.features import Normalizer, extract_features, log_mel_3d
+    from adcrnn_lib.metrics import softmax
+    from adcrnn_lib.train import make_segment_data, predict_utterances, speaker_normalize
+
+    result, seen = loso_run
+    df = data.load_emodb(small_corpus, verify=False)
+    ids, labels = df["utterance"].to_numpy(), df["emotion"].cat.codes.to_numpy()
+    normed, norms = speaker_normalize(df, extract_features(df["path"].tolist(), progress=False))  # the run's speaker_norm
+    speaker_of = dict(zip(df["utterance"], df["speaker"].astype(str)))
+    settings = result.config.settings()
+    cut = {"length": settings.segment_frames, "hop": settings.segment_hop}
+    folds = data.make_folds(df, protocol="loso")
+    assert len(seen["fit"]) == len(seen["train"]) == len(seen["clips"]) == len(folds) == len(result.folds)
+    for fold, record, (fitted_on, normalizer), (train_data, val_data, trained), clips in zip(folds, result.folds, seen["fit"], seen["train"], seen["clips"]):
+        assert record["train_utterances"] == ids[fold.train].tolist() and record["val_utterances"] == ids[fold.val].tolist()
+        assert [p["utterance"] for p in record["predictions"]] == ids[fold.test].tolist()
+        # the normalizer: the training utterances, then the clips made from them, nothing else
+        clip_feats = [norms[speaker_of[c.sources[0]]].transform(log_mel_3d(c.audio)) for c in clips]
+        expected = [normed[i] for i in fold.train] + clip_feats
+        assert clips and record["n_generated"] == len(clips) and len(fitted_on) == len(expected) == len(fold.train) + len(clips)
+        assert all(np.array_equal(a, b) for a, b in zip(fitted_on, expected))
+        reference = Normalizer.fit(expected)
+        assert np.array_equal(normalizer.mean, reference.mean) and np.array_equal(normalizer.std, reference.std)
+        # training: those features and labels, normalized so
+        train_labels = np.concatenate([labels[fold.train], [data.EMOTIONS.index(c.emotion) for c in clips]])
+        want = make_segment_data(expected, train_labels, normalizer, **cut)
+        assert np.array_equal(train_data.x, want.x) and np.array_equal(train_data.labels, want.labels)
+        # model selection: exactly the validation utterances (not the test ones), normalized with the training statistics
+        want = make_segment_data([normed[i] for i in fold.val], labels[fold.val], normalizer, **cut)
+        assert np.array_equal(val_data.x, want.x) and np.array_equal(val_data.labels, want.labels)
+        assert record["best_epoch"] == trained.best_epoch and record["val"] == pytest.approx(trained.best_val)
+        # the test part: the kept model on the test utterances, normalized with the same statistics
+        test = make_segment_data([normed[i] for i in fold.test], labels[fold.test], normalizer, **cut)
+        np.testing.assert_allclose([p["probs"] for p in record["predictions"]], softmax(predict_utterances(trained.model, test)), atol=2e-6)
+
+
 def test_killed_run_resumes_and_retrains_exactly_the_unusable_folds(loso_run, tmp_path, monkeypatch):
     result, _ = loso_run
     folder = tmp_path / "smoke" / result.config.key()

@@ -269,6 +269,33 @@ def test_folds_are_deterministic(synthetic_corpus):
     assert any(not np.array_equal(x.test, y.test) for x, y in zip(paper3, paper4))  # another seed, other paper folds
 
 
+def test_folds_and_checksums_are_remembered_and_a_change_is_seen(synthetic_corpus, tmp_path, monkeypatch):
+    """A chapter reads many runs of one corpus: their folds are cut once and the corpus hashed once
+    per process, while another table, another manifest or a changed file is looked at again."""
+    df = data.load_emodb(synthetic_corpus, verify=False)
+    cut, real = [], data._make_folds
+    monkeypatch.setattr(data, "_make_folds", lambda *a, **k: cut.append(1) or real(*a, **k))
+    monkeypatch.setattr(data, "_FOLDS", {})
+    first = data.make_folds(df, protocol="paper", seed=11)
+    first[0].test[:] = -1  # a caller's change to its folds stays its own
+    again = data.make_folds(df, protocol="paper", seed=11)
+    assert len(cut) == 1 and (again[0].test >= 0).all()
+    data.make_folds(df.iloc[1:].reset_index(drop=True), protocol="paper", seed=11)
+    assert len(cut) == 2
+    wav = tmp_path / "wav"
+    shutil.copytree(synthetic_corpus, wav)
+    manifest = {p.name: sha256_file(p) for p in wav.glob("*.wav")}
+    hashed = []
+    monkeypatch.setattr(data, "sha256_file", lambda p: hashed.append(p) or sha256_file(p))
+    data.verify_corpus(wav, manifest)
+    data.verify_corpus(wav, manifest)
+    assert len(hashed) == len(manifest)
+    victim = sorted(wav.glob("*.wav"))[0]
+    victim.write_bytes(victim.read_bytes()[:-2] + b"\x01\x02")
+    with pytest.raises(DataError, match="checksum mismatch"):
+        data.verify_corpus(wav, manifest)
+
+
 def test_loso_folds(synthetic_corpus):
     df = data.load_emodb(synthetic_corpus, verify=False)
     folds = data.make_folds(df, protocol="loso", seed=0)
@@ -324,3 +351,20 @@ def test_real_emodb_audio(emodb_dir):
     y = data.load_audio(emodb_dir / "03a01Fa.wav")
     assert y.dtype == np.float32 and y.size == sf.info(str(emodb_dir / "03a01Fa.wav")).frames
     assert isinstance(data.load_emodb(emodb_dir, verify=False), pd.DataFrame)
+
+
+def test_corpus_tests_skip_without_the_corpus_and_fail_where_it_is_required(monkeypatch):
+    """Locally a missing corpus skips the real-corpus tests; CI (.ci/run) sets $ADCRNN_REQUIRE_EMODB, which turns that skip into a failure."""
+    from .conftest import REQUIRE_EMODB_VAR, corpus_missing
+
+    for value in (None, "", "0"):
+        if value is None:
+            monkeypatch.delenv(REQUIRE_EMODB_VAR, raising=False)
+        else:
+            monkeypatch.setenv(REQUIRE_EMODB_VAR, value)
+        with pytest.raises(pytest.skip.Exception, match="no corpus here"):
+            corpus_missing("no corpus here")
+    monkeypatch.setenv(REQUIRE_EMODB_VAR, "1")
+    with pytest.raises(pytest.fail.Exception, match=rf"no corpus here \(and \${REQUIRE_EMODB_VAR} requires it\)"):
+        corpus_missing("no corpus here")
+    assert f"export {REQUIRE_EMODB_VAR}=1" in (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -97,25 +98,61 @@ def test_a_failing_fold_is_named_and_the_others_finish(client, paper_run, small_
 
 
 def test_a_worker_killed_mid_fold_has_its_fold_trained_elsewhere(client, small_corpus, tmp_path):
+    """The first fold a worker starts announces itself (its process id in a file) and holds there
+    until it is killed, so the kill lands in a running fold however fast the machine is; the fold
+    then runs again on another worker, and nothing is left half-written."""
+
+    def hold_the_first_fold(claim: str) -> None:
+        """In each worker: the first fold any of them starts claims ``claim`` and waits to be killed; the others run."""
+        import os
+        import time
+
+        from adcrnn_lib import cv as worker_cv
+
+        real = getattr(worker_cv, "_unheld_run_fold", worker_cv.run_fold)
+
+        def run_fold(*args, **kwargs):
+            mine = f"{claim}.{os.getpid()}"
+            with open(mine, "w") as f:
+                f.write(str(os.getpid()))
+            try:
+                os.link(mine, claim)  # atomic: one fold only claims, with its pid already written
+            except FileExistsError:
+                return real(*args, **kwargs)
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+            raise RuntimeError("the held fold was never killed")
+
+        worker_cv._unheld_run_fold, worker_cv.run_fold = real, run_fold
+
+    def release() -> None:
+        from adcrnn_lib import cv as worker_cv
+
+        if hasattr(worker_cv, "_unheld_run_fold"):
+            worker_cv.run_fold = worker_cv._unheld_run_fold
+            del worker_cv._unheld_run_fold
+
     config = _config(small_corpus, seed=3)
-    done: dict = {}
-    runner = threading.Thread(target=lambda: done.update(result=distributed.run_config(config, client=client, results_dir=tmp_path, verify=False, progress=False)))
-    runner.start()
-    deadline = time.monotonic() + 120
-    busy = {}
-    while not busy and time.monotonic() < deadline:
-        busy = {w: keys for w, keys in client.processing().items() if keys}
-        time.sleep(0.2)
-    assert busy, "no fold started within 2 minutes"
-    victim = next(iter(busy))
-    time.sleep(3)  # into the fold: features read, training under way
-    pid = client.run(os.getpid, workers=[victim])[victim]
-    assert client.processing()[victim], "the fold ended before the kill: nothing tested"
-    os.kill(pid, signal.SIGKILL)
-    runner.join(timeout=300)
-    assert not runner.is_alive()
+    claim = tmp_path / "held-fold"
+    client.run(hold_the_first_fold, str(claim))
+    try:
+        done: dict = {}
+        runner = threading.Thread(target=lambda: done.update(result=distributed.run_config(config, client=client, results_dir=tmp_path / "results", verify=False, progress=False)))
+        runner.start()
+        deadline = time.monotonic() + 600  # a bound for a hung run only: a loaded machine may take minutes to reach a fold
+        while not claim.exists() and time.monotonic() < deadline and runner.is_alive():
+            time.sleep(0.05)
+        assert claim.exists(), "no fold started within 10 minutes"
+        pid = int(claim.read_text())
+        assert pid in client.run(os.getpid).values()  # a worker of this cluster, inside its fold
+        os.kill(pid, signal.SIGKILL)
+        runner.join(timeout=300)
+        assert not runner.is_alive()
+    finally:
+        client.run(release)  # the surviving worker forgets the hook (the killed one was replaced)
     result = done["result"]
-    folder = cv.run_dir(config, tmp_path)
+    folder = cv.run_dir(config, tmp_path / "results")
     # nothing half-written: no temporary file of an interrupted write either
     assert len(result.folds) == 2 and sorted(p.name for p in folder.iterdir()) == ["config.json", "fold-0.json", "fold-1.json"]
     assert all(cv.fold_done(folder / f"fold-{k}.json", config, k) for k in (0, 1))
@@ -150,3 +187,90 @@ def test_non_fold_jobs_run_on_workers_and_a_failing_one_is_named(client, paper_r
     assert "1 of 2 task(s) failed" in str(err.value) and "a job that raises: ParameterError: profile='no-such-profile'" in str(err.value)
     retrained = json.loads((cv.run_dir(paper_run.config, results / grid.RETRAIN_DIR) / "fold-0.json").read_text())
     assert retrained["predictions"] == paper_run.folds[0]["predictions"]  # a worker with this process's threads trains the same fold
+
+
+# --- what each task holds, what a failure does to the tasks waiting on it, no retries ----------
+class _FakeClient:
+    """What :func:`~adcrnn_lib.distributed.run_tasks` uses of a client, recording the resources each task asked for."""
+
+    loop = None
+
+    def __init__(self, worker_resources: dict):
+        self.worker_resources, self.asked = worker_resources, []
+
+    def scheduler_info(self):
+        return {"workers": {"tcp://a:1": {"resources": dict(self.worker_resources)}, "tcp://b:1": {"resources": dict(self.worker_resources)}}}
+
+    def submit(self, func, *args, key, resources=None, **kwargs):
+        self.asked.append(resources)
+        return _FakeFuture(key)
+
+
+@dataclasses.dataclass
+class _FakeFuture:
+    key: str
+    status: str = "finished"
+
+    def result(self):
+        return {"key": self.key}
+
+
+@pytest.mark.parametrize(
+    "advertised, asked, held",
+    [({"GPU": 1}, None, {"GPU": 1}), ({"GPU": 2}, None, {"GPU": 1}), ({}, None, None), ({"GPU": 1}, {"GPU": 2}, {"GPU": 2}), ({}, {"memory": 1}, {"memory": 1})],
+)
+def test_every_task_holds_one_gpu_when_the_workers_advertise_gpus(small_corpus, monkeypatch, advertised, asked, held):
+    import distributed as dask_distributed
+
+    monkeypatch.setattr(dask_distributed, "as_completed", lambda futures, loop=None: iter(futures))
+    fake = _FakeClient(advertised)
+    tasks = [*distributed.fold_tasks([(_config(small_corpus), [0, 1])]), distributed.JobTask("a job", print)]
+    done = distributed.run_tasks(tasks, client=fake, resources=asked, progress=False)
+    assert len(done) == 3 and fake.asked == [held] * 3  # folds and jobs alike
+
+
+def test_folds_on_gpu_workers_ask_for_one_gpu_each(client, small_corpus, tmp_path, monkeypatch):
+    """On the module's cluster (each worker advertises one "GPU"): every task is submitted holding it, and runs."""
+    from adcrnn_lib import grid
+
+    asked = []
+    submit = client.submit
+    monkeypatch.setattr(client, "submit", lambda *a, **kw: asked.append(kw.get("resources")) or submit(*a, **kw))
+    jobs = [distributed.JobTask(f"job {i}", grid.retrain_check, {"profile": "smoke", "data_dir": str(small_corpus), "reference_dir": str(tmp_path / "no-reference")}) for i in range(2)]
+    done = distributed.run_tasks(jobs, client=client, results_dir=tmp_path, verify=False, progress=False)
+    assert asked == [{"GPU": 1}] * 2 and [d["key"] for d in done] == ["retrain_check"] * 2
+
+
+def test_a_failing_gan_owner_fails_the_fold_waiting_on_it_without_running_it(client, paper_run, small_corpus, tmp_path):
+    """The fold that trains a fold's GANs fails: the fold waiting for it (as :func:`fold_tasks`
+    chains Table IV's WaveGAN folds to Table V's) is reported failed with that error and never
+    runs; the other folds finish and nothing hangs."""
+    owner = _config(tmp_path / "no-corpus-here", augmentation="wavegan")
+    waiting = paper_run.config  # fold 0 of a run with no files here: it would train if it ran
+    assert distributed.fold_tasks([(owner, [0]), (_config(tmp_path / "no-corpus-here", augmentation="wavegan", loss="lf2"), [0])])[1].after == (0,)
+    folder = cv.run_dir(waiting, tmp_path)
+    folder.mkdir(parents=True)
+    shutil.copy2(paper_run.run_dir / "fold-1.json", folder / "fold-1.json")
+    tasks = [distributed.FoldTask(owner, 0), distributed.FoldTask(waiting, 0, after=(0,)), distributed.FoldTask(waiting, 1)]
+    t0 = time.monotonic()
+    with pytest.raises(distributed.GridError) as err:
+        distributed.run_tasks(tasks, client=client, results_dir=tmp_path, verify=False, progress=False)
+    message = str(err.value)
+    assert "2 of 3 task(s) failed" in message and time.monotonic() - t0 < 120
+    assert f"{owner.key()} fold 0: CorpusNotFoundError" in message and f"{waiting.key()} fold 0: CorpusNotFoundError" in message
+    assert f"{waiting.key()} fold 1" not in message and cv.fold_done(folder / "fold-1.json", waiting, 1)
+    assert not (folder / "fold-0.json").exists()  # the waiting fold never ran
+
+
+def test_a_raising_task_runs_once(client, tmp_path):
+    """A task that raises is reported, not run again (only a lost worker's task is)."""
+
+    def count_and_raise(*, tally: str, results_dir=None, verify=True):
+        with open(tally, "a") as f:
+            f.write("ran\n")
+        raise RuntimeError("this job always fails")
+
+    tally = tmp_path / "tally"
+    with pytest.raises(distributed.GridError, match="a failing job: RuntimeError: this job always fails"):
+        distributed.run_tasks([distributed.JobTask("a failing job", count_and_raise, {"tally": str(tally)})], client=client, results_dir=tmp_path, verify=False, progress=False)
+    assert tally.read_text() == "ran\n"

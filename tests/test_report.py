@@ -137,5 +137,73 @@ def test_build_table_states_the_reference_cold_build_or_that_none_made_it(tmp_pa
     cold = {**cached, "wall_time_s": 9000.0, "created": "t0", "grid": {"folds_trained": 10, "folds_cached": 0, "wall_time_s": 8800.0}}
     (reference / "smoke" / grid.COLD_BUILD_RECORD).write_text(json.dumps(cold))
     table = chapters.build_table("smoke", reference=reference)
-    assert table.facts["ref_cold"] == "2.50 hours (within the 180-minute goal) on 2 cores"
-    assert table.table.loc["the reference run's cold `adcrnn book`", "folds trained / cached"] == "10 / 0"
+    assert table.facts["ref_cold"] == "2.50 hours (within the 3-hour goal) on 2 cores"
+    assert table.table.loc["reference: cold build", "folds trained / cached"] == "10 / 0"
+    assert table.facts["time_summary"] == (
+        "The reference's cold build, every fold trained from nothing, took 2.50 hours (within the 3-hour goal) on 2 cores. "
+        "Its rebuild with every fold cached took 2.5 minutes (within the 3-minute goal)."
+    )
+
+
+def test_build_table_says_what_is_known_and_nothing_else(tmp_path, monkeypatch):
+    """No "not recorded" sentences: the reference's cold build measured in parts, records copied in
+    with the reference's runs shown once, and how long this build has run so far."""
+    import json
+    import time
+
+    from adcrnn_lib import chapters, cv, grid
+
+    here, reference = tmp_path / "here", tmp_path / "reference"
+    monkeypatch.setenv(cv.RESULTS_ENV_VAR, str(here))
+    monkeypatch.delenv(chapters.BUILD_STARTED_VAR, raising=False)
+    measured = chapters.REFERENCE_COLD_BUILD
+    cached = {"wall_time_s": 102.0, "chapters_s": 80.0, "render_s": 10.0, "git_commit": measured["rebuilt_at"] + "abcd", "machine": {"cpu": "X", "cores": 2}, "created": "2026-12-01T06:14:45", "grid": {"folds_trained": 0, "folds_cached": 140, "wall_time_s": 12.0}}
+    for folder in (here, reference):  # the reader copied the reference's runs, and its records with them
+        (folder / "cpu").mkdir(parents=True)
+        (folder / "cpu" / grid.BUILD_RECORD).write_text(json.dumps(cached))
+    found = chapters.build_table("cpu", reference=reference)
+    assert found.facts["time_summary"] == (
+        "The reference's cold build, every fold trained from nothing, took 2 h 59.4 min of compute (within the 3-hour goal) on 2 cores, "
+        "in three parts of 2 h 7.9 min, 47.2 min and 4.4 min, measured from its logs. Its rebuild with every fold cached took 1.7 minutes (within the 3-minute goal)."
+    )
+    assert list(found.table.index) == ["reference: cold build, 3 parts", "reference: last build"]
+    assert found.table.loc["reference: cold build, 3 parts", "wall time (min)"] == "179.4"
+    monkeypatch.setenv(chapters.BUILD_STARTED_VAR, repr(time.time() - 90))
+    (here / "cpu" / grid.GRID_RECORD).write_text(json.dumps({"wall_time_s": 30.0}))
+    assert found.facts["time_summary"] in chapters.build_table("cpu", reference=reference).facts["time_summary"]
+    assert chapters.build_table("cpu", reference=reference).facts["time_summary"].endswith("This build had run 1.5 min when this page was made, 0.5 of them in its grid pass.")
+    (here / "cpu" / grid.BUILD_RECORD).write_text(json.dumps({**cached, "created": "2026-12-03T10:00:00", "wall_time_s": 150.0}))  # a rebuild here
+    found = chapters.build_table("cpu", reference=reference)
+    assert "The last build here before this one took 2.5 minutes (within the 3-minute goal)." in found.facts["time_summary"]
+    assert list(found.table.index) == ["here: the last build", "reference: cold build, 3 parts", "reference: last build"]
+    (reference / "cpu" / grid.BUILD_RECORD).write_text(json.dumps({**cached, "git_commit": "0123456789"}))  # another reference: the measured build does not describe it
+    assert chapters.build_table("cpu", reference=reference).facts["ref_cold"] == "not recorded (no single build that trained every fold made the reference)"
+
+
+def test_tables_for_a_page_keep_numbers_whole_and_split_off_the_differences():
+    """Numbers never break over lines (non-breaking spaces), the header is one row, and the paired
+    differences go to a second table of the rows that have them, so that each fits the page."""
+    import pandas as pd
+
+    from adcrnn_lib.report import NUMBER_CELL, for_page, split_differences
+
+    table = pd.DataFrame(
+        {
+            "WA (%)": ["81.3 ± 4.0", "79.5 ± 3.9", "not run"],
+            "UA vs none (points)": ["", "-1.8 [-4.4, +0.5], p=0.274", ""],
+            "95% interval": ["[-0.4, +4.5]", "", ""],
+            "vs best baseline (UA)": ["worse", "no clear difference", ""],
+        },
+        index=pd.Index(["1. no augmentation", "3. pitch shifting", "baseline"], name=""),
+    )
+    assert all(NUMBER_CELL.fullmatch(v) for v in ("66.0 ± 5.0", "+1.2 [-0.4, +2.9], p=0.210", "[-0.4, +4.5]"))
+    shown = for_page(table)
+    assert shown.loc["1. no augmentation", "WA (%)"] == "81.3\u00a0±\u00a04.0" and shown.loc["baseline", "WA (%)"] == "not run"
+    assert shown.loc["1. no augmentation", "95% interval"] == "[-0.4,\u00a0+4.5]" and shown.loc["3. pitch shifting", "vs best baseline (UA)"] == "no clear difference"
+    assert shown.index.name is None and shown.columns.name is None and "<th></th>\n      <th></th>" not in shown._repr_html_()
+    assert for_page(table.rename_axis("run")).columns.name == "run"  # the index's name in the header's corner
+    scores, differences = split_differences(table)
+    assert list(scores.columns) == ["WA (%)", "95% interval", "vs best baseline (UA)"] and len(scores) == 3
+    assert list(differences.index) == ["3. pitch shifting"] and differences.iloc[0, 0] == "-1.8\u00a0[-4.4,\u00a0+0.5],\u00a0p=0.274"
+    assert len(split_differences(table.drop(columns="UA vs none (points)"))) == 1
+    assert table.loc["1. no augmentation", "WA (%)"] == "81.3 ± 4.0"  # the table itself is left alone

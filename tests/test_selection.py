@@ -14,6 +14,9 @@ from adcrnn_lib.features import segment
 from adcrnn_lib.profiles import LEGACY_TRAINING, get_profile
 from adcrnn_lib.train import SegmentData, _Select, learning_rate
 
+#: The default profile, whose own values the tests below read rather than copy.
+CPU = get_profile("cpu")
+
 
 class _Scripted(_Select):
     """_Select whose validation scores are scripted instead of computed."""
@@ -100,8 +103,10 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     assert values[4] == pytest.approx(0.0, abs=1e-9)
     constant = get_profile("cpu").with_overrides({"lr_schedule": "constant"})
     assert learning_rate(constant, 10) == constant.learning_rate
-    cpu = learning_rate(get_profile("cpu"), 10)  # cosine from the first step: no warm-up
-    assert float(cpu(0)) == pytest.approx(1e-3, rel=1e-6) and float(cpu(300)) == pytest.approx(0.0, abs=1e-9)
+    assert CPU.lr_schedule == "cosine" and CPU.warmup_epochs == 0
+    cpu = learning_rate(CPU, 10)  # cosine from the first step: no warm-up, zero at the last of its epochs x 10 steps
+    assert float(cpu(0)) == pytest.approx(CPU.learning_rate, rel=1e-6) and float(cpu(CPU.epochs * 10)) == pytest.approx(0.0, abs=1e-9)
+    assert float(cpu(CPU.epochs * 5)) == pytest.approx(CPU.learning_rate / 2, rel=1e-4)  # half-way down the cosine
 
 
 @pytest.mark.parametrize(
@@ -114,7 +119,7 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
         ({"warmup_epochs": 30}, "warmup_epochs=30"),
         ({"epochs": 0}, "epochs=0"),
         ({"segment_frames": 300, "segment_hop": 400}, "segment_hop=400 is more than segment_frames=300"),
-        ({"selection": "average", "average_last": 40}, "average_last=40 is more than epochs=15"),
+        ({"selection": "average", "average_last": CPU.epochs + 1}, f"average_last={CPU.epochs + 1} is more than epochs={CPU.epochs}"),
         ({"weight_decay": -0.1}, "weight_decay=-0.1"),
         ({"n_splits": 3}, "cannot override n_splits"),
         ({"dropout": 0.1}, "cannot override dropout"),
@@ -127,13 +132,14 @@ def test_bad_training_options_are_refused_with_their_name(overrides, message):
 
 def test_overrides_change_the_key_but_legacy_values_do_not():
     plain = ExperimentConfig()
-    assert ExperimentConfig(overrides={"epochs": 15}).key() == plain.key()  # the cpu profile's own value
+    assert ExperimentConfig(overrides={"epochs": CPU.epochs}).key() == plain.key()  # the cpu profile's own value
     assert ExperimentConfig(overrides={k: getattr(get_profile("cpu"), k) for k in LEGACY_TRAINING}).key() == plain.key()
     # a setting at the value every run before it trained with is left out of the hash
     smoke = ExperimentConfig(profile="smoke")
     assert ExperimentConfig(profile="smoke", overrides=dict(LEGACY_TRAINING)).key() == smoke.key()
-    assert ExperimentConfig(overrides={"bn_momentum": LEGACY_TRAINING["bn_momentum"]}).key() != plain.key()  # cpu's own is 0.9
-    keys = {ExperimentConfig(overrides={name: value}).key() for name, value in [("epochs", 20), ("bn_momentum", 0.5), ("selection", "last"), ("segment_hop", 25)]}
+    assert CPU.bn_momentum != LEGACY_TRAINING["bn_momentum"]  # cpu's own momentum is not the legacy one ...
+    assert ExperimentConfig(overrides={"bn_momentum": LEGACY_TRAINING["bn_momentum"]}).key() != plain.key()  # ... so the legacy one is an override
+    keys = {ExperimentConfig(overrides={name: value}).key() for name, value in [("epochs", CPU.epochs + 5), ("bn_momentum", 0.5), ("selection", "last"), ("segment_hop", 25)]}
     assert plain.key() not in keys and len(keys) == 4
     # a dict and pairs in another order are the same configuration, and survive JSON
     a = ExperimentConfig(overrides={"epochs": 30, "selection": "last"})

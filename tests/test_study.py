@@ -231,17 +231,21 @@ def test_variants_of_the_recipe_pair_with_the_recipe_not_the_starting_point(smal
     assert shown.loc[study.PROFILE_POINT, "read from"] == "not run"
 
 
-def test_frontier_and_curves_tell_every_point_apart_past_ten(small_corpus, tmp_path):
-    """Matplotlib cycles ten colours; the 21 points of the cpu study must still differ in the legend."""
+def test_frontier_groups_the_points_and_names_the_ones_that_matter(small_corpus, tmp_path):
+    """The cpu study's 21 points in a legend of one entry per kind of point (and the baseline), at
+    most 8; the points that matter named beside their bars; time on a log scale."""
     import matplotlib.pyplot as plt
 
     run = _constructed_run(ExperimentConfig(profile="smoke", seed=0, data_dir=str(small_corpus)), small_corpus, tmp_path)
-    points = {f"point {i}": {"runs": [run]} for i in range(21)} | {"not run": {"runs": None}}
-    fig = study.plot_frontier(points)
-    handles, labels = fig.axes[0].get_legend_handles_labels()
-    assert labels == [f"point {i}" for i in range(21)]
-    styles = {(h.lines[0].get_color(), h.lines[0].get_marker()) for h in handles}
-    assert len(styles) == 21
+    names = [study.BASE_POINT, *(f"lever {i}" for i in range(12)), study.CHOSEN_POINT, study.PROFILE_POINT, study.TIMNET_POINT, study.BUGGY_POINT]
+    points = {n: {"runs": [run]} for n in names} | {"not run": {"runs": None}}
+    fig = study.plot_frontier(points, baseline=run, baseline_label="baseline")
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert len(labels) <= 8 and set(labels) == {*study.FRONTIER_GROUPS, "baseline"}
+    named = study.frontier_labels(points)
+    assert set(named) == {study.BASE_POINT, study.CHOSEN_POINT, study.PROFILE_POINT, study.TIMNET_POINT, "lever 0", "lever 1"}
+    assert {t.get_text() for t in ax.texts} == set(named.values()) and ax.get_xscale() == "log"
     plt.close(fig)
     from adcrnn_lib.plots import plot_training_curves
 
