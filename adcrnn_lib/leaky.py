@@ -278,15 +278,18 @@ def utterance_predictions(run) -> pd.DataFrame:
     return pd.DataFrame({"true": true.loc[pooled.index].to_numpy(), "pred": pooled.to_numpy().argmax(axis=1)}, index=pooled.index).sort_index()
 
 
-def utterance_scores(runs) -> dict[str, float]:
-    """``{"wa", "ua"}`` of :func:`utterance_predictions`, the mean over ``runs`` (one per seed)."""
+def _scores(utterances: pd.DataFrame) -> dict[str, float]:
+    """``{"wa", "ua"}`` of one table of :func:`utterance_predictions`."""
     from .metrics import unweighted_accuracy
 
-    per_run = [utterance_predictions(r) for r in runs]
-    return {
-        "wa": float(np.mean([np.mean(u["true"] == u["pred"]) for u in per_run])),
-        "ua": float(np.mean([unweighted_accuracy(u["true"].to_numpy(), u["pred"].to_numpy()) for u in per_run])),
-    }
+    true, pred = utterances["true"].to_numpy(), utterances["pred"].to_numpy()
+    return {"wa": float(np.mean(true == pred)), "ua": unweighted_accuracy(true, pred)}
+
+
+def utterance_scores(runs) -> dict[str, float]:
+    """``{"wa", "ua"}`` of :func:`utterance_predictions`, the mean over ``runs`` (one per seed)."""
+    per_run = [_scores(utterance_predictions(r)) for r in runs]
+    return {m: float(np.mean([s[m] for s in per_run])) for m in ("wa", "ua")}
 
 
 def compare_by_utterance(a, b, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
@@ -298,7 +301,7 @@ def compare_by_utterance(a, b, *, n_boot: int = 2000, seed: int = 0) -> dict[str
     interval is a paired bootstrap over them (:func:`~adcrnn_lib.metrics.paired_comparison`; its
     t-test runs over the seeds).
     """
-    from .metrics import paired_comparison, unweighted_accuracy
+    from .metrics import paired_comparison
 
     a, b = list(a), list(b)
     if len(a) != len(b) or not a:
@@ -312,8 +315,8 @@ def compare_by_utterance(a, b, *, n_boot: int = 2000, seed: int = 0) -> dict[str
         pred_a.append(ua_["pred"].to_numpy())
         pred_b.append(ub_["pred"].to_numpy())
         for side, u in ((seed_a, ua_), (seed_b, ub_)):
-            side["wa"].append(float(np.mean(u["true"] == u["pred"])))
-            side["ua"].append(unweighted_accuracy(u["true"].to_numpy(), u["pred"].to_numpy()))
+            for metric, value in _scores(u).items():
+                side[metric].append(value)
     return paired_comparison(np.concatenate(true), np.concatenate(pred_a), np.concatenate(pred_b), seed_a, seed_b, n_boot=n_boot, seed=seed)
 
 

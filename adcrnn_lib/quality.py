@@ -199,6 +199,8 @@ def paper_fold_quality(profile: str = "cpu", data_dir=None, *, seed: int = 0, fo
 
 #: Chance for the intended share: one emotion in seven.
 CHANCE = 1 / 7
+#: The GAN kinds as the pages name them.
+GAN_NAMES = {"wavegan": "WaveGAN", "specgan": "SpecGAN"}
 
 
 def gan_learning(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) -> dict[str, dict] | None:
@@ -239,14 +241,14 @@ def gan_learning_sentence(learning: dict[str, dict] | None, *, profile: str, fol
     for kind, got in learning.items():
         above = ", ".join(got["above_chance"]) or "none"
         parts.append(
-            f"{dict(wavegan='WaveGAN', specgan='SpecGAN').get(kind, kind)} {100 * got['median_share']:.0f} % after {got['steps']} generator steps "
+            f"{GAN_NAMES.get(kind, kind)} {100 * got['median_share']:.0f} % after {got['steps']} generator steps "
             f"(emotions above chance, 1 in 7: {above})"
         )
     learned = [k for k, got in learning.items() if got["learned"]]
     verdict = (
         "so these GANs did not learn, and every row trained on their clips tests the pipeline, not GAN augmentation"
         if not learned
-        else "so the GANs of " + " and ".join(dict(wavegan="WaveGAN", specgan="SpecGAN").get(k, k) for k in learned) + " produced clips the judge recognizes above chance"
+        else "so the GANs of " + " and ".join(GAN_NAMES.get(k, k) for k in learned) + " produced clips the judge recognizes above chance"
     )
     return (
         f"On fold {fold}, the ADCRNN trained on that fold's real speech assigns to the intended emotion a median share of the "
