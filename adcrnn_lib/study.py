@@ -330,7 +330,7 @@ def leaky_table(leaky: dict[str, dict], summary: dict[str, dict] | None = None) 
             "WA as scored (%)": f"{got['scored_wa']:.1f}" + (" (segments)" if segments else ""),
             "WA (%)": f"{got['wa']:.1f}",
             "UA (%)": f"{got['ua']:.1f}",
-            "honest twin WA (%)": f"{got['twin_wa']:.1f}" if got["twin_wa"] is not None else "not run",
+            "twin WA (%)": f"{got['twin_wa']:.1f}" if got["twin_wa"] is not None else "not run",
             "WA vs twin (points)": f"{got['diff']:+.1f} {got['ci']}" if got["diff"] is not None else "-",
             "paper's row (%)": f"{paper_label(*got['paper'])}, {point['augmentation'].replace('_', ' ')}",
             "reaches it": "yes" if got["reaches"] else "no",
