@@ -107,6 +107,20 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gan_ladder(args: argparse.Namespace) -> int:
+    from .distributed import pin_threads
+
+    pin_threads(args.threads)  # before the backend's first operation
+    from .gan_ladder import RUNGS, run_ladder
+
+    folder = run_ladder(
+        args.profile, args.data_dir, kinds=tuple(args.kinds), emotions=args.emotions, rungs=tuple(args.rungs or RUNGS), fold=args.fold,
+        seed=args.seed, results_dir=args.results_dir, compare=not args.no_compare, verify=not args.no_verify,
+    )
+    print(f"gan-ladder: records in {folder}")
+    return 0
+
+
 def _cmd_cv(args: argparse.Namespace) -> int:
     from .cv import run_cv
     from .distributed import close, connect, run_config
@@ -240,6 +254,21 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--results-dir", help="root of the run folders")
     _verbose_option(study)
     study.set_defaults(func=_cmd_study)
+
+    ladder = sub.add_parser("gan-ladder", help="train one fold's GANs up a ladder of generator steps and judge their clips at each rung (resumable)")
+    ladder.add_argument("--profile", default="cpu", help="the profile whose GANs climb (default cpu)")
+    ladder.add_argument("--kinds", nargs="+", default=["specgan", "wavegan"], help="GAN kinds (default specgan wavegan)")
+    ladder.add_argument("--emotions", nargs="+", help="augmented emotions (default every one the fold's GANs make)")
+    ladder.add_argument("--rungs", nargs="+", type=int, help="generator steps of the rungs (default 20 100 300 1000 3000)")
+    ladder.add_argument("--fold", type=int, default=0, help="fold of the paper protocol (default 0)")
+    ladder.add_argument("--seed", type=int, default=0, help="seed of the folds and the GANs (default 0)")
+    ladder.add_argument("--threads", type=int, help="backend threads of this process (two processes on different emotions: 1 each)")
+    ladder.add_argument("--no-compare", action="store_true", help="leave out the second judge (ComParE + logistic regression)")
+    ladder.add_argument("--data-dir", help="folder of the EmoDB wav files")
+    ladder.add_argument("--no-verify", action="store_true", help="skip the checksum check")
+    ladder.add_argument("--results-dir", help="root of the run folders")
+    _verbose_option(ladder)
+    ladder.set_defaults(func=_cmd_gan_ladder)
 
     train = sub.add_parser("train", help="fit a final model on the whole corpus and save it")
     _experiment_options(train, protocol=False)

@@ -27,7 +27,7 @@ from .provenance import provenance
 from .storage import write_json
 from .train import train_split
 
-__all__ = ["train_final", "Predictor", "predict_files"]
+__all__ = ["train_final", "save_model", "Predictor", "predict_files"]
 
 
 def _meta_path(model_path: Path) -> Path:
@@ -67,22 +67,32 @@ def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: boo
     train, val = split_validation(df, np.arange(len(df)), seed=config.seed)
     features = extract_features(df["path"].tolist(), progress=progress)
     trained, normalizer, _ = train_split(config, df, features, train, val, fold=-1, seed=config.seed, progress=progress, description="final model")
+    return save_model(trained.model, normalizer, config, out, extra={"best_epoch": trained.best_epoch, "validation": trained.best_val})
+
+
+def save_model(model, normalizer: Normalizer, config: ExperimentConfig, out: str | os.PathLike, *, params: FeatureParams = PARAMS, extra: dict | None = None) -> Path:
+    """Write a trained model to ``out`` (``.keras``, atomically) and the metadata :meth:`Predictor.load` reads beside it.
+
+    ``extra`` adds keys to the metadata (e.g. the best epoch); the provenance is always written.
+    """
+    out = Path(out)
+    if out.suffix != ".keras":
+        raise ParameterError(f"{out}: the model file name must end in .keras")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:  # Keras writes the file itself: stage it
         staged = Path(tmp) / out.name
-        trained.model.save(staged)
+        model.save(staged)
         os.replace(staged, out)
     write_json(
         _meta_path(out),
         {
             "classes": list(EMOTIONS),
-            "features": dataclasses.asdict(PARAMS),
+            "features": dataclasses.asdict(params),
             "segment_frames": config.settings().segment_frames,
             "segment_hop": config.settings().segment_hop,
             "normalizer": normalizer.to_dict(),
             "config": config.to_dict(),
-            "best_epoch": trained.best_epoch,
-            "validation": trained.best_val,
+            **(extra or {}),
             "provenance": provenance(profile=config.profile),
         },
     )

@@ -7,7 +7,11 @@ the accepted ones. Everything lives under ``<cache>/gan/<kind>/<key>/``, where t
 GAN settings, the seed and the SHA-256 of every source file, so a GAN is never reused for another
 fold's training set:
 
-* ``checkpoint.npz``: the training state (:meth:`~adcrnn_lib.augment.gan.WGANGP.save`);
+* ``checkpoint.npz``: the training state (:meth:`~adcrnn_lib.augment.gan.WGANGP.save`) at its
+  last step;
+* ``checkpoint-step<k>.npz``: a kept copy of the state at step ``k`` (``keep=True``: the rungs of
+  the GAN budget ladder), so that a GAN trained further than a profile asks is read back at the
+  profile's step, never used at another one;
 * ``sources.json``: the source utterances and settings, for the reader;
 * ``clips-<step>-<seed>-<n>.npz``: ``n`` accepted clips of the checkpoint at ``step``, with the
   rejection counts.
@@ -28,7 +32,7 @@ from ..exceptions import TrainingError
 from ..storage import atomic_write, sha256_file, write_json
 from .gan import WGANGP, GanSettings, spectrogram_sampler, wave_sampler
 
-__all__ = ["CLIP_PEAK", "CLIPPED_SHARE", "SILENT_PEAK", "MAX_DRAWS_PER_CLIP", "EmotionGan", "screen_clip", "gan_key", "emotion_gan", "generate_clips"]
+__all__ = ["CLIP_PEAK", "CLIPPED_SHARE", "SILENT_PEAK", "MAX_DRAWS_PER_CLIP", "EmotionGan", "screen_clip", "gan_key", "emotion_gan", "snapshot_path", "checkpoint_step", "generate_clips"]
 
 #: A sample at or above this magnitude counts as clipped (tanh saturation).
 CLIP_PEAK = 0.999
@@ -96,8 +100,12 @@ def emotion_gan(
     cache_dir: str | os.PathLike,
     progress: bool = False,
     desc: str | None = None,
+    keep: bool = False,
 ) -> EmotionGan:
     """Train, resume or load the GAN of ``settings.kind`` on these training utterances only.
+
+    The GAN is returned at exactly ``settings.steps`` generator steps: from the kept copy of that
+    step when there is one, else from ``checkpoint.npz`` trained on to that step.
 
     Parameters
     ----------
@@ -109,6 +117,13 @@ def emotion_gan(
         Root of the cache (the GAN goes to ``cache_dir/gan/<kind>/<key>``).
     progress : bool
         A tqdm bar over steps.
+    keep : bool
+        Also keep a copy of the state at this step (``checkpoint-step<steps>.npz``).
+
+    Raises
+    ------
+    TrainingError
+        When ``checkpoint.npz`` is past ``settings.steps`` and no copy of that step was kept.
 
     Returns
     -------
@@ -131,8 +146,34 @@ def emotion_gan(
     if not (folder / "sources.json").exists():
         write_json(folder / "sources.json", {"utterances": list(utterances), "settings": settings.to_dict(), "seed": seed})
     gan = WGANGP(settings, seed=seed)
-    gan.train(sampler, checkpoint=folder / "checkpoint.npz", progress=progress, desc=desc)
+    kept = snapshot_path(folder, settings.steps)
+    if kept.exists():
+        gan.load(kept)
+    else:
+        checkpoint = folder / "checkpoint.npz"
+        if checkpoint.exists() and checkpoint_step(checkpoint) > settings.steps:
+            raise TrainingError(
+                f"{checkpoint}: trained to step {checkpoint_step(checkpoint)}, past the {settings.steps} steps asked, and no copy of step "
+                f"{settings.steps} was kept ({kept.name}); ask for a kept step or delete the folder to train again"
+            )
+        gan.train(sampler, checkpoint=checkpoint, progress=progress, desc=desc)
+        if keep:
+            gan.save(kept)
     return EmotionGan(gan, folder, key, tuple(utterances), codec)
+
+
+def snapshot_path(folder: str | os.PathLike, step: int) -> Path:
+    """Where :func:`emotion_gan` keeps the copy of a GAN's state at ``step``."""
+    return Path(folder) / f"checkpoint-step{step}.npz"
+
+
+def checkpoint_step(path: str | os.PathLike) -> int:
+    """The generator step a checkpoint holds, read from its metadata alone."""
+    try:
+        with np.load(path) as data:
+            return int(json.loads(bytes(data["meta"]).decode())["step"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise TrainingError(f"{path}: unreadable GAN checkpoint ({exc}); delete it to train from scratch") from exc
 
 
 def generate_clips(model: EmotionGan, n: int, *, seed: int = 0) -> tuple[list[np.ndarray], dict[str, int]]:

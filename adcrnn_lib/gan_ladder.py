@@ -1,0 +1,318 @@
+"""The GAN budget ladder: how well one fold's GANs have learned after 20, 100, 300, ... generator steps.
+
+For each GAN kind and augmented emotion of one training fold, the GAN that fold's runs train (the
+same settings, seed and source utterances, so the same cache folder) is trained up a geometric
+ladder of generator steps, resuming from the rung below; at every rung its clips are judged:
+
+* **two judges**, both trained on the fold's *real* training utterances only: the fold's ADCRNN
+  (trained as :func:`~adcrnn_lib.quality.fold_quality_report` trains it; every clip is one 1.024 s
+  segment) and the ComParE + logistic-regression baseline (openSMILE functionals of each clip, ``C``
+  chosen by inner cross-validation as :func:`~adcrnn_lib.baselines.fit_fold` does). Each gives the
+  *intended share* (clips assigned to the GAN's emotion) and the inception-style *spread*
+  (:func:`~adcrnn_lib.quality.classifier_scores`). A GAN cannot score by fooling one network alone;
+* **the ceiling**: the same scores of the fold's real *test* utterances of that emotion, each cut
+  to the GANs' 1.024 s (its middle), which a perfect generator could reach with these judges;
+* **memorization** (:func:`~adcrnn_lib.quality.memorization`) and the screening counts.
+
+Records live under ``<results>/gan-ladder/<profile>/fold<k>-seed<s>/``: ``ceiling.json`` and one
+``<kind>-<emotion>.json`` per GAN, a list of rungs, written atomically as each rung is judged, so
+two processes can climb different GANs at once and a killed climb resumes at the next rung. The
+state of each rung is kept in the cache (``checkpoint-step<k>.npz``,
+:func:`~adcrnn_lib.augment.gan_clips.emotion_gan`), so the profile's own GAN at its own step is read
+back whatever rung the ladder reached.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ParameterError
+
+__all__ = [
+    "RUNGS",
+    "CLIPS_PER_RUNG",
+    "PLAYED_EMOTION",
+    "ladder_dir",
+    "gan_record_path",
+    "Judges",
+    "middle_slice",
+    "real_ceiling",
+    "climb",
+    "run_ladder",
+    "load_ladder",
+]
+
+#: Generator steps of the ladder's rungs (geometric; the ``cpu`` profile's 20 first).
+RUNGS: tuple[int, ...] = (20, 100, 300, 1_000, 3_000)
+#: Clips judged per GAN and rung.
+CLIPS_PER_RUNG = 40
+#: The emotion one clip of which is kept at every rung, for the page's audio players.
+PLAYED_EMOTION = "happiness"
+
+
+def ladder_dir(profile: str, *, fold: int = 0, seed: int = 0, results_dir=None) -> Path:
+    """The folder of one fold's ladder records."""
+    from .cv import results_root
+
+    return results_root(results_dir) / "gan-ladder" / profile / f"fold{fold}-seed{seed}"
+
+
+def gan_record_path(folder: str | os.PathLike, kind: str, emotion: str) -> Path:
+    """The record of one GAN's rungs."""
+    return Path(folder) / f"{kind}-{emotion}.json"
+
+
+def middle_slice(y: np.ndarray, n: int) -> np.ndarray:
+    """The middle ``n`` samples of ``y`` (zero-padded at the end when shorter)."""
+    y = np.asarray(y, np.float32)
+    if len(y) <= n:
+        return np.pad(y, (0, n - len(y)))
+    start = (len(y) - n) // 2
+    return y[start : start + n]
+
+
+@dataclasses.dataclass
+class Judges:
+    """The fold's two real-speech classifiers, each mapping clips to class probabilities ``(n, 7)``.
+
+    Attributes
+    ----------
+    adcrnn : callable
+        Audio -> probabilities (7,) (a :class:`~adcrnn_lib.predict.Predictor`'s ``predict_audio``).
+    compare : callable or None
+        ComParE functionals ``(n, d)`` -> probabilities ``(n, 7)``; None leaves the second judge out.
+    """
+
+    adcrnn: object
+    compare: object | None = None
+
+    def judge(self, clips: list[np.ndarray], intended: str) -> dict[str, float]:
+        """Both judges' intended share and spread of ``clips`` (keys ``adcrnn_*``, ``compare_*``)."""
+        from .quality import classifier_scores
+
+        out = {f"adcrnn_{k}": v for k, v in classifier_scores(np.stack([self.adcrnn(y) for y in clips]), intended).items()}
+        if self.compare is not None:
+            out.update({f"compare_{k}": v for k, v in classifier_scores(self.compare(compare_functionals(clips)), intended).items()})
+        return out
+
+    @classmethod
+    def for_fold(cls, df: pd.DataFrame, fold, *, profile: str, seed: int = 0, folder: str | os.PathLike, compare: bool = True, progress: bool = False) -> Judges:
+        """Train (or read back from ``folder``) the fold's ADCRNN, and fit its ComParE judge."""
+        return cls(_adcrnn_judge(df, fold, profile=profile, seed=seed, folder=Path(folder), progress=progress), _compare_judge(df, fold, seed=seed, progress=progress) if compare else None)
+
+
+def _adcrnn_judge(df: pd.DataFrame, fold, *, profile: str, seed: int, folder: Path, progress: bool):
+    """The fold's no-augmentation ADCRNN (as the GAN quality report trains it), saved as ``judge.keras``."""
+    from .config import ExperimentConfig
+    from .features import PARAMS, extract_features
+    from .predict import Predictor, save_model
+    from .train import train_split
+
+    path = folder / "judge.keras"
+    if path.is_file():
+        return Predictor.load(path).predict_audio
+    config = ExperimentConfig(profile=profile, augmentation="none", seed=seed)
+    feats = extract_features(df["path"].tolist(), progress=progress)
+    trained, normalizer, _ = train_split(config, df, feats, fold.train, fold.val, fold=fold.k, seed=seed + fold.k, progress=progress, description="judge")
+    save_model(trained.model, normalizer, config, path, params=PARAMS, extra={"fold": fold.k, "best_epoch": trained.best_epoch})
+    return Predictor.from_training(trained.model, normalizer, config).predict_audio
+
+
+def compare_functionals(clips: list[np.ndarray]) -> np.ndarray:
+    """openSMILE ComParE functionals of in-memory clips (16 kHz), via temporary wav files."""
+    import soundfile as sf
+
+    from .baselines import opensmile_features
+    from .data import SAMPLE_RATE
+
+    with tempfile.TemporaryDirectory(prefix="adcrnn-ladder-") as tmp:
+        paths = []
+        for i, y in enumerate(clips):
+            path = Path(tmp) / f"clip{i}.wav"
+            sf.write(path, np.asarray(y, np.float32), SAMPLE_RATE, subtype="FLOAT")
+            paths.append(path)
+        return opensmile_features(paths, feature_set="compare", cache=False, progress=False, workers=1)
+
+
+def _compare_judge(df: pd.DataFrame, fold, *, seed: int, progress: bool):
+    """ComParE + logistic regression fitted on the fold's training rows, as the baseline's fold is."""
+    from .baselines import fit_fold, opensmile_features
+    from .data import take_groups
+
+    X = opensmile_features(df["path"].tolist(), feature_set="compare", progress=progress)
+    y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
+    search = fit_fold(X, y, take_groups(df), np.concatenate([fold.train, fold.val]), classifier="logreg", protocol="paper", seed=seed)
+    model = search.best_estimator_
+    classes = list(model.classes_)
+
+    def predict(features: np.ndarray) -> np.ndarray:
+        probs = np.zeros((len(features), len(df["emotion"].cat.categories)))
+        probs[:, classes] = model.predict_proba(features)
+        return probs
+
+    return predict
+
+
+def real_ceiling(df: pd.DataFrame, fold, judges: Judges, emotions) -> dict[str, dict]:
+    """Per emotion: both judges' scores of the fold's real test utterances cut to 1.024 s (their middle)."""
+    from .augment.wavegan import SLICE_SAMPLES
+    from .data import load_audio
+
+    test = df.iloc[fold.test]
+    out = {}
+    for emotion in emotions:
+        rows = test[test["emotion"].astype(str) == emotion]
+        clips = [middle_slice(load_audio(p), SLICE_SAMPLES) for p in rows["path"]]
+        out[emotion] = {"clips": len(clips), **judges.judge(clips, emotion)} if clips else {"clips": 0}
+    return out
+
+
+def _encode_clip(y: np.ndarray) -> str:
+    """A clip as base64 16-bit PCM (for a page's audio player)."""
+    return base64.b64encode((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes()).decode()
+
+
+def climb(
+    kind: str,
+    emotion: str,
+    rows: pd.DataFrame,
+    judges: Judges,
+    *,
+    fold_seed: int,
+    profile: str,
+    rungs=RUNGS,
+    record: str | os.PathLike,
+    n_clips: int = CLIPS_PER_RUNG,
+    cache_dir=None,
+    progress: bool = False,
+) -> list[dict]:
+    """Train one emotion's GAN up ``rungs`` and judge it at each; return (and keep) the record.
+
+    Rungs already in ``record`` are skipped; the GAN resumes from its checkpoint, so a ladder costs
+    its top rung. Each row: ``steps``, ``train_s`` (the seconds this climb spent reaching the rung
+    from the rung below), ``seconds_per_step``, the judges' scores, memorization, screening counts,
+    the GAN's cache key and the machine (provenance).
+    """
+    from .augment.balance import gan_seed
+    from .augment.gan import GanSettings
+    from .augment.gan_clips import emotion_gan, generate_clips
+    from .data import load_audio
+    from .features import resolve_cache_dir
+    from .provenance import provenance
+    from .quality import memorization
+    from .storage import write_json
+
+    record = Path(record)
+    done = json.loads(record.read_text()) if record.is_file() else []
+    have = {row["steps"] for row in done}
+    seed = gan_seed(fold_seed, emotion)
+    paths = rows["path"].astype(str).tolist()
+    real = [load_audio(p) for p in paths]
+    base = GanSettings.from_profile(kind, profile)
+    cache = resolve_cache_dir(True if cache_dir is None else cache_dir)
+    if cache is None:
+        raise ParameterError("the GAN ladder keeps every rung's GAN state in the cache: set ADCRNN_CACHE_DIR or pass cache_dir")
+    for steps in sorted(rungs):
+        if steps in have:
+            continue
+        settings = dataclasses.replace(base, steps=steps, checkpoint_every=max(1, min(base.checkpoint_every * 10, steps)))
+        below = max((row["steps"] for row in done if row["steps"] < steps), default=0)
+        t0 = time.perf_counter()
+        model = emotion_gan(settings, rows["utterance"].astype(str).tolist(), paths, seed=seed, cache_dir=cache, progress=progress, desc=f"{kind} {emotion} to {steps}", keep=True)
+        train_s = time.perf_counter() - t0
+        clips, counts = generate_clips(model, n_clips, seed=seed)
+        row = {
+            "steps": steps,
+            "from_steps": below,
+            "train_s": train_s,
+            "seconds_per_step": train_s / max(1, steps - below),
+            "clips": len(clips),
+            "counts": counts,
+            **judges.judge(clips, emotion),
+            **{f"memorization_{k}": v for k, v in memorization(clips, real).items()},
+            "gan_key": model.key,
+            "settings": settings.to_dict(),
+            "provenance": provenance(profile=profile),
+        }
+        if emotion == PLAYED_EMOTION:
+            row["example_clip"] = _encode_clip(clips[0])
+        done = sorted([*done, row], key=lambda r: r["steps"])
+        write_json(record, done)
+    return done
+
+
+def run_ladder(
+    profile: str = "cpu",
+    data_dir=None,
+    *,
+    kinds=("specgan", "wavegan"),
+    emotions=None,
+    rungs=RUNGS,
+    fold: int = 0,
+    seed: int = 0,
+    results_dir=None,
+    compare: bool = True,
+    verify: bool = True,
+    progress: bool = True,
+) -> Path:
+    """Climb the ladder for ``kinds`` x ``emotions`` of fold ``fold`` (the grid's paper-protocol folds); returns the folder.
+
+    Every GAN reaches a rung before any climbs to the next. ``emotions`` defaults to every emotion the fold's GANs augment. The judges and the ceiling are
+    made once per folder (``judge.keras``, ``ceiling.json``) and read back after.
+    """
+    from .augment import fold_seed as generation_seed
+    from .augment.balance import emotion_sources
+    from .augment.gan import GAN_KINDS
+    from .data import load_emodb, make_folds
+    from .profiles import get_profile
+    from .storage import write_json
+
+    for kind in kinds:
+        if kind not in GAN_KINDS:
+            raise ParameterError(f"GAN kind={kind!r}; allowed: {', '.join(GAN_KINDS)}")
+    df = load_emodb(data_dir, verify=verify)
+    folds = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)
+    the_fold = folds[fold]
+    train = df.iloc[the_fold.train]
+    sources = emotion_sources(train)
+    wanted = list(sources) if emotions is None else list(emotions)
+    unknown = [e for e in wanted if e not in sources]
+    if unknown:
+        raise ParameterError(f"emotions {unknown}: fold {fold}'s GANs augment only {', '.join(sources)}")
+    folder = ladder_dir(profile, fold=fold, seed=seed, results_dir=results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    judges = Judges.for_fold(df, the_fold, profile=profile, seed=seed, folder=folder, compare=compare, progress=progress)
+    ceiling_path = folder / "ceiling.json"
+    if not ceiling_path.is_file():
+        write_json(ceiling_path, real_ceiling(df, the_fold, judges, list(sources)))
+    for top in sorted(rungs):  # rung by rung over every GAN, so an interrupted ladder leaves an even curve
+        for kind in kinds:
+            for emotion in wanted:
+                climb(kind, emotion, sources[emotion][0], judges, fold_seed=generation_seed(seed, fold), profile=profile,
+                      rungs=[r for r in rungs if r <= top], record=gan_record_path(folder, kind, emotion), progress=progress)
+    return folder
+
+
+def load_ladder(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """Every judged rung of a ladder folder as one table (columns ``kind``, ``emotion``, ``steps``, ...), and its ceiling."""
+    folder = Path(folder)
+    from .augment.gan import GAN_KINDS
+
+    rows = []
+    for path in sorted(p for kind in GAN_KINDS for p in folder.glob(f"{kind}-*.json")):
+        kind, emotion = path.stem.split("-", 1)
+        for row in json.loads(path.read_text()):
+            flat = {k: v for k, v in row.items() if k not in ("counts", "settings", "provenance", "example_clip")}
+            rows.append({"kind": kind, "emotion": emotion, **flat, "kept": row["counts"]["accepted"], "drawn": row["counts"]["drawn"]})
+    ceiling_path = folder / "ceiling.json"
+    ceiling = json.loads(ceiling_path.read_text()) if ceiling_path.is_file() else {}
+    return pd.DataFrame(rows), ceiling

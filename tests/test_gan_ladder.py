@@ -1,0 +1,115 @@
+"""The GAN budget ladder: kept rungs, resuming from the rung below, and judges that know real speech."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adcrnn_lib import data
+from adcrnn_lib.augment.gan import GanSettings
+from adcrnn_lib.augment.gan_clips import emotion_gan, snapshot_path
+from adcrnn_lib.exceptions import TrainingError
+from adcrnn_lib.quality import classifier_scores
+from adcrnn_lib.gan_ladder import Judges, _compare_judge, climb, compare_functionals, gan_record_path, load_ladder, middle_slice, real_ceiling
+
+from .conftest import tone, write_wav
+
+TINY = dict(size=2, batch_size=4, critic_steps=1, checkpoint_every=1)
+
+
+def _weights(model) -> list[np.ndarray]:
+    return [np.asarray(v) for v in model.gan.generator.get_weights()]
+
+
+def test_a_kept_step_is_read_back_exactly_and_a_checkpoint_past_the_asked_steps_is_refused(tmp_path):
+    paths = [str(write_wav(tmp_path / f"w{i}.wav", tone(150 + 10 * i, 1.2, seed=i))) for i in range(2)]
+    ids = ["u0", "u1"]
+    at1 = emotion_gan(GanSettings("wavegan", steps=1, **TINY), ids, paths, seed=0, cache_dir=tmp_path / "c", keep=True)
+    first = _weights(at1)
+    at3 = emotion_gan(GanSettings("wavegan", steps=3, **TINY), ids, paths, seed=0, cache_dir=tmp_path / "c", keep=True)
+    assert at3.folder == at1.folder and at3.gan.step == 3 and snapshot_path(at1.folder, 1).exists()
+    again = emotion_gan(GanSettings("wavegan", steps=1, **TINY), ids, paths, seed=0, cache_dir=tmp_path / "c")
+    assert again.gan.step == 1  # the kept rung, not the checkpoint's step 3
+    for a, b in zip(first, _weights(again)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TrainingError, match="past the 2 steps asked"):
+        emotion_gan(GanSettings("wavegan", steps=2, **TINY), ids, paths, seed=0, cache_dir=tmp_path / "c")
+
+
+class _CountingJudge:
+    """Probabilities from a clip's loudness (a stand-in judge) and how many clips it has seen."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        self.seen += 1
+        probs = np.full(len(data.EMOTIONS), 0.1)
+        probs[int(np.abs(y).mean() * 1e4) % len(data.EMOTIONS)] = 1.0
+        return probs / probs.sum()
+
+
+def test_the_ladder_trains_each_rung_from_the_rung_below_and_resumes_at_the_next(tmp_path, monkeypatch):
+    monkeypatch.setattr("adcrnn_lib.augment.gan.GanSettings.from_profile", classmethod(lambda cls, kind, profile: cls(kind, steps=1, **TINY)))
+    paths = [str(write_wav(tmp_path / f"w{i}.wav", tone(150 + 10 * i, 1.2, seed=i))) for i in range(2)]
+    rows = pd.DataFrame({"utterance": ["u0", "u1"], "path": paths})
+    judge = _CountingJudge()
+    record = gan_record_path(tmp_path / "ladder", "wavegan", "fear")
+    kwargs = dict(fold_seed=1, profile="smoke", record=record, n_clips=4, cache_dir=tmp_path / "c")
+    first = climb("wavegan", "fear", rows, Judges(judge), rungs=(1, 2), **kwargs)
+    assert [(r["steps"], r["from_steps"]) for r in first] == [(1, 0), (2, 1)] and judge.seen == 8
+    trained = []
+    original = emotion_gan
+
+    def counting(settings, *args, **kw):
+        model = original(settings, *args, **kw)
+        trained.append((settings.steps, len(model.gan.history["step"])))
+        return model
+
+    monkeypatch.setattr("adcrnn_lib.augment.gan_clips.emotion_gan", counting)
+    second = climb("wavegan", "fear", rows, Judges(judge), rungs=(1, 2, 4), **kwargs)
+    assert trained == [(4, 4)]  # only the new rung, resumed at step 2: one history of four steps
+    assert second[:2] == first and (second[2]["steps"], second[2]["from_steps"]) == (4, 2) and judge.seen == 12
+    assert json.loads(record.read_text()) == second
+    table, _ = load_ladder(tmp_path / "ladder")
+    assert table["steps"].tolist() == [1, 2, 4] and set(table["adcrnn_intended_share"]) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+
+
+def test_middle_slice_takes_the_middle_and_pads_the_short():
+    np.testing.assert_array_equal(middle_slice(np.arange(10), 4), [3, 4, 5, 6])
+    np.testing.assert_array_equal(middle_slice(np.arange(3), 5), [0, 1, 2, 0, 0])
+
+
+def test_the_compare_judge_recognizes_real_speech_and_a_constant_clip_scores_at_the_floor(small_corpus):
+    pytest.importorskip("opensmile")
+    df = data.load_emodb(small_corpus, verify=False)
+    fold = data.make_folds(df, protocol="paper", n_splits=2, seed=0)[0]
+    judge = _compare_judge(df, fold, seed=0, progress=False)
+    test = df.iloc[fold.test]
+    clips = [data.load_audio(p) for p in test["path"]] + [np.full(16384, 0.05, np.float32)] * 5  # one openSMILE pass for all
+    probs = judge(compare_functionals(clips))
+    emotions = test["emotion"].astype(str).to_numpy()
+    for emotion in data.EMOTIONS:  # every synthetic emotion is its own pitch: its test utterances are recognized far above chance (1 in 7)
+        assert classifier_scores(probs[: len(test)][emotions == emotion], emotion)["intended_share"] >= 0.5, emotion
+    constant = [classifier_scores(probs[len(test) :], emotion) for emotion in data.EMOTIONS]
+    assert all(s["inception_score"] == pytest.approx(1.0) for s in constant)  # one class distribution for every clip: the floor
+    assert sum(s["intended_share"] for s in constant) == pytest.approx(1.0)  # one emotion for all of them, whatever it is
+
+
+def test_the_ceiling_judges_the_middle_second_of_each_test_utterance_of_the_emotion(small_corpus):
+    df = data.load_emodb(small_corpus, verify=False)
+    fold = data.make_folds(df, protocol="paper", n_splits=2, seed=0)[0]
+    lengths = []
+    judge = _CountingJudge()
+
+    def seen(y):
+        lengths.append(len(y))
+        return judge(y)
+
+    ceiling = real_ceiling(df, fold, Judges(seen), ["fear", "sadness"])
+    test = df.iloc[fold.test]["emotion"].astype(str)
+    assert {e: got["clips"] for e, got in ceiling.items()} == {"fear": int((test == "fear").sum()), "sadness": int((test == "sadness").sum())}
+    assert set(lengths) == {16384} and len(lengths) == sum(got["clips"] for got in ceiling.values())
