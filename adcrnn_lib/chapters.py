@@ -34,6 +34,8 @@ __all__ = [
     "balance_counts",
     "gan_settings_table",
     "gan_quality_tables",
+    "PAPER_GAN_STEPS",
+    "gan_ladder",
     "baseline_chapter",
     "table_v",
     "hda_page",
@@ -276,6 +278,115 @@ def gan_learning_fact(profile: str, *, seed: int) -> str:
     from .quality import gan_learning, gan_learning_sentence
 
     return gan_learning_sentence(gan_learning(profile, seed=seed), profile=profile)
+
+
+#: The paper's generator steps per GAN (section III-A): WaveGAN 90,000, SpecGAN 35,000.
+PAPER_GAN_STEPS = {"wavegan": 90_000, "specgan": 35_000}
+
+
+def _bench_gan_paper_hours(bench: str | os.PathLike | None = None) -> dict[str, float]:
+    """Kind -> hours of one GAN at the paper's size and steps on this project's machine, from ``benchmarks/results/bench_gan.json``."""
+    import json
+    from pathlib import Path
+
+    path = Path(bench) if bench is not None else Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "bench_gan.json"
+    if not path.is_file():
+        return {}
+    rows = json.loads(path.read_text()).get("updates", [])
+    return {r["kind"]: r["projected_training_s"] / 3600 for r in rows if r.get("profile") == "paper"}
+
+
+def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) -> Findings:
+    """The GAN budget ladder of fold ``fold`` (:mod:`~adcrnn_lib.gan_ladder`), from this build's results or the reference.
+
+    ``table``: one row per GAN kind and rung every emotion has reached (medians over the emotions),
+    then one row of the real test clips (the ceiling). ``facts``: ``ladder_source``;
+    ``ladder_sentence`` (the finding in one sentence: the highest rung, both judges' median shares
+    against the ceiling, the chosen rung or that none meets the goal); ``ladder_ceiling_adcrnn``,
+    ``ladder_ceiling_compare`` (%); ``ladder_goal`` (the rule); per kind ``ladder_top_<kind>``,
+    ``ladder_adcrnn_<kind>``, ``ladder_compare_<kind>`` (%, at the top rung), ``ladder_step_s_<kind>``
+    (median seconds a step), ``ladder_choice_<kind>`` (the chosen rung or "no rung up to N steps") and
+    ``ladder_paper_hours_<kind>`` (one GAN of the paper's size and steps on this machine, from
+    ``bench_gan``; "not measured" without it). Every fact is "(not run)" without a ladder.
+    ``extra``: ``table`` (every judged rung), ``summary``, ``ceiling``, ``medians``, ``clips`` (kind
+    -> [(steps, 16-bit PCM bytes)] of the played emotion's kept clip per rung).
+    """
+    import base64
+    import json
+
+    import numpy as np
+
+    from .gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, PLAYED_EMOTION, ceiling_medians, chosen_rung, find_ladder, gan_record_path, ladder_summary, load_ladder
+    from .quality import GAN_NAMES
+
+    kinds = ("wavegan", "specgan")
+    goal = (
+        f"the cheapest rung whose median intended share is at least {CEILING_FRACTION:.0%} of the real clips' under both judges, "
+        f"with at most {NEAR_COPY_MAX:.0%} near-copies"
+    )
+    facts: dict[str, object] = {"ladder_goal": goal}
+    folder, where = find_ladder(profile, fold=fold, seed=seed, results_dir=results_dir)
+    keys = ["ladder_source", "ladder_sentence", "ladder_ceiling_adcrnn", "ladder_ceiling_compare"]
+    keys += [f"ladder_{what}_{kind}" for kind in kinds for what in ("top", "adcrnn", "compare", "step_s", "choice")]
+    facts.update(dict.fromkeys(keys, "(not run)"))
+    hours = _bench_gan_paper_hours()
+    for kind in kinds:
+        facts[f"ladder_paper_hours_{kind}"] = f"{hours[kind]:,.0f}" if kind in hours else "not measured"
+    if folder is None:
+        facts["ladder_source"] = "neither this build's results nor the reference (none is here yet)"
+        facts["ladder_sentence"] = f"No GAN budget ladder of the {profile} profile is here yet (adcrnn gan-ladder makes one)."
+        return Findings({}, pd.DataFrame(), facts, {"table": pd.DataFrame(), "summary": pd.DataFrame(), "ceiling": {}, "medians": {}, "clips": {}})
+    table, ceiling = load_ladder(folder)
+    summary = ladder_summary(table)
+    medians = ceiling_medians(ceiling, sorted(table["emotion"].unique()))
+    facts["ladder_source"] = where
+    for judge in ("adcrnn", "compare"):
+        if judge in medians:
+            facts[f"ladder_ceiling_{judge}"] = f"{100 * medians[judge]:.0f}"
+    parts = []
+    for kind in kinds:
+        if summary.empty or kind not in summary.index.get_level_values("kind"):
+            continue
+        of_kind = summary.loc[kind]
+        top = int(of_kind.index.max())
+        row = of_kind.loc[top]
+        facts[f"ladder_top_{kind}"] = f"{top:,}"
+        facts[f"ladder_adcrnn_{kind}"] = f"{100 * row['adcrnn_share']:.0f}"
+        if "compare_share" in row:
+            facts[f"ladder_compare_{kind}"] = f"{100 * row['compare_share']:.0f}"
+        facts[f"ladder_step_s_{kind}"] = f"{of_kind['seconds_per_step'].median():.2f}"
+        choice = chosen_rung(summary, medians, kind)
+        facts[f"ladder_choice_{kind}"] = f"{choice:,} steps" if choice is not None else f"no rung up to {top:,} steps"
+        parts.append(
+            f"{GAN_NAMES[kind]} after {top:,} generator steps: {facts[f'ladder_adcrnn_{kind}']} % (ADCRNN judge) and "
+            f"{facts[f'ladder_compare_{kind}']} % (ComParE judge), goal met at {facts[f'ladder_choice_{kind}']}"
+        )
+    facts["ladder_sentence"] = (
+        f"On fold {fold}, the median share of a GAN's clips that the judges assign to the intended emotion is "
+        + "; ".join(parts)
+        + f"; the real test clips, cut to the GANs' 1.024 s, reach {facts['ladder_ceiling_adcrnn']} % and {facts['ladder_ceiling_compare']} % (chance: 14 %)."
+    )
+    page = []
+    for (kind, steps), row in summary.iterrows():
+        page.append({
+            "GAN": GAN_NAMES[kind], "generator steps": f"{steps:,}",
+            "ADCRNN judge (%)": f"{100 * row['adcrnn_share']:.0f}",
+            "ComParE judge (%)": f"{100 * row['compare_share']:.0f}" if "compare_share" in row and pd.notna(row["compare_share"]) else "-",
+            "ADCRNN spread": f"{row['adcrnn_spread']:.2f}",
+            "emotions above chance": f"{int(row['above_chance'])} of {int(row['emotions'])}",
+            "near-copies (%)": f"{100 * row['near_copies']:.0f}",
+            "s a step": f"{row['seconds_per_step']:.2f}",
+            "min a GAN": f"{row['minutes_per_gan']:.1f}",
+        })
+    page.append({"GAN": "real test clips (the ceiling)", "generator steps": "-",
+                 "ADCRNN judge (%)": facts["ladder_ceiling_adcrnn"], "ComParE judge (%)": facts["ladder_ceiling_compare"]})
+    clips = {}
+    for kind in kinds:
+        path = gan_record_path(folder, kind, PLAYED_EMOTION)
+        if path.is_file():
+            clips[kind] = [(r["steps"], np.frombuffer(base64.b64decode(r["example_clip"]), "<i2").astype(np.float32) / 32767) for r in json.loads(path.read_text()) if "example_clip" in r]
+    table_page = pd.DataFrame(page).fillna("").set_index("GAN")
+    return Findings({}, table_page, facts, {"table": table, "summary": summary, "ceiling": ceiling, "medians": medians, "clips": clips})
 
 
 def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:

@@ -49,6 +49,13 @@ __all__ = [
     "climb",
     "run_ladder",
     "load_ladder",
+    "CEILING_FRACTION",
+    "NEAR_COPY_MAX",
+    "JUDGE_NAMES",
+    "find_ladder",
+    "ceiling_medians",
+    "ladder_summary",
+    "chosen_rung",
 ]
 
 #: Generator steps of the ladder's rungs (geometric; the ``cpu`` profile's 20 first).
@@ -316,3 +323,78 @@ def load_ladder(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     ceiling_path = folder / "ceiling.json"
     ceiling = json.loads(ceiling_path.read_text()) if ceiling_path.is_file() else {}
     return pd.DataFrame(rows), ceiling
+
+
+#: The goal a rung must meet to be chosen as a profile's GAN budget: a median intended share of at
+#: least this fraction of the real clips' median (the ceiling), under both judges ...
+CEILING_FRACTION = 0.5
+#: ... with the median share of near-copies (generated clips closer to a training clip than 95 % of
+#: training clips are to each other) at most this.
+NEAR_COPY_MAX = 0.05
+#: The judges as the pages name them.
+JUDGE_NAMES = {"adcrnn": "ADCRNN", "compare": "ComParE + logistic regression"}
+
+
+def find_ladder(profile: str, *, fold: int = 0, seed: int = 0, results_dir=None) -> tuple[Path | None, str | None]:
+    """The ladder folder of this build's results, else the committed reference's; and which (``"this build"``, ``"reference"``)."""
+    from .grid import reference_root
+
+    for where, root in (("this build", results_dir), ("reference", reference_root())):
+        folder = ladder_dir(profile, fold=fold, seed=seed, results_dir=root)
+        if any(folder.glob("*-*.json")):
+            return folder, where
+    return None, None
+
+
+def ceiling_medians(ceiling: dict, emotions) -> dict[str, float]:
+    """Judge -> the median over ``emotions`` of the real clips' intended share (the ceiling)."""
+    out = {}
+    for judge in JUDGE_NAMES:
+        values = [ceiling[e][f"{judge}_intended_share"] for e in emotions if f"{judge}_intended_share" in ceiling.get(e, {})]
+        if values:
+            out[judge] = float(np.median(values))
+    return out
+
+
+def ladder_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per GAN kind and rung reached by every emotion of that kind: medians over the emotions.
+
+    Columns: ``emotions``; ``adcrnn_share``, ``compare_share`` (median intended share),
+    ``adcrnn_spread``, ``compare_spread`` (median inception-style spread), ``above_chance`` (emotions
+    whose ADCRNN share beats 1 in 7), ``near_copies`` (median share of near-copies),
+    ``seconds_per_step`` (median), ``minutes_per_gan`` (median cumulative training time to the rung).
+    """
+    from .quality import CHANCE
+
+    if table.empty:
+        return pd.DataFrame()
+    table = table.sort_values(["kind", "emotion", "steps"]).copy()
+    table["cumulative_s"] = table.groupby(["kind", "emotion"])["train_s"].cumsum()
+    rows = []
+    for kind, of_kind in table.groupby("kind", sort=False):
+        n = of_kind["emotion"].nunique()
+        for steps, at in of_kind.groupby("steps"):
+            if at["emotion"].nunique() < n:
+                continue  # a rung not every emotion has reached yet
+            row = {"kind": kind, "steps": int(steps), "emotions": n}
+            for judge in JUDGE_NAMES:
+                if f"{judge}_intended_share" in at:
+                    row[f"{judge}_share"] = float(at[f"{judge}_intended_share"].median())
+                    row[f"{judge}_spread"] = float(at[f"{judge}_inception_score"].median())
+            row["above_chance"] = int((at["adcrnn_intended_share"] > CHANCE).sum())
+            row["near_copies"] = float(at["memorization_share_closer_than_train_p5"].median())
+            row["seconds_per_step"] = float(at["seconds_per_step"].median())
+            row["minutes_per_gan"] = float(at["cumulative_s"].median() / 60)
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["kind", "steps"])
+
+
+def chosen_rung(summary: pd.DataFrame, medians: dict[str, float], kind: str) -> int | None:
+    """The cheapest rung of ``kind`` that meets the goal (:data:`CEILING_FRACTION` of the ceiling under both judges, :data:`NEAR_COPY_MAX`), or None."""
+    if summary.empty or kind not in summary.index.get_level_values("kind"):
+        return None
+    for steps, row in summary.loc[kind].sort_index().iterrows():
+        judged = [j for j in JUDGE_NAMES if f"{j}_share" in row and j in medians]
+        if len(judged) == len(JUDGE_NAMES) and all(row[f"{j}_share"] >= CEILING_FRACTION * medians[j] for j in judged) and row["near_copies"] <= NEAR_COPY_MAX:
+            return int(steps)
+    return None

@@ -283,3 +283,51 @@ def plot_summary(groups: dict, *, baseline, baseline_label: str, metric: str = "
     axes[-1, 0].set_xlabel("accuracy (%)")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small", frameon=False)
     return fig
+
+
+def plot_gan_ladder(table, medians: dict[str, float], *, chance: float = 1 / 7):
+    """Intended share against generator steps: one panel per judge (rows) and GAN kind (columns).
+
+    Thin lines are the emotions' GANs, the thick black line their median; the dotted line is chance
+    and the dashed line the real test clips' median share (the ceiling of that judge).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Every judged rung (:func:`~adcrnn_lib.gan_ladder.load_ladder`).
+    medians : dict
+        Judge -> the real clips' median intended share (:func:`~adcrnn_lib.gan_ladder.ceiling_medians`).
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from .gan_ladder import JUDGE_NAMES
+    from .quality import GAN_NAMES
+
+    judges = [j for j in JUDGE_NAMES if f"{j}_intended_share" in table]
+    kinds = [k for k in ("wavegan", "specgan") if k in set(table["kind"])]
+    fig, axes = plt.subplots(len(judges), len(kinds), figsize=(5.2 * len(kinds), 3.0 * len(judges)), constrained_layout=True, sharex=True, sharey=True, squeeze=False)
+    colours = dict(zip(sorted(table["emotion"].unique()), plt.get_cmap("tab10").colors))
+    for r, judge in enumerate(judges):
+        for c, kind in enumerate(kinds):
+            ax = axes[r, c]
+            of_kind = table[table["kind"] == kind]
+            for emotion, rows in of_kind.groupby("emotion"):
+                rows = rows.sort_values("steps")
+                ax.plot(rows["steps"], 100 * rows[f"{judge}_intended_share"], marker="o", ms=3, lw=1, alpha=0.7, color=colours[emotion], label=emotion)
+            complete = of_kind.groupby("steps")["emotion"].nunique() == of_kind["emotion"].nunique()  # rungs every emotion has reached
+            med = of_kind[of_kind["steps"].isin(complete[complete].index)].groupby("steps")[f"{judge}_intended_share"].median()
+            ax.plot(med.index, 100 * med.to_numpy(), color="black", lw=2.5, label="median")
+            ax.axhline(100 * chance, color="0.4", ls=":", lw=1, label="chance (1 in 7)")
+            if judge in medians:
+                ax.axhline(100 * medians[judge], color="tab:red", ls="--", lw=1, label="real clips (median)")
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set(ylim=(-3, 103), title=f"{GAN_NAMES.get(kind, kind)}, {JUDGE_NAMES[judge]} judge")
+            if c == 0:
+                ax.set_ylabel("intended share (%)")
+            if r == len(judges) - 1:
+                ax.set_xlabel("generator steps (log scale)")
+    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
