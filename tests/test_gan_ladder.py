@@ -113,3 +113,31 @@ def test_the_ceiling_judges_the_middle_second_of_each_test_utterance_of_the_emot
     test = df.iloc[fold.test]["emotion"].astype(str)
     assert {e: got["clips"] for e, got in ceiling.items()} == {"fear": int((test == "fear").sum()), "sadness": int((test == "sadness").sum())}
     assert set(lengths) == {16384} and len(lengths) == sum(got["clips"] for got in ceiling.values())
+
+
+def test_bfloat16_gans_train_resume_exactly_and_live_apart_while_float32_keys_stay_as_before(tmp_path):
+    import hashlib
+
+    from adcrnn_lib.augment.gan import WGANGP, wave_sampler
+    from adcrnn_lib.augment.gan_clips import gan_key
+    from adcrnn_lib.storage import sha256_file
+
+    paths = [str(write_wav(tmp_path / f"w{i}.wav", tone(150 + 10 * i, 1.2, seed=i))) for i in range(2)]
+    f32, bf16 = GanSettings("wavegan", steps=2, **TINY), GanSettings("wavegan", steps=2, precision="mixed_bfloat16", **TINY)
+    payload = {"kind": "wavegan", "size": 2, "batch_size": 4, "critic_steps": 1, "gp_weight": 10.0, "learning_rate": 1e-4, "beta_1": 0.5, "beta_2": 0.9}
+    payload.update(seed=0, sources=sorted(sha256_file(p) for p in paths))  # the key's payload before precision existed
+    assert gan_key(f32, paths, 0) == hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24] != gan_key(bf16, paths, 0)
+    sampler = wave_sampler([np.asarray(tone(150, 1.2), np.float32)])
+    whole = WGANGP(bf16, seed=0)
+    whole.train(sampler)
+    assert whole.generator.get_layer("tconv1").compute_dtype == "bfloat16" and whole.generator.output.dtype == "float32"
+    half = WGANGP(GanSettings("wavegan", steps=1, precision="mixed_bfloat16", **TINY), seed=0)
+    half.train(sampler, checkpoint=tmp_path / "half.npz")
+    resumed = WGANGP(bf16, seed=0)
+    resumed.train(sampler, checkpoint=tmp_path / "half.npz")
+    for a, b in zip(whole.generator.get_weights(), resumed.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    clips = whole.generate(3)
+    assert clips.dtype == np.float32 and np.all(np.isfinite(clips))
+    with pytest.raises(TrainingError, match="other GAN settings"):
+        WGANGP(GanSettings("wavegan", steps=2, **TINY), seed=0).load(tmp_path / "half.npz")

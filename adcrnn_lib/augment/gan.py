@@ -37,6 +37,7 @@ from ..storage import atomic_write
 
 __all__ = [
     "GAN_KINDS",
+    "GAN_PRECISIONS",
     "GanSettings",
     "gradient_penalty",
     "WGANGP",
@@ -47,6 +48,8 @@ __all__ = [
 
 #: The GANs this module trains.
 GAN_KINDS: tuple[str, ...] = ("wavegan", "specgan")
+#: The networks' computation: float32, or bfloat16 with float32 weights (Keras's mixed policy).
+GAN_PRECISIONS: tuple[str, ...] = ("float32", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,10 @@ class GanSettings:
         Weight of the gradient penalty (10).
     learning_rate, beta_1, beta_2 : float
         Adam, for both networks (1e-4, 0.5, 0.9).
+    precision : {"float32", "mixed_bfloat16"}
+        The networks' computation (weights, optimizer state and losses stay float32). bfloat16
+        uses the CPU's native instructions where it has them (AVX512-BF16, AMX) and is a training
+        detail the paper leaves open, measured in ``benchmarks/bench_gan.py``.
     """
 
     kind: str
@@ -81,10 +88,13 @@ class GanSettings:
     learning_rate: float = 1e-4
     beta_1: float = 0.5
     beta_2: float = 0.9
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.kind not in GAN_KINDS:
             raise ParameterError(f"GAN kind={self.kind!r}; allowed: {', '.join(GAN_KINDS)}")
+        if self.precision not in GAN_PRECISIONS:
+            raise ParameterError(f"GAN precision={self.precision!r}; allowed: {', '.join(GAN_PRECISIONS)}")
         for name in ("size", "batch_size", "steps", "critic_steps", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -100,18 +110,24 @@ class GanSettings:
         return cls(kind, size=p.gan_size, batch_size=p.gan_batch_size, steps=steps, critic_steps=p.gan_critic_steps, checkpoint_every=p.gan_checkpoint_every)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings as a dict; ``precision`` only when it is not float32, so that the keys and
+        checkpoints of GANs trained before the field existed stay valid."""
+        out = asdict(self)
+        if out["precision"] == "float32":
+            del out["precision"]
+        return out
 
 
 def build_gan(settings: GanSettings, *, seed: int = 0) -> tuple[keras.Model, keras.Model]:
     """The generator and critic of ``settings.kind`` at model size ``settings.size``."""
+    dtype = None if settings.precision == "float32" else settings.precision
     if settings.kind == "wavegan":
         from .wavegan import build_wavegan_discriminator, build_wavegan_generator
 
-        return build_wavegan_generator(settings.size), build_wavegan_discriminator(settings.size, seed=seed)
+        return build_wavegan_generator(settings.size, dtype=dtype), build_wavegan_discriminator(settings.size, seed=seed, dtype=dtype)
     from .specgan import build_specgan_discriminator, build_specgan_generator
 
-    return build_specgan_generator(settings.size), build_specgan_discriminator(settings.size)
+    return build_specgan_generator(settings.size, dtype=dtype), build_specgan_discriminator(settings.size, dtype=dtype)
 
 
 def _penalty_from_gradients(grads):

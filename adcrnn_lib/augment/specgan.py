@@ -102,32 +102,32 @@ def griffin_lim(magnitude: np.ndarray, *, n_iter: int = GRIFFIN_LIM_ITERATIONS) 
     return y.astype(np.float32)
 
 
-def build_specgan_generator(d: int = 64, *, channels: int = 1, name: str = "specgan_generator") -> keras.Model:
-    """Table III's generator: ``(batch, 100)`` -> ``(batch, 128, 128, channels)``."""
+def build_specgan_generator(d: int = 64, *, channels: int = 1, dtype: str | None = None, name: str = "specgan_generator") -> keras.Model:
+    """Table III's generator: ``(batch, 100)`` -> ``(batch, 128, 128, channels)``. ``dtype`` is the Keras dtype policy of every layer but the output (``None``: float32; ``"mixed_bfloat16"`` computes in bfloat16 with float32 weights), which stays float32."""
     disable_tf_remapper()  # the same kernels in every process, whatever was built before
     if d < 1:
         raise ParameterError(f"model size d={d}; must be >= 1")
     z = keras.Input((LATENT_DIM,), name="z")
-    x = layers.Dense(256 * d, name="dense")(z)
-    x = layers.Reshape((4, 4, 16 * d), name="reshape")(x)
-    x = layers.ReLU(name="relu1")(x)
+    x = layers.Dense(256 * d, dtype=dtype, name="dense")(z)
+    x = layers.Reshape((4, 4, 16 * d), dtype=dtype, name="reshape")(x)
+    x = layers.ReLU(dtype=dtype, name="relu1")(x)
     widths = [8 * d, 4 * d, 2 * d, d, channels]
     for i, width in enumerate(widths, 1):
-        x = layers.Conv2DTranspose(width, 5, strides=2, padding="same", name=f"tconv{i}")(x)
-        x = layers.ReLU(name=f"relu{i + 1}")(x) if i < len(widths) else layers.Activation("tanh", name="tanh")(x)
+        x = layers.Conv2DTranspose(width, 5, strides=2, padding="same", dtype=dtype, name=f"tconv{i}")(x)
+        x = layers.ReLU(dtype=dtype, name=f"relu{i + 1}")(x) if i < len(widths) else layers.Activation("tanh", name="tanh")(x)
     return keras.Model(z, x, name=name)
 
 
-def build_specgan_discriminator(d: int = 64, *, channels: int = 1, name: str = "specgan_discriminator") -> keras.Model:
-    """Table III's discriminator (critic): ``(batch, 128, 128, channels)`` -> ``(batch, 1)``."""
+def build_specgan_discriminator(d: int = 64, *, channels: int = 1, dtype: str | None = None, name: str = "specgan_discriminator") -> keras.Model:
+    """Table III's discriminator (critic): ``(batch, 128, 128, channels)`` -> ``(batch, 1)``. ``dtype`` is the Keras dtype policy of every layer but the output (``None``: float32; ``"mixed_bfloat16"`` computes in bfloat16 with float32 weights), which stays float32."""
     disable_tf_remapper()  # the same kernels in every process, whatever was built before
     if d < 1:
         raise ParameterError(f"model size d={d}; must be >= 1")
     x_in = keras.Input((FRAMES, BINS, channels), name="spectrogram")
     x = x_in
     for i, width in enumerate([d, 2 * d, 4 * d, 8 * d, 16 * d], 1):
-        x = layers.Conv2D(width, 5, strides=2, padding="same", name=f"conv{i}")(x)
-        x = layers.LeakyReLU(negative_slope=0.2, name=f"lrelu{i}")(x)
-    x = layers.Reshape((256 * d,), name="reshape")(x)
+        x = layers.Conv2D(width, 5, strides=2, padding="same", dtype=dtype, name=f"conv{i}")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, dtype=dtype, name=f"lrelu{i}")(x)
+    x = layers.Reshape((256 * d,), dtype=dtype, name="reshape")(x)
     return keras.Model(x_in, layers.Dense(1, name="critic")(x), name=name)
 

@@ -69,24 +69,24 @@ class PhaseShuffle(layers.Layer):
         return {**super().get_config(), "n": self.n, "seed": self.seed}
 
 
-def build_wavegan_generator(d: int = 64, *, channels: int = 1, name: str = "wavegan_generator") -> keras.Model:
-    """Table II's generator for model size ``d``: ``(batch, 100)`` -> ``(batch, 16384, channels)``."""
+def build_wavegan_generator(d: int = 64, *, channels: int = 1, dtype: str | None = None, name: str = "wavegan_generator") -> keras.Model:
+    """Table II's generator for model size ``d``: ``(batch, 100)`` -> ``(batch, 16384, channels)``. ``dtype`` is the Keras dtype policy of every layer but the output (``None``: float32; ``"mixed_bfloat16"`` computes in bfloat16 with float32 weights), which stays float32."""
     disable_tf_remapper()  # the same kernels in every process, whatever was built before
     if d < 1:
         raise ParameterError(f"model size d={d}; must be >= 1")
     z = keras.Input((LATENT_DIM,), name="z")
-    x = layers.Dense(256 * d, name="dense")(z)
-    x = layers.Reshape((16, 16 * d), name="reshape")(x)
-    x = layers.ReLU(name="relu1")(x)
+    x = layers.Dense(256 * d, dtype=dtype, name="dense")(z)
+    x = layers.Reshape((16, 16 * d), dtype=dtype, name="reshape")(x)
+    x = layers.ReLU(dtype=dtype, name="relu1")(x)
     widths = [8 * d, 4 * d, 2 * d, d, channels]
     for i, width in enumerate(widths, 1):
-        x = layers.Conv1DTranspose(width, _KERNEL, strides=_STRIDE, padding="same", name=f"tconv{i}")(x)
-        x = layers.ReLU(name=f"relu{i + 1}")(x) if i < len(widths) else layers.Activation("tanh", name="tanh")(x)
+        x = layers.Conv1DTranspose(width, _KERNEL, strides=_STRIDE, padding="same", dtype=dtype, name=f"tconv{i}")(x)
+        x = layers.ReLU(dtype=dtype, name=f"relu{i + 1}")(x) if i < len(widths) else layers.Activation("tanh", name="tanh")(x)
     return keras.Model(z, x, name=name)
 
 
-def build_wavegan_discriminator(d: int = 64, *, channels: int = 1, phase_shuffle: int = 2, seed: int | None = None, name: str = "wavegan_discriminator") -> keras.Model:
-    """Table II's discriminator (critic): ``(batch, 16384, channels)`` -> ``(batch, 1)``."""
+def build_wavegan_discriminator(d: int = 64, *, channels: int = 1, phase_shuffle: int = 2, seed: int | None = None, dtype: str | None = None, name: str = "wavegan_discriminator") -> keras.Model:
+    """Table II's discriminator (critic): ``(batch, 16384, channels)`` -> ``(batch, 1)``. ``dtype`` is the Keras dtype policy of every layer but the output (``None``: float32; ``"mixed_bfloat16"`` computes in bfloat16 with float32 weights), which stays float32."""
     disable_tf_remapper()  # the same kernels in every process, whatever was built before
     if d < 1:
         raise ParameterError(f"model size d={d}; must be >= 1")
@@ -94,9 +94,9 @@ def build_wavegan_discriminator(d: int = 64, *, channels: int = 1, phase_shuffle
     x = x_in
     widths = [d, 2 * d, 4 * d, 8 * d, 16 * d]
     for i, width in enumerate(widths, 1):
-        x = layers.Conv1D(width, _KERNEL, strides=_STRIDE, padding="same", name=f"conv{i}")(x)
-        x = layers.LeakyReLU(negative_slope=0.2, name=f"lrelu{i}")(x)
+        x = layers.Conv1D(width, _KERNEL, strides=_STRIDE, padding="same", dtype=dtype, name=f"conv{i}")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, dtype=dtype, name=f"lrelu{i}")(x)
         if i < len(widths):
-            x = PhaseShuffle(phase_shuffle, seed=None if seed is None else seed + i, name=f"phase_shuffle{i}")(x)
-    x = layers.Reshape((256 * d,), name="reshape")(x)
+            x = PhaseShuffle(phase_shuffle, seed=None if seed is None else seed + i, dtype=dtype, name=f"phase_shuffle{i}")(x)
+    x = layers.Reshape((256 * d,), dtype=dtype, name="reshape")(x)
     return keras.Model(x_in, layers.Dense(1, name="critic")(x), name=name)
