@@ -34,6 +34,8 @@ __all__ = [
     "balance_counts",
     "gan_settings_table",
     "gan_quality_tables",
+    "GAN_QUALITY_COLUMN",
+    "gan_quality_cell",
     "PAPER_GAN_STEPS",
     "gan_ladder",
     "baseline_chapter",
@@ -273,6 +275,32 @@ def _paper_baselines(profile: str, data_dir, *, seed: int, features: str, verify
     return {key: [runs[key] for runs in per_seed] for key in per_seed[0]}
 
 
+#: The column of a results table that shows how well the GANs behind a row learned.
+GAN_QUALITY_COLUMN = "GANs: intended share, fold 0 (%)"
+
+
+def gan_quality_cell(profile: str, *, seed: int, kind: str) -> str:
+    """The median intended share of the GANs of ``kind`` behind a table row, from fold 0's quality report (``"0 (20 steps)"``).
+
+    Raises
+    ------
+    DataError
+        When that report is missing: a table does not show a row of GAN-made data without saying
+        how well its GANs learned.
+    """
+    from .exceptions import DataError
+    from .quality import gan_learning, quality_report_path
+
+    learning = gan_learning(profile, seed=seed)
+    if not learning or kind not in learning:
+        raise DataError(
+            f"{quality_report_path(profile, seed=seed)}: no quality record of the {profile} profile's {kind} GANs (seed {seed}), "
+            "and a table shows no row of GAN-made data without one; the book's grid makes it (adcrnn book)"
+        )
+    got = learning[kind]
+    return f"{100 * got['median_share']:.0f} ({got['steps']:,} steps)"
+
+
 def gan_learning_fact(profile: str, *, seed: int) -> str:
     """The sentence every page with GAN rows states about its GANs (fold 0's quality report of ``seed``)."""
     from .quality import gan_learning, gan_learning_sentence
@@ -416,6 +444,7 @@ def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, v
     best, best_pooled = baselines[best_key], pool_seeds(baselines[best_key])
     rows = [
         {"label": f"{i}. {AUGMENTATION_NAMES[aug]}", "result": r, "paper": TABLE_V[aug], "base": runs["none"], "base_name": "none", "versus": best, "versus_name": "best baseline"}
+        | ({"extra": {GAN_QUALITY_COLUMN: gan_quality_cell(profile, seed=seed, kind=aug)}} if aug in ("wavegan", "specgan") else {})
         for i, (aug, r) in enumerate(runs.items(), 1)
     ]
     rows += [{"label": f"baseline: {_baseline_name(baseline_features, 'logreg', norm)}", "result": b} for (_, norm), b in baselines.items()]
@@ -522,8 +551,10 @@ def table_iv(profile: str, data_dir: str, *, seed: int, baseline_features: str, 
     baselines = _baselines(profile, data_dir, seed=seed, features=baseline_features, verify=verify, protocol="paper")
     best = baselines[report.best_of(baselines)]
     ref = results[(True, "lf1")]
+    gans = gan_quality_cell(profile, seed=seed, kind="wavegan")  # every model trains on WaveGAN data
     rows = [
-        {"label": f"{i}. {MODEL_NAMES[k]}", "result": r, "paper": TABLE_IV[k], "base": ref, "base_name": "model 3", "versus": best, "versus_name": "best baseline"}
+        {"label": f"{i}. {MODEL_NAMES[k]}", "result": r, "paper": TABLE_IV[k], "base": ref, "base_name": "model 3", "versus": best, "versus_name": "best baseline",
+         "extra": {GAN_QUALITY_COLUMN: gans}}
         for i, (k, r) in enumerate(results.items(), 1)
     ]
     rows += [{"label": f"baseline: {_baseline_name(baseline_features, 'logreg', norm)}", "result": b} for (_, norm), b in baselines.items()]

@@ -66,7 +66,8 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
     Each row: ``label``; ``result`` (a CVResult, a list of them, one per seed, or None for a
     paper-only row); optionally ``paper`` (``(mean, std)`` or a float, in its own column labelled
     as the paper's), ``base`` with ``base_name`` (paired difference against it) and ``versus`` with
-    ``versus_name`` (verdict against it, e.g. the best baseline).
+    ``versus_name`` (verdict against it, e.g. the best baseline), and ``extra``, further cells
+    (column -> text) placed after the scores (e.g. how well a row's GANs learned).
 
     A list of runs is pooled over seeds x folds (:func:`~adcrnn_lib.cv.pool_seeds`): WA and UA
     are then mean ± std over seeds x folds, ``base`` and ``versus`` must list the same seeds, and
@@ -91,6 +92,7 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
                 cells.update(paired_cells(pool_seeds(row["base"]), result, name=row["base_name"]))
             if row.get("versus") is not None and row["versus"] is not row.get("result"):
                 cells[f"vs {row['versus_name']} (UA)"] = verdict(pool_seeds(row["versus"]), result)
+        cells.update(row.get("extra", {}))
         out.append(cells)
     table = pd.DataFrame(out).fillna("").set_index("")
     verdicts = [c for c in table.columns if c.startswith("vs ")]

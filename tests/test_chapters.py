@@ -19,6 +19,7 @@ from adcrnn_lib import chapters, cv, data, grid
 from adcrnn_lib.paper import TABLE_IV, TABLE_V
 
 from .conftest import constructed_folds, constructed_records, hand_scores, write_records
+from .helpers.quality import write_quality_record
 
 PROFILE, FEATURES = "smoke", "egemaps"
 
@@ -169,7 +170,9 @@ def test_table_iv_names_the_best_model_and_loss_and_pairs_attention_and_lf4(tabl
     runs = {key: _write(config, table, ABLATION_SHARES[key]) for key, config in grid.ablation_configs(PROFILE, small_corpus).items()}
     for norm, config in ((False, grid.baseline_configs(small_corpus, features=FEATURES, profile=PROFILE)[("paper", False)]), (True, grid.baseline_configs(small_corpus, features=FEATURES, profile=PROFILE)[("paper", True)])):
         _write(config, table, 0.6 if norm else 0.5)
+    write_quality_record(PROFILE, shares={"wavegan": 0.25})
     found = chapters.table_iv(PROFILE, str(small_corpus), seed=0, baseline_features=FEATURES, verify=False)
+    assert set(found.table[chapters.GAN_QUALITY_COLUMN].iloc[:5]) == {"25 (20 steps)"}  # every model trains on WaveGAN data
     facts = found.facts
     assert facts["best_model"] == chapters.MODEL_NAMES[(False, "lf1")]
     _shows(facts["best_model_ua"], _mean(runs[(False, "lf1")]))

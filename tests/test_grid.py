@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from adcrnn_lib import cv, data, grid, profiles
-from adcrnn_lib.exceptions import ParameterError
+from adcrnn_lib.exceptions import DataError, ParameterError
 
 from .conftest import constructed_folds, constructed_records, hand_scores, write_records
+from .helpers.quality import write_quality_record
 
 N_SPLITS = profiles.get_profile("smoke").n_splits
 
@@ -138,7 +139,13 @@ def test_table_v_rows_run_every_seed_of_the_profile_and_pair_over_them(table, sm
         for (protocol, norm), config in grid.baseline_configs(small_corpus, seed=s, features="egemaps", profile="smoke").items():
             if protocol == "paper":
                 write_records(constructed_records(config, constructed_folds(table, "paper", 0.6 if norm else 0.7, seed=s)), cv.run_dir(config, tmp_path))
+    with pytest.raises(DataError, match="no quality record of the smoke profile's wavegan GANs"):  # a GAN row says how its GANs learned, or the table is refused
+        chapters.table_v("smoke", str(small_corpus), seed=0, baseline_features="egemaps", verify=False)
+    write_quality_record("smoke", shares={"wavegan": 0.5, "specgan": 0.0})
     found = chapters.table_v("smoke", str(small_corpus), seed=0, baseline_features="egemaps", verify=False)
+    assert found.table.loc[f"4. {chapters.AUGMENTATION_NAMES['wavegan']}", chapters.GAN_QUALITY_COLUMN] == "50 (20 steps)"
+    assert found.table.loc[f"5. {chapters.AUGMENTATION_NAMES['specgan']}", chapters.GAN_QUALITY_COLUMN] == "0 (20 steps)"
+    assert found.table.loc[f"1. {chapters.AUGMENTATION_NAMES['none']}", chapters.GAN_QUALITY_COLUMN] == ""
     runs = {a: [cv.load_result(grid.hda_configs("smoke", small_corpus, seed=s)[a]) for s in (0, 1)] for a in grid.HDA_AUGMENTATIONS}
     pooled = {a: cv.pool_seeds(r) for a, r in runs.items()}
     assert found.facts["n_seeds"] == 2 and len(found.results["no augmentation"].folds) == 2 * N_SPLITS
