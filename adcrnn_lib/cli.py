@@ -181,9 +181,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for r in results:
         if "error" in r:
             print(f"adcrnn: error: {r['error']}", file=sys.stderr)
-        elif not args.json:
+            continue
+        if not args.json:
             probs = "  ".join(f"{c} {p:.3f}" for c, p in r["probabilities"].items())
-            print(f"{r['file']}: {r['emotion']}  ({probs})")
+            print(f"{r['file']}: {r['emotion']}  ({probs})  [RMS {r['level']['rms_dbfs']:.1f} dBFS]")
+        for warning in r["warnings"]:
+            print(f"adcrnn: warning: {r['file']}: {warning}", file=sys.stderr)
     return 1 if any("error" in r for r in results) else 0
 
 

@@ -22,6 +22,7 @@ from .config import ExperimentConfig
 from .data import EMOTIONS, load_audio, load_emodb, split_validation
 from .exceptions import AdcrnnError, DataError, ParameterError
 from .features import PARAMS, SEGMENT_FRAMES, FeatureParams, Normalizer, extract_features, log_mel_3d, segment
+from .level import level_warnings, measure_level
 from .metrics import softmax
 from .provenance import provenance
 from .storage import write_json
@@ -67,7 +68,9 @@ def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: boo
     train, val = split_validation(df, np.arange(len(df)), seed=config.seed)
     features = extract_features(df["path"].tolist(), progress=progress)
     trained, normalizer, _ = train_split(config, df, features, train, val, fold=-1, seed=config.seed, progress=progress, description="final model")
-    return save_model(trained.model, normalizer, config, out, extra={"best_epoch": trained.best_epoch, "validation": trained.best_val})
+    levels = [measure_level(load_audio(p)).rms_dbfs for p in df["path"].iloc[train]]
+    extra = {"best_epoch": trained.best_epoch, "validation": trained.best_val, "training_rms_dbfs": [round(min(levels), 2), round(max(levels), 2)]}
+    return save_model(trained.model, normalizer, config, out, extra=extra)
 
 
 def save_model(model, normalizer: Normalizer, config: ExperimentConfig, out: str | os.PathLike, *, params: FeatureParams = PARAMS, extra: dict | None = None) -> Path:
@@ -109,6 +112,8 @@ class Predictor:
     classes: list[str]
     segment_frames: int = SEGMENT_FRAMES
     segment_hop: int | None = None
+    #: The quietest and loudest RMS level (dBFS) of the training utterances, when the metadata has them.
+    training_rms_dbfs: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         frames = self.model.inputs[0].shape[1]
@@ -148,6 +153,8 @@ class Predictor:
             classes = list(meta["classes"])
             segment_frames = int(meta.get("segment_frames", SEGMENT_FRAMES))
             segment_hop = int(meta.get("segment_hop", segment_frames))
+            levels = meta.get("training_rms_dbfs")
+            training_rms = (float(levels[0]), float(levels[1])) if levels is not None else None
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # ValueError: bad JSON, text or arrays
             raise DataError(f"{meta_path}: not valid adcrnn model metadata ({exc})") from exc
         try:
@@ -155,7 +162,7 @@ class Predictor:
         except Exception as exc:  # keras raises many types for a bad file
             raise DataError(f"{path}: cannot load the model ({exc})") from exc
         _check_consistent(meta_path, model, normalizer, params, classes, segment_frames)
-        return cls(model, normalizer, params, classes, segment_frames, segment_hop)
+        return cls(model, normalizer, params, classes, segment_frames, segment_hop, training_rms)
 
     def predict_audio(self, y: np.ndarray) -> np.ndarray:
         """Class probabilities of one mono signal at the feature sample rate, shape (n_classes,)."""
@@ -165,12 +172,22 @@ class Predictor:
         return softmax(logits.astype(np.float64).mean(axis=0, keepdims=True))[0]
 
     def predict_file(self, path: str | os.PathLike) -> dict:
-        """``{"file", "emotion", "probabilities"}`` for one audio file of any rate and channel count."""
-        probs = self.predict_audio(load_audio(path, sr=self.params.sr))
+        """``{"file", "emotion", "probabilities", "level", "warnings"}`` for one audio file of any rate and channel count.
+
+        ``level`` is the clip's RMS and peak in dBFS and its share of clipped samples
+        (:func:`~adcrnn_lib.level.measure_level`); ``warnings`` says why the prediction is not to
+        be trusted, if so (clipped, or far quieter than the training utterances:
+        :func:`~adcrnn_lib.level.level_warnings`).
+        """
+        y = load_audio(path, sr=self.params.sr)
+        probs = self.predict_audio(y)
+        level = measure_level(y)
         return {
             "file": str(path),
             "emotion": self.classes[int(np.argmax(probs))],
             "probabilities": {c: round(float(p), 4) for c, p in zip(self.classes, probs)},
+            "level": level.to_dict(),
+            "warnings": level_warnings(level, self.training_rms_dbfs),
         }
 
 

@@ -13,6 +13,7 @@ from adcrnn_lib import cli, data
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import DataError, ParameterError
 from adcrnn_lib.features import log_mel_3d
+from adcrnn_lib.level import QUIET_MARGIN_DB, apply_gain, measure_level
 from adcrnn_lib.predict import Predictor, predict_files, train_final
 
 from .conftest import tone, write_wav
@@ -201,3 +202,18 @@ def test_a_just_trained_model_predicts_with_its_own_segment_length(trained):
     np.testing.assert_allclose(predictor.predict_audio(y), _by_hand(model, {"normalizer": normalizer.to_dict(), "segment_frames": 100, "segment_hop": 50}, y), rtol=1e-5, atol=1e-7)
     with pytest.raises(ParameterError, match="takes segments of 100 frames, not segment_frames=300"):
         Predictor(model, normalizer, predictor.params, list(data.EMOTIONS))
+
+
+def test_predict_reports_the_level_it_saw_and_warns_when_clipped(model_path, small_corpus, tmp_path, capsys):
+    meta = json.loads(model_path.with_name(model_path.name + ".json").read_text())
+    levels = [measure_level(data.load_audio(p)).rms_dbfs for p in sorted(small_corpus.glob("*.wav"))]
+    low, high = meta["training_rms_dbfs"]
+    assert min(levels) - 0.01 <= low <= high <= max(levels) + 0.01  # the training part's range, from the corpus's files
+    quiet = write_wav(tmp_path / "quiet.wav", apply_gain(tone(200, 1.0), low - QUIET_MARGIN_DB - 10 - measure_level(tone(200, 1.0)).rms_dbfs))
+    clipped = write_wav(tmp_path / "clipped.wav", np.sign(tone(200, 1.0)) * 0.99999)
+    assert cli.main(["predict", str(quiet), str(clipped), "--model", str(model_path), "--json"]) == 0
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)
+    assert results[0]["level"]["rms_dbfs"] == pytest.approx(low - QUIET_MARGIN_DB - 10, abs=0.1)
+    assert results[0]["warnings"][0].startswith("quiet:") and results[1]["warnings"][0].startswith("clipped:")
+    assert f"adcrnn: warning: {quiet}: quiet:" in captured.err and f"adcrnn: warning: {clipped}: clipped:" in captured.err

@@ -1,0 +1,45 @@
+"""Recording level: measured in dBFS, gains as a recording chain applies them, the invariance check, and predict's report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adcrnn_lib.level import CHECK_GAINS_DB, QUIET_MARGIN_DB, apply_gain, level_invariance, level_warnings, measure_level
+
+from .conftest import tone, write_wav
+
+
+def test_a_full_scale_sine_is_minus_3_dbfs_rms_and_0_peak_and_a_gain_moves_it_by_its_decibels():
+    t = np.arange(16000) / 16000
+    y = np.sin(2 * np.pi * 100 * t).astype(np.float32)
+    level = measure_level(0.5 * y)
+    assert level.rms_dbfs == pytest.approx(-3.01 - 6.02, abs=0.01) and level.peak_dbfs == pytest.approx(-6.02, abs=0.01) and level.clipped_share == 0
+    assert measure_level(apply_gain(0.5 * y, -12)).rms_dbfs == pytest.approx(level.rms_dbfs - 12, abs=0.01)
+    loud = apply_gain(0.5 * y, 12)  # 4x: clipped at full scale, as a recording chain would
+    assert loud.max() == 1.0 and measure_level(loud).clipped_share > 0.5
+
+
+def test_warnings_name_clipping_and_a_level_far_under_the_training_range():
+    assert level_warnings(measure_level(0.1 * tone(200, 1.0)), (-26.0, -12.0)) == []
+    (clipped,) = level_warnings(measure_level(np.sign(tone(200, 1.0))))
+    assert clipped.startswith("clipped:")
+    quiet = apply_gain(0.1 * tone(200, 1.0), -40)
+    (warning,) = level_warnings(measure_level(quiet), (measure_level(quiet).rms_dbfs + QUIET_MARGIN_DB + 1, -10.0))
+    assert warning.startswith("quiet:") and f"more than {QUIET_MARGIN_DB:.0f} dB under" in warning
+    assert level_warnings(measure_level(quiet)) == []  # without the model's training range, no quiet warning
+
+
+def test_level_invariance_counts_changed_predictions_and_scores_each_gain():
+    def by_loudness(y):  # a model that hears only the level: class 0 when loud, 1 when quiet
+        probs = np.zeros(7)
+        probs[0 if measure_level(y).rms_dbfs > -30 else 1] = 1
+        return probs
+
+    audios = [0.3 * tone(200, 0.5, seed=i) for i in range(4)]
+    table = level_invariance(by_loudness, audios, [0, 0, 0, 0])
+    assert list(table.index) == [0.0, *CHECK_GAINS_DB]
+    assert table.loc[0.0, "changed"] == 0 and table.loc[-24.0, "changed"] == 1.0 and table.loc[6.0, "changed"] == 0
+    assert table.loc[0.0, "wa"] == 1.0 and table.loc[-24.0, "wa"] == 0.0
+    assert isinstance(level_invariance(by_loudness, audios), pd.DataFrame) and "wa" not in level_invariance(by_loudness, audios)
