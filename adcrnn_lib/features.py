@@ -60,6 +60,8 @@ __all__ = [
     "Segments",
     "segment_corpus",
     "Normalizer",
+    "LEVEL_NORMS",
+    "remove_level",
     "FeatureCache",
     "default_cache_dir",
     "resolve_cache_dir",
@@ -241,42 +243,72 @@ def segment_corpus(features: Sequence[np.ndarray], *, length: int = SEGMENT_FRAM
 class Normalizer:
     """Z-score per (band, channel) with statistics of training frames only.
 
+    With ``level="utterance"`` each utterance's static channel first loses its own mean per band
+    (:func:`remove_level`), in fitting and in every transform: a recording gain adds a constant to
+    the static log-Mel channel and leaves the deltas unchanged, so the features then no longer
+    depend on it.
+
     Attributes
     ----------
     mean, std : np.ndarray [shape=(n_mels, 3), dtype=float32]
+    level : {"none", "utterance"}
     """
 
     mean: np.ndarray
     std: np.ndarray
+    level: str = "none"
 
     @classmethod
-    def fit(cls, features: Sequence[np.ndarray], *, eps: float = 1e-6) -> Normalizer:
+    def fit(cls, features: Sequence[np.ndarray], *, eps: float = 1e-6, level: str = "none") -> Normalizer:
         """Estimate mean and standard deviation over all frames of ``features`` (training data).
 
         Every frame weighs the same, so long utterances count in proportion to their length.
         Accumulated in float64.
         """
+        if level not in LEVEL_NORMS:
+            raise ParameterError(f"level={level!r}; allowed: {', '.join(LEVEL_NORMS)}")
         if len(features) == 0:
             raise ParameterError("Normalizer.fit got no utterances")
+        if level == "utterance":
+            features = [remove_level(f) for f in features]
         total = sum(f.shape[0] for f in features)
         s = sum(f.sum(axis=0, dtype=np.float64) for f in features)
         mean = s / total
         sq = sum(((f - mean) ** 2).sum(axis=0, dtype=np.float64) for f in features)
         std = np.sqrt(sq / total)
-        return cls(mean.astype(np.float32), np.maximum(std, eps).astype(np.float32))
+        return cls(mean.astype(np.float32), np.maximum(std, eps).astype(np.float32), level)
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        """Return ``(features - mean) / std`` as float32."""
+        """Return ``(features - mean) / std`` as float32 (after :func:`remove_level` with ``level="utterance"``)."""
+        if self.level == "utterance":
+            features = remove_level(features)
         return ((features - self.mean) / self.std).astype(np.float32)
 
-    def to_dict(self) -> dict[str, list]:
-        """Plain lists, for JSON."""
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+    def to_dict(self) -> dict:
+        """Plain lists, for JSON (``level`` only when it is not ``"none"``, as models saved before it existed)."""
+        out: dict = {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        if self.level != "none":
+            out["level"] = self.level
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> Normalizer:
         """Inverse of :meth:`to_dict`."""
-        return cls(np.asarray(d["mean"], dtype=np.float32), np.asarray(d["std"], dtype=np.float32))
+        level = d.get("level", "none")
+        if level not in LEVEL_NORMS:
+            raise ParameterError(f"normalizer level={level!r}; allowed: {', '.join(LEVEL_NORMS)}")
+        return cls(np.asarray(d["mean"], dtype=np.float32), np.asarray(d["std"], dtype=np.float32), level)
+
+
+#: How :class:`Normalizer` takes the recording level out (see :attr:`~adcrnn_lib.profiles.Profile.level_norm`).
+LEVEL_NORMS: tuple[str, ...] = ("none", "utterance")
+
+
+def remove_level(features: np.ndarray) -> np.ndarray:
+    """``features`` (frames, n_mels, 3) with the static channel's mean over frames, per band, subtracted (a copy)."""
+    out = np.array(features, dtype=np.float32, copy=True)
+    out[:, :, 0] -= out[:, :, 0].mean(axis=0, keepdims=True)
+    return out
 
 
 def speaker_normalizers(features: Sequence[np.ndarray], speakers: Sequence[str]) -> dict[str, Normalizer]:

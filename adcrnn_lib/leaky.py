@@ -219,7 +219,7 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
         t0 = time.perf_counter()
         val = fold.test if "test_selection" in leaks else fold.val  # the test part takes the validation part's place; that part stays out
         train_feats = [unit_feats[i] for i in fold.train] + clip_feats
-        normalizer = Normalizer.fit(list(unit_feats) + clip_feats if "corpus_norm" in leaks else train_feats)
+        normalizer = Normalizer.fit(list(unit_feats) + clip_feats if "corpus_norm" in leaks else train_feats, level=prof.level_norm)
         trained = train_model(
             make_segment_data(train_feats, np.concatenate([labels[fold.train], clip_labels]).astype(np.int64), normalizer, **cut),
             make_segment_data([unit_feats[i] for i in val], labels[val], normalizer, **cut),

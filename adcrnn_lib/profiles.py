@@ -204,6 +204,7 @@ OVERRIDABLE: tuple[str, ...] = (
     "weight_decay",
     "segment_frames",
     "segment_hop",
+    "level_norm",
 )
 #: Settings added after the first results, at the values every earlier run trained with. A
 #: configuration's hash leaves them out while they have these values, so earlier runs keep their keys.
@@ -216,6 +217,7 @@ LEGACY_TRAINING: dict[str, object] = {
     "weight_decay": 0.0,
     "segment_frames": 300,
     "segment_hop": 300,
+    "level_norm": "none",
 }
 
 
@@ -288,6 +290,11 @@ class Profile:
     segment_hop : int
         Largest step between the starts of an utterance's segments, at most ``segment_frames``
         (300: segments just cover the utterance, as ACRNN; half the length: they overlap by half).
+    level_norm : {"none", "utterance"}
+        How the recording level is taken out of the features (the paper leaves it open):
+        ``"none"``, or ``"utterance"``: each utterance's static log-Mel channel loses its own mean
+        per band before the training fold's z-scoring, so a gain changes nothing
+        (:class:`~adcrnn_lib.features.Normalizer`).
     """
 
     name: str
@@ -320,8 +327,13 @@ class Profile:
     weight_decay: float = 0.0
     segment_frames: int = 300
     segment_hop: int = 300
+    level_norm: str = "none"
 
     def __post_init__(self) -> None:
+        from .features import LEVEL_NORMS
+
+        if self.level_norm not in LEVEL_NORMS:
+            raise ParameterError(f"level_norm={self.level_norm!r}; allowed: {', '.join(LEVEL_NORMS)}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ParameterError(f"lr_schedule={self.lr_schedule!r}; allowed: {', '.join(LR_SCHEDULES)}")
         if self.selection not in SELECTIONS:

@@ -377,8 +377,8 @@ def train_split(
         clip_feats = [speaker_norms[speaker_of[c.sources[0]]].transform(f) for c, f in zip(clips, clip_feats)]
     train_feats = [features[i] for i in train] + clip_feats
     train_labels = np.concatenate([labels[train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
-    normalizer = Normalizer.fit(train_feats)
     prof = config.settings()
+    normalizer = Normalizer.fit(train_feats, level=prof.level_norm)
     cut = {"length": prof.segment_frames, "hop": prof.segment_hop}
     trained = train_model(
         make_segment_data(train_feats, train_labels, normalizer, **cut),

@@ -43,3 +43,34 @@ def test_level_invariance_counts_changed_predictions_and_scores_each_gain():
     assert table.loc[0.0, "changed"] == 0 and table.loc[-24.0, "changed"] == 1.0 and table.loc[6.0, "changed"] == 0
     assert table.loc[0.0, "wa"] == 1.0 and table.loc[-24.0, "wa"] == 0.0
     assert isinstance(level_invariance(by_loudness, audios), pd.DataFrame) and "wa" not in level_invariance(by_loudness, audios)
+
+
+def _untrained_predictor(level: str, tmp_path):
+    """An untrained smoke ADCRNN behind a normalizer fitted on two tones, saved and loaded as adcrnn predict loads a model."""
+    from adcrnn_lib.config import ExperimentConfig
+    from adcrnn_lib.features import Normalizer, log_mel_3d
+    from adcrnn_lib.models import build_adcrnn
+    from adcrnn_lib.predict import Predictor, save_model
+
+    config = ExperimentConfig(profile="smoke", overrides={"level_norm": level} if level != "none" else {})
+    prof = config.settings()
+    normalizer = Normalizer.fit([log_mel_3d(0.3 * tone(f, 1.5, seed=i)) for i, f in enumerate((150, 240))], level=prof.level_norm)
+    model = build_adcrnn((prof.segment_frames, 40, 3), 7, profile=prof)
+    path = save_model(model, normalizer, config, tmp_path / f"{level}.keras")
+    return Predictor.load(path)
+
+
+def test_utterance_level_normalization_makes_predictions_independent_of_the_gain_and_travels_with_the_model(tmp_path):
+    from adcrnn_lib.features import Normalizer
+
+    y = 0.3 * tone(190, 2.0, seed=3)
+    steady = _untrained_predictor("utterance", tmp_path)
+    assert steady.normalizer.level == "utterance"  # read back from the model's metadata
+    base = steady.predict_audio(y)
+    for gain in CHECK_GAINS_DB:
+        np.testing.assert_allclose(steady.predict_audio(apply_gain(y, gain)), base, atol=1e-4)
+    plain = _untrained_predictor("none", tmp_path)  # without it, a gain moves every feature and the probabilities with them
+    assert plain.normalizer.level == "none" and "level" not in plain.normalizer.to_dict()
+    assert np.abs(plain.predict_audio(apply_gain(y, -24)) - plain.predict_audio(y)).max() > 1e-3
+    with pytest.raises(Exception, match="level='loud'"):
+        Normalizer.fit([np.zeros((5, 40, 3), np.float32)], level="loud")
