@@ -119,7 +119,7 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
     settings = config.settings()
     test = make_segment_data([features[i] for i in fold.test], labels[fold.test], normalizer, length=settings.segment_frames, hop=settings.segment_hop)
     ids = df["utterance"].to_numpy()
-    return evaluated_fold_record(
+    record = evaluated_fold_record(
         config,
         fold.k,
         trained,
@@ -131,6 +131,46 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
         started=t0,
         data_dir=df.attrs.get("data_dir"),
     )
+    if config.augmentation == "none" and not config.speaker_norm:
+        t1 = time.perf_counter()
+        record["level_check"] = level_check(trained.model, normalizer, df["path"].iloc[fold.test].tolist(), labels[fold.test], settings)
+        record["level_check_s"] = time.perf_counter() - t1  # beside the fold's wall time, not in it
+    return record
+
+
+def level_check(model, normalizer, paths: Sequence[str], labels: np.ndarray, settings) -> dict[str, dict]:
+    """The fold's test utterances recorded at each gain of :data:`~adcrnn_lib.level.CHECK_GAINS_DB`, predicted again.
+
+    Returns
+    -------
+    dict
+        Gain in dB (as text) -> ``{"predicted"`` (class index per test utterance, in the fold's
+        order), ``"changed"`` (share of predictions other than as recorded), ``"wa"``, ``"ua"}``.
+        Kept in the fold record of runs without augmentation or speaker normalization (the models
+        a user's ``adcrnn predict`` resembles).
+    """
+    from .data import load_audio
+    from .features import log_mel_3d
+    from .level import CHECK_GAINS_DB, apply_gain
+    from .metrics import unweighted_accuracy
+    from .train import make_segment_data, predict_utterances
+
+    audios = [load_audio(p) for p in paths]
+    labels = np.asarray(labels)
+    predicted = {}
+    for gain in (0.0, *CHECK_GAINS_DB):
+        feats = [log_mel_3d(apply_gain(y, gain) if gain else y) for y in audios]
+        data = make_segment_data(feats, labels, normalizer, length=settings.segment_frames, hop=settings.segment_hop)
+        predicted[gain] = predict_utterances(model, data).argmax(axis=1)
+    return {
+        f"{gain:+g}": {
+            "predicted": pred.tolist(),
+            "changed": float(np.mean(pred != predicted[0.0])),
+            "wa": float(np.mean(pred == labels)),
+            "ua": float(unweighted_accuracy(labels, pred)),
+        }
+        for gain, pred in predicted.items()
+    }
 
 
 def evaluated_fold_record(config, fold: int, trained, test, *, test_ids, train_ids, val_ids, n_generated: int, started: float, data_dir: str | None) -> dict:

@@ -74,3 +74,19 @@ def test_utterance_level_normalization_makes_predictions_independent_of_the_gain
     assert np.abs(plain.predict_audio(apply_gain(y, -24)) - plain.predict_audio(y)).max() > 1e-3
     with pytest.raises(Exception, match="level='loud'"):
         Normalizer.fit([np.zeros((5, 40, 3), np.float32)], level="loud")
+
+
+def test_a_no_augmentation_fold_keeps_its_level_check(paper_run):
+    """The shared smoke run (no augmentation): every fold record holds its test part predicted again at each gain."""
+    from adcrnn_lib.metrics import unweighted_accuracy
+
+    for record in paper_run.folds:
+        check = record["level_check"]
+        assert list(check) == ["+0", *(f"{g:+g}" for g in CHECK_GAINS_DB)] and check["+0"]["changed"] == 0.0
+        truth = np.array([p["true"] for p in record["predictions"]])
+        as_recorded = np.array([p["pred"] for p in record["predictions"]])
+        np.testing.assert_array_equal(check["+0"]["predicted"], as_recorded)  # the same model and features as the fold's own scores
+        for gain in CHECK_GAINS_DB:
+            pred = np.array(check[f"{gain:+g}"]["predicted"])
+            assert check[f"{gain:+g}"]["changed"] == pytest.approx(np.mean(pred != as_recorded))
+            assert check[f"{gain:+g}"]["ua"] == pytest.approx(unweighted_accuracy(truth, pred))
