@@ -792,7 +792,7 @@ def _cached_text(rec: dict | None) -> str:
 
 #: The reference's cold build of the ``cpu`` profile, measured from its logs: it ran in three parts
 #: (its session ended during leave one speaker out; the GAN quality report then stopped it until
-#: d12bd28), so it wrote no ``book-cold.json`` (README, "Cold build at this profile"). It describes
+#: d12bd28), so it wrote no ``book-cold.json`` (CHANGELOG.md, 2026-12-01). It describes
 #: the reference whose last build record (the cached rebuild of it) is of commit ``rebuilt_at``.
 REFERENCE_COLD_BUILD = {"profile": "cpu", "rebuilt_at": "d12bd288c2", "commit": "a2ea14b", "finished": "2026-12-01", "cores": 2, "parts_min": (127.9, 47.2, 4.4), "total_min": 179.4}
 #: Set by :func:`~adcrnn_lib.book.build_book` for its chapters: the time (``time.time()``) the build began.
