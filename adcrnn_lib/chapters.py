@@ -637,8 +637,10 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
 
     ``facts``: ``aug_name``; ``loso_ua_none``, ``loso_ua_aug``, ``loso_ua_norm`` (%);
     ``gap_none`` and ``base_gap`` (random folds minus LOSO, UA points); ``loso_aug_vs_none`` and
-    ``loso_norm_vs_none`` (paired UA cells); ``loso_vs_base`` (verdict); ``norm_base_ua``.
-    ``extra``: ``loso`` (augmentation -> run), ``aug`` (its key) and ``per_speaker`` (WA per speaker).
+    ``loso_norm_vs_none`` (paired UA cells); ``loso_vs_base`` (verdict); ``norm_base_ua``;
+    ``level_sentence`` (:func:`level_table`).
+    ``extra``: ``loso`` (augmentation -> run), ``aug`` (its key), ``per_speaker`` (WA per speaker)
+    and ``level`` (the level check of both no-augmentation runs, :func:`level_table`).
     """
     from . import report
     from .baselines import run_baseline
@@ -685,7 +687,44 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
         per[f"WA (%), {a}"] = (100 * correct).round(1)
     per_speaker = pd.DataFrame(per).rename_axis("speaker")
     results = {**{f"LOSO, {a}": r for a, r in loso.items()}, **{f"random folds, {a}": r for a, r in paper.items()}}
-    return Findings(results, report.results_table(rows), facts, {"loso": loso, "aug": aug, "per_speaker": per_speaker})
+    level, level_facts = level_table({"random folds": paper["none"], "leave one speaker out": loso["none"]})
+    facts.update(level_facts)
+    return Findings(results, report.results_table(rows), facts, {"loso": loso, "aug": aug, "per_speaker": per_speaker, "level": level})
+
+
+def level_table(runs: dict) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The level check of runs without augmentation (:func:`~adcrnn_lib.cv.level_check`), pooled over their folds.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Index ``gain (dB)``; per run, the share of test predictions that change against the
+        recording as it is (%) and UA (%) at that gain. Empty when no fold of any run holds a check.
+    facts : dict
+        ``level_sentence``: what the check found (the largest share changed and its gain, per
+        run), or that these runs predate it.
+    """
+    import numpy as np
+
+    from .metrics import unweighted_accuracy
+
+    columns, parts = {}, []
+    for name, result in runs.items():
+        checks = [r.get("level_check") for r in result.folds]
+        if not checks or any(c is None for c in checks):
+            continue
+        truth = np.concatenate([[p["true"] for p in r["predictions"]] for r in result.folds])
+        for gain in checks[0]:
+            pred = np.concatenate([c[gain]["predicted"] for c in checks])
+            base = np.concatenate([c["+0"]["predicted"] for c in checks])
+            columns.setdefault(f"{name}: changed (%)", {})[gain] = f"{100 * np.mean(pred != base):.0f}"
+            columns.setdefault(f"{name}: UA (%)", {})[gain] = f"{100 * unweighted_accuracy(truth, pred):.1f}"
+        worst = max((g for g in checks[0] if g != "+0"), key=lambda g: float(columns[f"{name}: changed (%)"][g]))
+        parts.append(f"{name}, {columns[f'{name}: changed (%)'][worst]} % of the test predictions change at {worst} dB")
+    if not parts:
+        return pd.DataFrame(), {"level_sentence": "These runs were trained before the level check was kept with each fold, so it is not shown; a run trained now keeps it."}
+    table = pd.DataFrame(columns).rename_axis("gain (dB)")
+    return table, {"level_sentence": "Recorded louder or quieter, the same test utterances get other answers: " + "; ".join(parts) + "."}
 
 
 # --------------------------------------------------------------------------------------------

@@ -90,3 +90,19 @@ def test_a_no_augmentation_fold_keeps_its_level_check(paper_run):
             pred = np.array(check[f"{gain:+g}"]["predicted"])
             assert check[f"{gain:+g}"]["changed"] == pytest.approx(np.mean(pred != as_recorded))
             assert check[f"{gain:+g}"]["ua"] == pytest.approx(unweighted_accuracy(truth, pred))
+
+
+def test_the_level_table_pools_the_folds_and_says_when_runs_predate_the_check(paper_run):
+    from types import SimpleNamespace
+
+    from adcrnn_lib.chapters import level_table
+
+    loso_run = SimpleNamespace(folds=[{k: v for k, v in r.items() if k != "level_check"} for r in paper_run.folds])  # a run from before the check
+    table, facts = level_table({"random folds": paper_run, "speaker-normalized": loso_run})  # the second holds no check
+    assert list(table.index) == ["+0", "-24", "-12", "+6"] and list(table.columns) == ["random folds: changed (%)", "random folds: UA (%)"]
+    checks = [r["level_check"]["-24"] for r in paper_run.folds]
+    n = [len(r["predictions"]) for r in paper_run.folds]
+    assert table.loc["-24", "random folds: changed (%)"] == f"{100 * sum(c['changed'] * k for c, k in zip(checks, n)) / sum(n):.0f}"
+    assert table.loc["+0", "random folds: changed (%)"] == "0" and facts["level_sentence"].startswith("Recorded louder or quieter")
+    empty, said = level_table({"speaker-normalized": loso_run})
+    assert empty.empty and "before the level check" in said["level_sentence"]
