@@ -141,3 +141,43 @@ def test_bfloat16_gans_train_resume_exactly_and_live_apart_while_float32_keys_st
     assert clips.dtype == np.float32 and np.all(np.isfinite(clips))
     with pytest.raises(TrainingError, match="other GAN settings"):
         WGANGP(GanSettings("wavegan", steps=2, **TINY), seed=0).load(tmp_path / "half.npz")
+
+
+def _write_ladder(folder, shares: dict, *, copies: float = 0.0):
+    """Records of a constructed ladder: kind -> emotion -> {steps: (ADCRNN share, ComParE share)}, 2 s a step."""
+    from adcrnn_lib.storage import write_json
+
+    for kind, emotions in shares.items():
+        for emotion, rungs in emotions.items():
+            rows, below = [], 0
+            for steps, (a, c) in sorted(rungs.items()):
+                rows.append({"steps": steps, "from_steps": below, "train_s": 2.0 * (steps - below), "seconds_per_step": 2.0, "clips": 40,
+                             "counts": {"accepted": 40, "drawn": 40}, "adcrnn_intended_share": a, "adcrnn_inception_score": 1.5,
+                             "compare_intended_share": c, "compare_inception_score": 1.5, "memorization_share_closer_than_train_p5": copies})
+                below = steps
+            write_json(gan_record_path(folder, kind, emotion), rows)
+    write_json(folder / "ceiling.json", {e: {"clips": 10, "adcrnn_intended_share": 0.8, "compare_intended_share": 0.4} for e in ("fear", "sadness")})
+
+
+def test_the_chosen_rung_is_the_cheapest_that_half_reaches_the_ceiling_under_both_judges(tmp_path, monkeypatch):
+    from adcrnn_lib import chapters
+    from adcrnn_lib.gan_ladder import ceiling_medians, chosen_rung, ladder_dir, ladder_summary
+
+    monkeypatch.setattr("adcrnn_lib.grid.reference_root", lambda: tmp_path / "no-reference")
+    folder = ladder_dir("cpu", results_dir=tmp_path)
+    # WaveGAN: ADCRNN reaches half its ceiling (0.4) at 100 steps, ComParE (0.2) only at 300; SpecGAN never does under ComParE
+    _write_ladder(folder, {
+        "wavegan": {"fear": {20: (0.0, 0.0), 100: (0.5, 0.1), 300: (0.6, 0.3)}, "sadness": {20: (1.0, 0.0), 100: (0.4, 0.1), 300: (0.5, 0.2)}},
+        "specgan": {"fear": {20: (0.0, 0.0), 100: (0.9, 0.0)}, "sadness": {20: (1.0, 0.0), 100: (0.9, 0.1)}},
+    })
+    table, ceiling = load_ladder(folder)
+    summary, medians = ladder_summary(table), ceiling_medians(ceiling, ["fear", "sadness"])
+    assert medians == {"adcrnn": pytest.approx(0.8), "compare": pytest.approx(0.4)}
+    assert summary.loc[("wavegan", 100), "adcrnn_share"] == pytest.approx(0.45) and summary.loc[("wavegan", 300), "minutes_per_gan"] == pytest.approx(10.0)
+    assert chosen_rung(summary, medians, "wavegan") == 300 and chosen_rung(summary, medians, "specgan") is None
+    found = chapters.gan_ladder("cpu", results_dir=tmp_path)
+    assert found.facts["ladder_choice_wavegan"] == "300 steps" and found.facts["ladder_choice_specgan"] == "no rung up to 100 steps"
+    assert found.facts["ladder_source"] == "this build" and found.facts["ladder_ceiling_compare"] == "40"
+    assert "WaveGAN after 300 generator steps: 55 % (ADCRNN judge) and 25 % (ComParE judge), goal met at 300 steps" in found.facts["ladder_sentence"]
+    _write_ladder(folder, {"wavegan": {"fear": {300: (0.6, 0.3)}, "sadness": {300: (0.5, 0.2)}}}, copies=0.5)  # near-copies: refused
+    assert chosen_rung(ladder_summary(load_ladder(folder)[0]), medians, "wavegan") is None
