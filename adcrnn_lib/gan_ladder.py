@@ -205,13 +205,14 @@ def climb(
     """Train one emotion's GAN up ``rungs`` and judge it at each; return (and keep) the record.
 
     Rungs already in ``record`` are skipped; the GAN resumes from its checkpoint, so a ladder costs
-    its top rung. Each row: ``steps``, ``train_s`` (the seconds this climb spent reaching the rung
-    from the rung below), ``seconds_per_step``, the judges' scores, memorization, screening counts,
+    its top rung. Each row: ``steps``, ``from_steps`` (the rung below), ``trained_from`` (the step
+    the training of this call resumed at: past the rung below when a killed climb resumed),
+    ``train_s`` (the seconds this call trained), ``seconds_per_step`` (over the steps it trained), the judges' scores, memorization, screening counts,
     the GAN's cache key and the machine (provenance).
     """
     from .augment.balance import gan_seed
     from .augment.gan import GanSettings
-    from .augment.gan_clips import emotion_gan, generate_clips
+    from .augment.gan_clips import checkpoint_step, emotion_gan, gan_key, generate_clips
     from .data import load_audio
     from .features import resolve_cache_dir
     from .provenance import provenance
@@ -233,6 +234,8 @@ def climb(
             continue
         settings = dataclasses.replace(base, steps=steps, checkpoint_every=max(1, min(base.checkpoint_every * 10, steps)))
         below = max((row["steps"] for row in done if row["steps"] < steps), default=0)
+        checkpoint = cache / "gan" / kind / gan_key(settings, paths, seed) / "checkpoint.npz"
+        start = checkpoint_step(checkpoint) if checkpoint.exists() else 0  # past ``below`` when a killed climb resumes
         t0 = time.perf_counter()
         model = emotion_gan(settings, rows["utterance"].astype(str).tolist(), paths, seed=seed, cache_dir=cache, progress=progress, desc=f"{kind} {emotion} to {steps}", keep=True)
         train_s = time.perf_counter() - t0
@@ -241,7 +244,8 @@ def climb(
             "steps": steps,
             "from_steps": below,
             "train_s": train_s,
-            "seconds_per_step": train_s / max(1, steps - below),
+            "trained_from": start,
+            "seconds_per_step": train_s / max(1, steps - start),
             "clips": len(clips),
             "counts": counts,
             **judges.judge(clips, emotion),

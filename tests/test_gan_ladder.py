@@ -72,7 +72,7 @@ def test_the_ladder_trains_each_rung_from_the_rung_below_and_resumes_at_the_next
     monkeypatch.setattr("adcrnn_lib.augment.gan_clips.emotion_gan", counting)
     second = climb("wavegan", "fear", rows, Judges(judge), rungs=(1, 2, 4), **kwargs)
     assert trained == [(4, 4)]  # only the new rung, resumed at step 2: one history of four steps
-    assert second[:2] == first and (second[2]["steps"], second[2]["from_steps"]) == (4, 2) and judge.seen == 12
+    assert second[:2] == first and (second[2]["steps"], second[2]["from_steps"], second[2]["trained_from"]) == (4, 2, 2) and judge.seen == 12
     assert json.loads(record.read_text()) == second
     table, _ = load_ladder(tmp_path / "ladder")
     assert table["steps"].tolist() == [1, 2, 4] and set(table["adcrnn_intended_share"]) <= {0.0, 0.25, 0.5, 0.75, 1.0}
