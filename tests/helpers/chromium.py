@@ -34,7 +34,7 @@ _FLAGS = (
 _MEASURE = """
 <script>
 // a cell that is one number: "66.0 ± 5.0", "+1.2 [-0.4, +2.9], p=0.210", "[-0.4, +2.9]" (spaces may be non-breaking)
-const NUMBER = /^[-+]?\d+(\.\d+)?\s±\s\d+(\.\d+)?$|^([-+]?\d+(\.\d+)?\s)?\[[-+]?\d+(\.\d+)?,\s[-+]?\d+(\.\d+)?\](,\sp=\d\.\d+)?$/;
+const NUMBER = /^[-+]?\\d+(\\.\\d+)?\\s±\\s\\d+(\\.\\d+)?$|^([-+]?\\d+(\\.\\d+)?\\s)?\\[[-+]?\\d+(\\.\\d+)?,\\s[-+]?\\d+(\\.\\d+)?\\](,\\sp=\\d\\.\\d+)?$/;
 window.addEventListener("load", () => {
   const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
   const limit = article.clientWidth - parseFloat(getComputedStyle(article).paddingLeft) - parseFloat(getComputedStyle(article).paddingRight);
