@@ -66,11 +66,11 @@ CLIPS_PER_RUNG = 40
 PLAYED_EMOTION = "happiness"
 
 
-def ladder_dir(profile: str, *, fold: int = 0, seed: int = 0, results_dir=None) -> Path:
-    """The folder of one fold's ladder records."""
+def ladder_dir(profile: str, *, fold: int = 0, seed: int = 0, precision: str = "float32", results_dir=None) -> Path:
+    """The folder of one fold's ladder records (``fold0-seed0``; ``fold0-seed0-mixed_bfloat16`` for GANs computed in bfloat16)."""
     from .cv import results_root
 
-    return results_root(results_dir) / "gan-ladder" / profile / f"fold{fold}-seed{seed}"
+    return results_root(results_dir) / "gan-ladder" / profile / (f"fold{fold}-seed{seed}" + ("" if precision == "float32" else f"-{precision}"))
 
 
 def gan_record_path(folder: str | os.PathLike, kind: str, emotion: str) -> Path:
@@ -199,6 +199,7 @@ def climb(
     rungs=RUNGS,
     record: str | os.PathLike,
     n_clips: int = CLIPS_PER_RUNG,
+    precision: str = "float32",
     cache_dir=None,
     progress: bool = False,
 ) -> list[dict]:
@@ -225,7 +226,7 @@ def climb(
     seed = gan_seed(fold_seed, emotion)
     paths = rows["path"].astype(str).tolist()
     real = [load_audio(p) for p in paths]
-    base = GanSettings.from_profile(kind, profile)
+    base = dataclasses.replace(GanSettings.from_profile(kind, profile), precision=precision)
     cache = resolve_cache_dir(True if cache_dir is None else cache_dir)
     if cache is None:
         raise ParameterError("the GAN ladder keeps every rung's GAN state in the cache: set ADCRNN_CACHE_DIR or pass cache_dir")
@@ -270,6 +271,7 @@ def run_ladder(
     rungs=RUNGS,
     fold: int = 0,
     seed: int = 0,
+    precision: str = "float32",
     results_dir=None,
     compare: bool = True,
     verify: bool = True,
@@ -278,7 +280,9 @@ def run_ladder(
     """Climb the ladder for ``kinds`` x ``emotions`` of fold ``fold`` (the grid's paper-protocol folds); returns the folder.
 
     Every GAN reaches a rung before any climbs to the next. ``emotions`` defaults to every emotion the fold's GANs augment. The judges and the ceiling are
-    made once per folder (``judge.keras``, ``ceiling.json``) and read back after.
+    made once per folder (``judge.keras``, ``ceiling.json``) and read back after. ``precision``
+    (:attr:`~adcrnn_lib.augment.gan.GanSettings.precision`) climbs GANs computed in bfloat16, in a
+    folder of their own.
     """
     from .augment import fold_seed as generation_seed
     from .augment.balance import emotion_sources
@@ -299,16 +303,19 @@ def run_ladder(
     unknown = [e for e in wanted if e not in sources]
     if unknown:
         raise ParameterError(f"emotions {unknown}: fold {fold}'s GANs augment only {', '.join(sources)}")
-    folder = ladder_dir(profile, fold=fold, seed=seed, results_dir=results_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    judges = Judges.for_fold(df, the_fold, profile=profile, seed=seed, folder=folder, compare=compare, progress=progress)
-    ceiling_path = folder / "ceiling.json"
-    if not ceiling_path.is_file():
-        write_json(ceiling_path, real_ceiling(df, the_fold, judges, list(sources)))
+    folder = ladder_dir(profile, fold=fold, seed=seed, precision=precision, results_dir=results_dir)
+    home = ladder_dir(profile, fold=fold, seed=seed, results_dir=results_dir)  # the judges and the ceiling do not depend on the GANs' precision
+    for f in {folder, home}:
+        f.mkdir(parents=True, exist_ok=True)
+    judges = Judges.for_fold(df, the_fold, profile=profile, seed=seed, folder=home, compare=compare, progress=progress)
+    if not (home / "ceiling.json").is_file():
+        write_json(home / "ceiling.json", real_ceiling(df, the_fold, judges, list(sources)))
+    if not (folder / "ceiling.json").is_file():
+        write_json(folder / "ceiling.json", json.loads((home / "ceiling.json").read_text()))
     for top in sorted(rungs):  # rung by rung over every GAN, so an interrupted ladder leaves an even curve
         for kind in kinds:
             for emotion in wanted:
-                climb(kind, emotion, sources[emotion][0], judges, fold_seed=generation_seed(seed, fold), profile=profile,
+                climb(kind, emotion, sources[emotion][0], judges, fold_seed=generation_seed(seed, fold), profile=profile, precision=precision,
                       rungs=[r for r in rungs if r <= top], record=gan_record_path(folder, kind, emotion), progress=progress)
     return folder
 
