@@ -350,7 +350,7 @@ def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: b
 
 
 def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, results_dir=None, reference_dir=None, baseline_features: str = "compare") -> list[Path]:
-    """Copy the fold files of every finished run of the book's grid and of the training-budget study into the reference folder.
+    """Copy the fold files of every finished run of the book's grid and of the training-budget study, and the GAN budget ladder's records, into the reference folder.
 
     Only runs with all their folds are copied, and only their JSON (no audio, no models). What is
     copied is what the reproducibility chapter compares a fresh build with. The build's timing
@@ -385,6 +385,15 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
         for path in sorted(src.glob("*.json")):
             shutil.copy2(path, dest / path.name)
         written.append(dest)
+    ladders = results_root(results_dir) / "gan-ladder" / profile  # the GAN budget ladder's records (not its judge model)
+    for src in sorted(ladders.glob("*/*.json")) if ladders.is_dir() else []:
+        if src.name.endswith(".keras.json"):
+            continue
+        dest = ref_root / "gan-ladder" / profile / src.parent.name / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+        if dest.parent not in written:
+            written.append(dest.parent)
     for name in (GRID_RECORD, BUILD_RECORD, COLD_BUILD_RECORD):  # the timing of the build being kept, and no other
         src, dest = results_root(results_dir) / profile / name, ref_root / profile / name
         if src.is_file():

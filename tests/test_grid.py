@@ -75,7 +75,14 @@ def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
     (results / "smoke" / grid.GRID_RECORD).write_text('{"runs": 3}')
     (reference / "smoke").mkdir(parents=True)
     (reference / "smoke" / grid.COLD_BUILD_RECORD).write_text('{"an older build": true}')  # this build has no cold record
+    ladder = results / "gan-ladder" / "smoke" / "fold0-seed0"
+    ladder.mkdir(parents=True)
+    for name in ("wavegan-fear.json", "ceiling.json", "judge.keras.json", "judge.keras"):
+        (ladder / name).write_text("[]")
     written = grid.save_reference("smoke", small_corpus, results_dir=results, reference_dir=reference)
+    kept = reference / "gan-ladder" / "smoke" / "fold0-seed0"
+    assert sorted(p.name for p in kept.iterdir()) == ["ceiling.json", "wavegan-fear.json"]  # the records, not the judge model or its metadata
+    written.remove(kept)
     assert sorted(written) == sorted(cv.run_dir(c, reference) for c in whole)  # the fallback still finds leave-one-speaker-out
     for config in whole:
         assert sorted(p.name for p in cv.run_dir(config, reference).iterdir()) == sorted(p.name for p in cv.run_dir(config, results).iterdir())
