@@ -36,7 +36,6 @@ __all__ = [
     "gan_quality_tables",
     "GAN_QUALITY_COLUMN",
     "gan_quality_cell",
-    "PAPER_GAN_STEPS",
     "gan_ladder",
     "baseline_chapter",
     "table_v",
@@ -308,10 +307,6 @@ def gan_learning_fact(profile: str, *, seed: int) -> str:
     return gan_learning_sentence(gan_learning(profile, seed=seed), profile=profile)
 
 
-#: The paper's generator steps per GAN (section III-A): WaveGAN 90,000, SpecGAN 35,000.
-PAPER_GAN_STEPS = {"wavegan": 90_000, "specgan": 35_000}
-
-
 def _bench_gan_paper_hours(bench: str | os.PathLike | None = None) -> dict[str, float]:
     """Kind -> hours of one GAN at the paper's size and steps on this project's machine, from ``benchmarks/results/bench_gan.json``."""
     import json
@@ -339,12 +334,7 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
     ``extra``: ``table`` (every judged rung), ``summary``, ``ceiling``, ``medians``, ``clips`` (kind
     -> [(steps, 16-bit PCM bytes)] of the played emotion's kept clip per rung).
     """
-    import base64
-    import json
-
-    import numpy as np
-
-    from .gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, PLAYED_EMOTION, ceiling_medians, chosen_rung, find_ladder, gan_record_path, ladder_summary, load_ladder
+    from .gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, ceiling_medians, chosen_rung, find_ladder, ladder_summary, load_ladder, played_clips
     from .quality import GAN_NAMES
 
     kinds = ("wavegan", "specgan")
@@ -408,13 +398,8 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
         })
     page.append({"GAN": "real test clips (the ceiling)", "generator steps": "-",
                  "ADCRNN judge (%)": facts["ladder_ceiling_adcrnn"], "ComParE judge (%)": facts["ladder_ceiling_compare"]})
-    clips = {}
-    for kind in kinds:
-        path = gan_record_path(folder, kind, PLAYED_EMOTION)
-        if path.is_file():
-            clips[kind] = [(r["steps"], np.frombuffer(base64.b64decode(r["example_clip"]), "<i2").astype(np.float32) / 32767) for r in json.loads(path.read_text()) if "example_clip" in r]
     table_page = pd.DataFrame(page).fillna("").set_index("GAN")
-    return Findings({}, table_page, facts, {"table": table, "summary": summary, "ceiling": ceiling, "medians": medians, "clips": clips})
+    return Findings({}, table_page, facts, {"table": table, "summary": summary, "ceiling": ceiling, "medians": medians, "clips": played_clips(folder)})
 
 
 def table_v(profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:

@@ -190,6 +190,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 1 if any("error" in r for r in results) else 0
 
 
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """The corpus, its checksum check, the results folder and ``--verbose``: what every command that trains runs needs."""
+    p.add_argument("--data-dir", help="folder of the EmoDB wav files")
+    p.add_argument("--no-verify", action="store_true", help="skip the checksum check")
+    p.add_argument("--results-dir", help="root of the run folders")
+    _verbose_option(p)
+
+
 def _experiment_options(p: argparse.ArgumentParser, *, protocol: bool = True) -> None:
     p.add_argument("--profile", default="cpu", help="compute profile: smoke, cpu (default) or paper")
     if protocol:
@@ -252,10 +260,7 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--timnet", action="store_true", help="also the TIM-Net calibration row (500 epochs per fold)")
     study.add_argument("--leaky", action="store_true", help="the leaky-protocol points instead (labelled leaky; never in an honest table)")
     study.add_argument("--list", action="store_true", help="list the study points and exit")
-    study.add_argument("--data-dir", help="folder of the EmoDB wav files")
-    study.add_argument("--no-verify", action="store_true", help="skip the checksum check")
-    study.add_argument("--results-dir", help="root of the run folders")
-    _verbose_option(study)
+    _run_options(study)
     study.set_defaults(func=_cmd_study)
 
     ladder = sub.add_parser("gan-ladder", help="train one fold's GANs up a ladder of generator steps and judge their clips at each rung (resumable)")
@@ -268,10 +273,7 @@ def _parser() -> argparse.ArgumentParser:
     ladder.add_argument("--precision", default="float32", help="the GANs' computation: float32 (default) or mixed_bfloat16 (records in a folder of their own)")
     ladder.add_argument("--threads", type=int, help="backend threads of this process (two processes on different emotions: 1 each)")
     ladder.add_argument("--no-compare", action="store_true", help="leave out the second judge (ComParE + logistic regression)")
-    ladder.add_argument("--data-dir", help="folder of the EmoDB wav files")
-    ladder.add_argument("--no-verify", action="store_true", help="skip the checksum check")
-    ladder.add_argument("--results-dir", help="root of the run folders")
-    _verbose_option(ladder)
+    _run_options(ladder)
     ladder.set_defaults(func=_cmd_gan_ladder)
 
     train = sub.add_parser("train", help="fit a final model on the whole corpus and save it")

@@ -151,26 +151,16 @@ def level_check(model, normalizer, paths: Sequence[str], labels: np.ndarray, set
     """
     from .data import load_audio
     from .features import log_mel_3d
-    from .level import CHECK_GAINS_DB, apply_gain
-    from .metrics import unweighted_accuracy
+    from .level import gain_scores, predictions_at_gains
     from .train import make_segment_data, predict_utterances
 
-    audios = [load_audio(p) for p in paths]
+    def predict_clips(clips: list[np.ndarray]) -> np.ndarray:
+        data = make_segment_data([log_mel_3d(y) for y in clips], labels, normalizer, length=settings.segment_frames, hop=settings.segment_hop)
+        return predict_utterances(model, data)
+
     labels = np.asarray(labels)
-    predicted = {}
-    for gain in (0.0, *CHECK_GAINS_DB):
-        feats = [log_mel_3d(apply_gain(y, gain) if gain else y) for y in audios]
-        data = make_segment_data(feats, labels, normalizer, length=settings.segment_frames, hop=settings.segment_hop)
-        predicted[gain] = predict_utterances(model, data).argmax(axis=1)
-    return {
-        f"{gain:+g}": {
-            "predicted": pred.tolist(),
-            "changed": float(np.mean(pred != predicted[0.0])),
-            "wa": float(np.mean(pred == labels)),
-            "ua": float(unweighted_accuracy(labels, pred)),
-        }
-        for gain, pred in predicted.items()
-    }
+    predicted = predictions_at_gains(predict_clips, [load_audio(p) for p in paths])
+    return {f"{gain:+g}": {"predicted": predicted[gain].tolist(), **row} for gain, row in gain_scores(predicted, labels).items()}
 
 
 def evaluated_fold_record(config, fold: int, trained, test, *, test_ids, train_ids, val_ids, n_generated: int, started: float, data_dir: str | None) -> dict:

@@ -47,6 +47,7 @@ import numpy as np
 
 from .data import SAMPLE_RATE, load_audio
 from .exceptions import DataError, ParameterError
+from .profiles import LEVEL_NORMS
 from .storage import atomic_write, save_npy, sha256_file, write_json
 
 __all__ = [
@@ -60,7 +61,6 @@ __all__ = [
     "Segments",
     "segment_corpus",
     "Normalizer",
-    "LEVEL_NORMS",
     "remove_level",
     "FeatureCache",
     "default_cache_dir",
@@ -299,9 +299,6 @@ class Normalizer:
             raise ParameterError(f"normalizer level={level!r}; allowed: {', '.join(LEVEL_NORMS)}")
         return cls(np.asarray(d["mean"], dtype=np.float32), np.asarray(d["std"], dtype=np.float32), level)
 
-
-#: How :class:`Normalizer` takes the recording level out (see :attr:`~adcrnn_lib.profiles.Profile.level_norm`).
-LEVEL_NORMS: tuple[str, ...] = ("none", "utterance")
 
 
 def remove_level(features: np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ __all__ = [
     "climb",
     "run_ladder",
     "load_ladder",
+    "played_clips",
     "CEILING_FRACTION",
     "NEAR_COPY_MAX",
     "JUDGE_NAMES",
@@ -120,7 +121,7 @@ class Judges:
 def _adcrnn_judge(df: pd.DataFrame, fold, *, profile: str, seed: int, folder: Path, progress: bool):
     """The fold's no-augmentation ADCRNN (as the GAN quality report trains it), saved as ``judge.keras``."""
     from .config import ExperimentConfig
-    from .features import PARAMS, extract_features
+    from .features import extract_features
     from .predict import Predictor, save_model
     from .train import train_split
 
@@ -130,7 +131,7 @@ def _adcrnn_judge(df: pd.DataFrame, fold, *, profile: str, seed: int, folder: Pa
     config = ExperimentConfig(profile=profile, augmentation="none", seed=seed)
     feats = extract_features(df["path"].tolist(), progress=progress)
     trained, normalizer, _ = train_split(config, df, feats, fold.train, fold.val, fold=fold.k, seed=seed + fold.k, progress=progress, description="judge")
-    save_model(trained.model, normalizer, config, path, params=PARAMS, extra={"fold": fold.k, "best_epoch": trained.best_epoch})
+    save_model(trained.model, normalizer, config, path, extra={"fold": fold.k, "best_epoch": trained.best_epoch})
     return Predictor.from_training(trained.model, normalizer, config).predict_audio
 
 
@@ -184,8 +185,20 @@ def real_ceiling(df: pd.DataFrame, fold, judges: Judges, emotions) -> dict[str, 
 
 
 def _encode_clip(y: np.ndarray) -> str:
-    """A clip as base64 16-bit PCM (for a page's audio player)."""
+    """A clip as base64 16-bit PCM (for a page's audio player); :func:`played_clips` reads it back."""
     return base64.b64encode((np.clip(y, -1, 1) * 32767).astype("<i2").tobytes()).decode()
+
+
+def played_clips(folder: str | os.PathLike) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """Kind -> ``[(steps, clip)]``: the :data:`PLAYED_EMOTION` clip kept at each rung of a ladder folder."""
+    from .augment.gan import GAN_KINDS
+
+    out = {}
+    for kind in GAN_KINDS:
+        path = gan_record_path(folder, kind, PLAYED_EMOTION)
+        if path.is_file():
+            out[kind] = [(r["steps"], np.frombuffer(base64.b64decode(r["example_clip"]), "<i2").astype(np.float32) / 32767) for r in json.loads(path.read_text()) if "example_clip" in r]
+    return out
 
 
 def climb(
@@ -213,7 +226,7 @@ def climb(
     """
     from .augment.balance import gan_seed
     from .augment.gan import GanSettings
-    from .augment.gan_clips import checkpoint_step, emotion_gan, gan_key, generate_clips
+    from .augment.gan_clips import emotion_gan, generate_clips
     from .data import load_audio
     from .features import resolve_cache_dir
     from .provenance import provenance
@@ -235,8 +248,6 @@ def climb(
             continue
         settings = dataclasses.replace(base, steps=steps, checkpoint_every=max(1, min(base.checkpoint_every * 10, steps)))
         below = max((row["steps"] for row in done if row["steps"] < steps), default=0)
-        checkpoint = cache / "gan" / kind / gan_key(settings, paths, seed) / "checkpoint.npz"
-        start = checkpoint_step(checkpoint) if checkpoint.exists() else 0  # past ``below`` when a killed climb resumes
         t0 = time.perf_counter()
         model = emotion_gan(settings, rows["utterance"].astype(str).tolist(), paths, seed=seed, cache_dir=cache, progress=progress, desc=f"{kind} {emotion} to {steps}", keep=True)
         train_s = time.perf_counter() - t0
@@ -245,8 +256,8 @@ def climb(
             "steps": steps,
             "from_steps": below,
             "train_s": train_s,
-            "trained_from": start,
-            "seconds_per_step": train_s / max(1, steps - start),
+            "trained_from": model.trained_from,  # past ``below`` when a killed climb resumed
+            "seconds_per_step": train_s / max(1, steps - model.trained_from),
             "clips": len(clips),
             "counts": counts,
             **judges.judge(clips, emotion),

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["CLIP_LEVEL", "CLIPPED_SHARE_WARN", "QUIET_MARGIN_DB", "CHECK_GAINS_DB", "Level", "measure_level", "level_warnings", "apply_gain", "level_invariance"]
+__all__ = ["CLIP_LEVEL", "CLIPPED_SHARE_WARN", "QUIET_MARGIN_DB", "CHECK_GAINS_DB", "Level", "measure_level", "level_warnings", "apply_gain", "predictions_at_gains", "gain_scores", "level_invariance"]
 
 #: A sample at or above this magnitude counts as clipped.
 CLIP_LEVEL = 0.999
@@ -77,6 +77,32 @@ def apply_gain(y: np.ndarray, gain_db: float) -> np.ndarray:
     return np.clip(np.asarray(y, np.float32) * np.float32(10 ** (gain_db / 20)), -1.0, 1.0)
 
 
+def predictions_at_gains(predict_clips: Callable[[list[np.ndarray]], np.ndarray], audios: Sequence[np.ndarray], *, gains_db: Sequence[float] = CHECK_GAINS_DB) -> dict[float, np.ndarray]:
+    """Each clip's predicted class as recorded (gain ``0.0``, first) and after each gain of ``gains_db``.
+
+    ``predict_clips`` maps a list of clips to class scores ``(n_clips, n_classes)`` (probabilities
+    or logits); the gained clips are clipped at full scale (:func:`apply_gain`).
+    """
+    return {
+        gain: np.asarray(predict_clips([apply_gain(y, gain) if gain else np.asarray(y, np.float32) for y in audios])).argmax(axis=1)
+        for gain in (0.0, *gains_db)
+    }
+
+
+def gain_scores(predicted: dict[float, np.ndarray], labels: Sequence[int] | None = None) -> dict[float, dict[str, float]]:
+    """Per gain of :func:`predictions_at_gains`: ``changed`` (share of predictions other than at 0 dB), and with labels ``wa`` and ``ua``."""
+    from .metrics import unweighted_accuracy
+
+    out = {}
+    for gain, pred in predicted.items():
+        row = {"changed": float(np.mean(pred != predicted[0.0]))}
+        if labels is not None:
+            truth = np.asarray(labels)
+            row.update(wa=float(np.mean(pred == truth)), ua=float(unweighted_accuracy(truth, pred)))
+        out[gain] = row
+    return out
+
+
 def level_invariance(predict: Callable[[np.ndarray], np.ndarray], audios: Sequence[np.ndarray], labels: Sequence[int] | None = None, *, gains_db: Sequence[float] = CHECK_GAINS_DB) -> pd.DataFrame:
     """How a model's predictions move when every clip is recorded louder or quieter.
 
@@ -93,19 +119,7 @@ def level_invariance(predict: Callable[[np.ndarray], np.ndarray], audios: Sequen
     Returns
     -------
     pandas.DataFrame
-        Index ``gain (dB)`` (0 first); columns ``changed`` (share of predictions other than at
-        0 dB), and with labels ``wa`` and ``ua``.
+        Index ``gain (dB)`` (0 first); columns as :func:`gain_scores`.
     """
-    from .metrics import unweighted_accuracy
-
-    table = {}
-    for gain in (0.0, *gains_db):
-        table[gain] = np.array([int(np.argmax(predict(apply_gain(y, gain) if gain else np.asarray(y, np.float32)))) for y in audios])
-    rows = []
-    for gain, pred in table.items():
-        row = {"gain (dB)": gain, "changed": float(np.mean(pred != table[0.0]))}
-        if labels is not None:
-            truth = np.asarray(labels)
-            row.update(wa=float(np.mean(pred == truth)), ua=float(unweighted_accuracy(truth, pred)))
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("gain (dB)")
+    predicted = predictions_at_gains(lambda clips: np.stack([predict(y) for y in clips]), audios, gains_db=gains_db)
+    return pd.DataFrame([{"gain (dB)": gain, **row} for gain, row in gain_scores(predicted, labels).items()]).set_index("gain (dB)")

@@ -18,12 +18,15 @@ from dataclasses import asdict, dataclass, replace
 
 from .exceptions import ParameterError
 
-__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile", "LR_SCHEDULES", "SELECTIONS", "OVERRIDABLE", "LEGACY_TRAINING"]
+__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile", "LR_SCHEDULES", "SELECTIONS", "LEVEL_NORMS", "OVERRIDABLE", "LEGACY_TRAINING"]
 
 #: Learning-rate schedules of :attr:`Profile.lr_schedule`.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 #: Model-selection rules of :attr:`Profile.selection`.
 SELECTIONS: tuple[str, ...] = ("best", "last", "average")
+#: How the recording level is taken out of the features (:attr:`Profile.level_norm`,
+#: :class:`~adcrnn_lib.features.Normalizer`).
+LEVEL_NORMS: tuple[str, ...] = ("none", "utterance")
 #: Training settings a run may override (``ExperimentConfig.overrides``): sizes and the optimizer,
 #: never the folds (``n_splits``), the loss weights or the GANs.
 OVERRIDABLE: tuple[str, ...] = (
@@ -169,8 +172,6 @@ class Profile:
     level_norm: str = "none"
 
     def __post_init__(self) -> None:
-        from .features import LEVEL_NORMS
-
         if self.level_norm not in LEVEL_NORMS:
             raise ParameterError(f"level_norm={self.level_norm!r}; allowed: {', '.join(LEVEL_NORMS)}")
         if self.lr_schedule not in LR_SCHEDULES:

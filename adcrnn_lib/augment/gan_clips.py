@@ -69,6 +69,9 @@ class EmotionGan:
         Utterance ids it was trained on.
     codec : SpectrogramCodec or None
         SpecGAN's spectrogram normalization (fitted on the same sources).
+    trained_from : int
+        The step the GAN held before :func:`emotion_gan` trained it (0 from scratch; past an
+        earlier request's steps when a killed training resumed; ``steps`` when it was only read).
     """
 
     gan: WGANGP
@@ -76,6 +79,7 @@ class EmotionGan:
     key: str
     sources: tuple[str, ...]
     codec: object | None = None
+    trained_from: int = 0
 
     def to_audio(self, outputs: np.ndarray) -> list[np.ndarray]:
         """Generator outputs -> 16 kHz clips (Griffin-Lim for SpecGAN)."""
@@ -149,17 +153,19 @@ def emotion_gan(
     kept = snapshot_path(folder, settings.steps)
     if kept.exists():
         gan.load(kept)
+        start = settings.steps
     else:
         checkpoint = folder / "checkpoint.npz"
-        if checkpoint.exists() and checkpoint_step(checkpoint) > settings.steps:
+        start = checkpoint_step(checkpoint) if checkpoint.exists() else 0
+        if start > settings.steps:
             raise TrainingError(
-                f"{checkpoint}: trained to step {checkpoint_step(checkpoint)}, past the {settings.steps} steps asked, and no copy of step "
+                f"{checkpoint}: trained to step {start}, past the {settings.steps} steps asked, and no copy of step "
                 f"{settings.steps} was kept ({kept.name}); ask for a kept step or delete the folder to train again"
             )
         gan.train(sampler, checkpoint=checkpoint, progress=progress, desc=desc)
         if keep:
             gan.save(kept)
-    return EmotionGan(gan, folder, key, tuple(utterances), codec)
+    return EmotionGan(gan, folder, key, tuple(utterances), codec, start)
 
 
 def snapshot_path(folder: str | os.PathLike, step: int) -> Path:
