@@ -13,6 +13,20 @@ from adcrnn_lib import data
 
 SHARED_EMODB = Path(__file__).resolve().parents[1].parent / "shared" / "emodb" / "wav"
 
+# Under pytest-xdist (``make test``: two worker processes on a 2-core machine) each test process,
+# and every process it starts (Dask workers, notebook kernels, the JAX checks), gets one backend
+# thread: with the default of one per core, four or more spinning thread pools share two cores.
+# Set before anything imports TensorFlow; a variable the user set is kept.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    for _var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+
+def backend_threads() -> int:
+    """TensorFlow's intra-op threads in this test process: the sequential runs train with them, so a
+    Dask worker given as many trains the same folds digit for digit."""
+    return int(os.environ.get("TF_NUM_INTRAOP_THREADS") or len(os.sched_getaffinity(0)))
+
 # One fundamental frequency per emotion, so that synthetic classes differ audibly.
 _F0 = {"W": 220.0, "L": 110.0, "E": 150.0, "A": 260.0, "F": 240.0, "T": 120.0, "N": 170.0}
 

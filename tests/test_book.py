@@ -19,6 +19,7 @@ from adcrnn_lib.exceptions import AdcrnnError
 from adcrnn_lib.grid import hda_configs, run_grid, save_reference
 from adcrnn_lib.paper import PAPER_COLUMN, TABLE_V
 
+from .conftest import backend_threads
 from .test_notebooks import run_templates_as_opened
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +139,7 @@ def test_smoke_book_builds(project, small_corpus, paper_run, caplog):
     # eGeMAPS (88 features) keeps the baseline fits quick; 3 speakers keep leave-one-speaker-out at 3 folds;
     # the grid's folds run on a local Dask cluster of 2 worker processes (adcrnn book --workers 2), each
     # with this process's backend threads, so that their folds can be compared digit for digit
-    threads = len(os.sched_getaffinity(0))  # TensorFlow's default intra-op thread count
+    threads = backend_threads()
     index = book.build_book("smoke", data_dir=small_corpus, verify=False, root=project, overrides={"baseline.ipynb": {"features": "egemaps"}}, baseline_features="egemaps", workers=2, threads=threads)
     assert index.is_file()
     BUILT["html"] = index.parent

@@ -16,10 +16,12 @@ from adcrnn_lib import cv, distributed
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import AdcrnnError, ParameterError
 
+from .conftest import backend_threads
 
-#: TensorFlow's default intra-op threads in this process, where the sequential runs train: the
-#: workers get as many, so that their folds equal the sequential ones digit for digit.
-THREADS = len(os.sched_getaffinity(0))
+
+#: TensorFlow's intra-op threads in this process, where the sequential runs train: the workers get
+#: as many, so that their folds equal the sequential ones digit for digit.
+THREADS = backend_threads()
 
 
 @pytest.fixture(scope="module")
