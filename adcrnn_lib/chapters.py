@@ -623,9 +623,10 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
     ``facts``: ``aug_name``; ``loso_ua_none``, ``loso_ua_aug``, ``loso_ua_norm`` (%);
     ``gap_none`` and ``base_gap`` (random folds minus LOSO, UA points); ``loso_aug_vs_none`` and
     ``loso_norm_vs_none`` (paired UA cells); ``loso_vs_base`` (verdict); ``norm_base_ua``;
-    ``level_sentence`` (:func:`level_table`).
-    ``extra``: ``loso`` (augmentation -> run), ``aug`` (its key), ``per_speaker`` (WA per speaker)
-    and ``level`` (the level check of both no-augmentation runs, :func:`level_table`).
+    ``level_sentence`` and ``level_points_sentence`` (:func:`level_points`).
+    ``extra``: ``loso`` (augmentation -> run), ``aug`` (its key), ``per_speaker`` (WA per speaker),
+    ``level`` (the level check of the no-augmentation runs, :func:`level_table`) and
+    ``level_points`` (the level options against the profile, :func:`level_points`).
     """
     from . import report
     from .baselines import run_baseline
@@ -672,44 +673,134 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
         per[f"WA (%), {a}"] = (100 * correct).round(1)
     per_speaker = pd.DataFrame(per).rename_axis("speaker")
     results = {**{f"LOSO, {a}": r for a, r in loso.items()}, **{f"random folds, {a}": r for a, r in paper.items()}}
-    level, level_facts = level_table({"random folds": paper["none"], "leave one speaker out": loso["none"]})
-    facts.update(level_facts)
-    return Findings(results, report.results_table(rows), facts, {"loso": loso, "aug": aug, "per_speaker": per_speaker, "level": level})
+    level = level_points(profile, data_dir)
+    facts.update(level.facts)
+    return Findings(results, report.results_table(rows), facts, {"loso": loso, "aug": aug, "per_speaker": per_speaker, "level": level.extra["level"], "level_points": level.table})
 
 
 def level_table(runs: dict) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The level check of runs without augmentation (:func:`~adcrnn_lib.cv.level_check`), pooled over their folds.
+    """The level check of runs without augmentation (:func:`~adcrnn_lib.cv.level_check`), pooled over their seeds x folds.
+
+    Parameters
+    ----------
+    runs : dict
+        Row label -> a run, or a list of runs (one per seed). Runs with a fold that holds no
+        check (trained before it was kept) are left out.
 
     Returns
     -------
     table : pandas.DataFrame
-        Index ``gain (dB)``; per run, the share of test predictions that change against the
-        recording as it is (%) and UA (%) at that gain. Empty when no fold of any run holds a check.
+        One row per run that holds the check; columns (two header rows): ``as recorded`` /
+        ``UA (%)``, then per gain (``-24 dB`` ...) the share of test predictions that change
+        against the recording as it is (``changed (%)``) and ``UA (%)`` at that gain. Empty
+        when no run holds a check.
     facts : dict
         ``level_sentence``: what the check found (the largest share changed and its gain, per
         run), or that these runs predate it.
     """
     import numpy as np
 
+    from .cv import pool_seeds
     from .metrics import unweighted_accuracy
 
-    columns, parts = {}, []
+    rows, parts = {}, []
     for name, result in runs.items():
-        checks = [r.get("level_check") for r in result.folds]
+        folds = pool_seeds(result).folds
+        checks = [r.get("level_check") for r in folds]
         if not checks or any(c is None for c in checks):
             continue
-        truth = np.concatenate([[p["true"] for p in r["predictions"]] for r in result.folds])
-        for gain in checks[0]:
+        truth = np.concatenate([[p["true"] for p in r["predictions"]] for r in folds])
+        base = np.concatenate([c["+0"]["predicted"] for c in checks])
+        row = {("as recorded", "UA (%)"): f"{100 * unweighted_accuracy(truth, base):.1f}"}
+        changed = {}
+        for gain in (g for g in checks[0] if g != "+0"):
             pred = np.concatenate([c[gain]["predicted"] for c in checks])
-            base = np.concatenate([c["+0"]["predicted"] for c in checks])
-            columns.setdefault(f"{name}: changed (%)", {})[gain] = f"{100 * np.mean(pred != base):.0f}"
-            columns.setdefault(f"{name}: UA (%)", {})[gain] = f"{100 * unweighted_accuracy(truth, pred):.1f}"
-        worst = max((g for g in checks[0] if g != "+0"), key=lambda g: float(columns[f"{name}: changed (%)"][g]))
-        parts.append(f"{name}, {columns[f'{name}: changed (%)'][worst]} % of the test predictions change at {worst} dB")
-    if not parts:
+            changed[gain] = 100 * float(np.mean(pred != base))
+            row[(f"{gain} dB", "changed (%)")] = f"{changed[gain]:.0f}"
+            row[(f"{gain} dB", "UA (%)")] = f"{100 * unweighted_accuracy(truth, pred):.1f}"
+        rows[name] = row
+        worst = max(changed, key=changed.get)
+        parts.append(f"{name}, {changed[worst]:.0f} % of the test predictions change at {worst} dB")
+    if not rows:
         return pd.DataFrame(), {"level_sentence": "These runs were trained before the level check was kept with each fold, so it is not shown; a run trained now keeps it."}
-    table = pd.DataFrame(columns).rename_axis("gain (dB)")
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
     return table, {"level_sentence": "Recorded louder or quieter, the same test utterances get other answers: " + "; ".join(parts) + "."}
+
+
+#: The largest share of test predictions (%) that may change under the level check's gains for an
+#: option to count as level-invariant (the goal the level points are measured against).
+LEVEL_GOAL_CHANGED = 5.0
+
+
+def level_points(profile: str, data_dir: str | None) -> Findings:
+    """The level points (:data:`~adcrnn_lib.grid.LEVEL_POINTS`) against the profile, both protocols.
+
+    Reads runs from this build or the committed reference (:func:`~adcrnn_lib.grid.find_run`);
+    trains nothing (``adcrnn study --level`` does).
+
+    Returns
+    -------
+    Findings
+        ``results``: ``"<protocol>, <name>"`` -> runs (one per seed) of every complete point;
+        ``table``: WA and UA over seeds x folds, with the paired UA difference against the profile;
+        ``facts``: ``level_points_sentence`` (what the options did, or that they are not run) and
+        ``level_sentence`` (:func:`level_table`); ``extra``: ``level`` (the check of every run found).
+    """
+    from . import report
+    from .cv import pool_seeds
+    from .grid import LEVEL_BASE, LEVEL_POINTS, find_run, level_configs
+
+    where = {"paper": "random folds", "loso": "leave one speaker out"}
+    found: dict[tuple[str, str], list] = {}
+    read_from: dict[tuple[str, str], str] = {}
+    checked: dict[str, list] = {}
+    for protocol, by_name in level_configs(profile, data_dir or None).items():
+        for name, configs in by_name.items():
+            runs, sources = zip(*(find_run(c) for c in configs))
+            if any(r is not None for r in runs):
+                checked[f"{where[protocol]}, {name}"] = [r for r in runs if r is not None]
+            if all(r is not None for r in runs):
+                found[protocol, name] = list(runs)
+                read_from[protocol, name] = sources[0] if len(set(sources)) == 1 else "both"
+    rows, said = [], []
+    for protocol in where:
+        base = found.get((protocol, LEVEL_BASE))
+        for name in (LEVEL_BASE, *LEVEL_POINTS):
+            runs = found.get((protocol, name))
+            rows.append({"label": f"{where[protocol]}, {name}", "result": runs, "base": base if name != LEVEL_BASE else None, "base_name": LEVEL_BASE,
+                         "extra": {"read from": read_from.get((protocol, name), "not run")}})
+    for name in LEVEL_POINTS:
+        verdicts = []
+        for protocol in where:
+            runs, base = found.get((protocol, name)), found.get((protocol, LEVEL_BASE))
+            if runs and base:
+                verdicts.append(f"{where[protocol]} {_ua(pool_seeds(runs))} % UA, {_paired_ua(pool_seeds(base), pool_seeds(runs))} UA points against the profile")
+        if not verdicts:
+            said.append(f"{name[0].upper()}{name[1:]} has not been run for the {profile} profile (`adcrnn study --level --profile {profile}` trains it)")
+            continue
+        worst = _most_changed(checked.get(f"random folds, {name}", []))
+        invariance = "" if worst is None else (
+            f"; at most {worst:.0f} % of its predictions under the paper's protocol change between -24 and +6 dB "
+            f"({'within' if worst <= LEVEL_GOAL_CHANGED else 'over'} the goal of {LEVEL_GOAL_CHANGED:.0f} %)")
+        said.append(f"{name[0].upper()}{name[1:]}: {'; '.join(verdicts)}{invariance}")
+    table, level_facts = level_table(checked)
+    facts = {"level_points_sentence": ". ".join(said) + ".", **level_facts}
+    results = {f"{where[p]}, {n}": runs for (p, n), runs in found.items()}
+    return Findings(results, report.results_table(rows), facts, {"level": table})
+
+
+def _most_changed(runs: list) -> float | None:
+    """The largest share (%) of test predictions that change at any gain of the level check, pooled
+    over the folds of ``runs``; None when a fold holds no check."""
+    import numpy as np
+
+    folds = [f for r in runs for f in r.folds]
+    if not folds or any(f.get("level_check") is None for f in folds):
+        return None
+    gains = [g for g in folds[0]["level_check"] if g != "+0"]
+    base = np.concatenate([f["level_check"]["+0"]["predicted"] for f in folds])
+    return max(100 * float(np.mean(np.concatenate([f["level_check"][g]["predicted"] for f in folds]) != base)) for g in gains)
 
 
 # --------------------------------------------------------------------------------------------

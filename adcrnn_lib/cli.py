@@ -22,7 +22,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .exceptions import AdcrnnError
+from .exceptions import AdcrnnError, ParameterError
 
 __all__ = ["main"]
 
@@ -75,8 +75,6 @@ def _overrides(pairs: Sequence[str]) -> dict[str, object]:
     """``["epochs=30", "selection=last"]`` -> ``{"epochs": 30, "selection": "last"}`` (numbers as numbers)."""
     import json
 
-    from .exceptions import ParameterError
-
     out: dict[str, object] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
@@ -91,15 +89,21 @@ def _overrides(pairs: Sequence[str]) -> dict[str, object]:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from .grid import LEAKY_POINTS, LEAKY_SEEDS, STUDY_LEVERS, STUDY_SEEDS, run_leaky_points, run_study
+    from .grid import LEAKY_POINTS, LEAKY_SEEDS, LEVEL_POINTS, STUDY_LEVERS, STUDY_SEEDS, run_leaky_points, run_level_points, run_study
 
     if args.list:
         for name, overrides in STUDY_LEVERS.items():
             print(f"{name}: {', '.join(f'{k}={v}' for k, v in overrides.items()) or 'the profile as it is'}")
         for name, (leaks, recipe) in LEAKY_POINTS.items():
             print(f"{name} (--leaky): {', '.join(leaks)}, on {recipe}")
+        for name, overrides in LEVEL_POINTS.items():
+            print(f"{name} (--level): {', '.join(f'{k}={v}' for k, v in overrides.items())}, paired with the profile under both protocols")
         return 0
-    if args.leaky:
+    if args.leaky and args.level:
+        raise ParameterError("--leaky and --level: choose one")
+    if args.level:
+        summary = run_level_points(args.profile, args.data_dir, verify=not args.no_verify, results_dir=args.results_dir)
+    elif args.leaky:
         summary = run_leaky_points(args.profile, args.data_dir, names=args.points, seeds=tuple(args.seeds or LEAKY_SEEDS), verify=not args.no_verify, results_dir=args.results_dir)
     else:
         summary = run_study(args.profile, args.data_dir, names=args.points, seeds=tuple(args.seeds or STUDY_SEEDS), timnet=args.timnet, verify=not args.no_verify, results_dir=args.results_dir)
@@ -259,6 +263,7 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--seeds", nargs="+", type=int, help="seeds (default 0 1)")
     study.add_argument("--timnet", action="store_true", help="also the TIM-Net calibration row (500 epochs per fold)")
     study.add_argument("--leaky", action="store_true", help="the leaky-protocol points instead (labelled leaky; never in an honest table)")
+    study.add_argument("--level", action="store_true", help="the level-normalization points and the profile runs they pair with, both protocols")
     study.add_argument("--list", action="store_true", help="list the study points and exit")
     _run_options(study)
     study.set_defaults(func=_cmd_study)

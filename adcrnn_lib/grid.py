@@ -569,7 +569,7 @@ def find_run(config, *, results_dir=None):
 
 def _study_runs(profile: str, data_dir=None) -> list:
     """Every configuration of the study (all levers the profile can take, all seeds), TIM-Net's, the
-    leaky points' and the honest twins of leaky points that are not study points."""
+    leaky points', the honest twins of leaky points that are not study points, and the level points."""
     out = []
     for name, overrides in STUDY_LEVERS.items():
         try:
@@ -577,8 +577,9 @@ def _study_runs(profile: str, data_dir=None) -> list:
         except ParameterError:  # a lever this profile cannot take (e.g. averaging 5 of smoke's 1 epoch)
             continue
     leaky = _with_own_twins([c for configs in leaky_configs(profile, data_dir).values() for c in configs])
+    level = [c for by_name in level_configs(profile, data_dir).values() for configs in by_name.values() for c in configs]
     unique: dict[str, object] = {}  # one entry per run: a twin spelled with other overrides is the same run
-    for config in out + timnet_configs(profile, data_dir) + leaky:
+    for config in out + timnet_configs(profile, data_dir) + leaky + level:
         unique.setdefault(config.key(), config)
     return list(unique.values())
 
@@ -606,6 +607,34 @@ def run_study(
     if timnet:
         queue += timnet_configs(profile, data_dir, seeds=seeds)
     return _train_missing(queue, "study", results_dir=results_dir, verify=verify, progress=progress)
+
+
+#: Options that take the recording's gain out of the features (:data:`~adcrnn_lib.profiles.LEVEL_NORMS`):
+#: name -> overrides of the profile. Each is measured paired against the profile itself, under
+#: both protocols (:func:`level_configs`), and with the level check every fold keeps.
+LEVEL_POINTS: dict[str, dict[str, object]] = {"per-utterance level normalization": {"level_norm": "utterance"}}
+#: The profile's own runs the level points pair with (the grid's no-augmentation runs).
+LEVEL_BASE = "the profile"
+#: Seeds of the level points per protocol: two under the paper's protocol (each draws its own
+#: folds); one leaving one speaker out, as the book's runs there (its folds do not depend on the seed).
+LEVEL_SEEDS: dict[str, tuple[int, ...]] = {"paper": (0, 1), "loso": (0,)}
+
+
+def level_configs(profile: str = "cpu", data_dir=None) -> dict[str, dict[str, list[ExperimentConfig]]]:
+    """protocol -> {:data:`LEVEL_BASE` or a :data:`LEVEL_POINTS` name -> one configuration per seed}
+    (no augmentation, Lf1, attention)."""
+    points = {LEVEL_BASE: {}, **LEVEL_POINTS}
+    return {
+        protocol: {name: [ExperimentConfig(profile=profile, protocol=protocol, seed=s, data_dir=_data(data_dir), overrides=over) for s in seeds] for name, over in points.items()}
+        for protocol, seeds in LEVEL_SEEDS.items()
+    }
+
+
+def run_level_points(profile: str = "cpu", data_dir=None, *, results_dir=None, verify: bool = True, progress: bool = False) -> dict:
+    """Train the level points and the profile runs they pair with that neither this build nor the
+    reference holds; counts as :func:`run_study`."""
+    queue = [c for by_name in level_configs(profile, data_dir).values() for configs in by_name.values() for c in configs]
+    return _train_missing(queue, "level", results_dir=results_dir, verify=verify, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------

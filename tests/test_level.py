@@ -93,16 +93,68 @@ def test_a_no_augmentation_fold_keeps_its_level_check(paper_run):
 
 
 def test_the_level_table_pools_the_folds_and_says_when_runs_predate_the_check(paper_run):
-    from types import SimpleNamespace
+    import dataclasses
 
     from adcrnn_lib.chapters import level_table
 
-    loso_run = SimpleNamespace(folds=[{k: v for k, v in r.items() if k != "level_check"} for r in paper_run.folds])  # a run from before the check
-    table, facts = level_table({"random folds": paper_run, "speaker-normalized": loso_run})  # the second holds no check
-    assert list(table.index) == ["+0", "-24", "-12", "+6"] and list(table.columns) == ["random folds: changed (%)", "random folds: UA (%)"]
+    old_run = dataclasses.replace(paper_run, folds=[{k: v for k, v in r.items() if k != "level_check"} for r in paper_run.folds])  # a run from before the check
+    table, facts = level_table({"random folds": paper_run, "speaker-normalized": old_run})  # the second holds no check
+    assert list(table.index) == ["random folds"]
+    assert list(table.columns) == [("as recorded", "UA (%)"), *((f"{g:+g} dB", what) for g in CHECK_GAINS_DB for what in ("changed (%)", "UA (%)"))]
     checks = [r["level_check"]["-24"] for r in paper_run.folds]
     n = [len(r["predictions"]) for r in paper_run.folds]
-    assert table.loc["-24", "random folds: changed (%)"] == f"{100 * sum(c['changed'] * k for c, k in zip(checks, n)) / sum(n):.0f}"
-    assert table.loc["+0", "random folds: changed (%)"] == "0" and facts["level_sentence"].startswith("Recorded louder or quieter")
-    empty, said = level_table({"speaker-normalized": loso_run})
+    assert table.loc["random folds", ("-24 dB", "changed (%)")] == f"{100 * sum(c['changed'] * k for c, k in zip(checks, n)) / sum(n):.0f}"
+    assert facts["level_sentence"].startswith("Recorded louder or quieter")
+    empty, said = level_table({"speaker-normalized": old_run})
     assert empty.empty and "before the level check" in said["level_sentence"]
+
+
+def _with_level_check(records: list[dict], changed: float) -> list[dict]:
+    """``records`` given a level check in which the first ``changed`` share of each fold's test
+    predictions flips to the next class at -24 dB, and nothing changes at the other gains."""
+    for r in records:
+        pred = np.array([p["pred"] for p in r["predictions"]])
+        flipped = pred.copy()
+        flipped[: int(round(changed * len(pred)))] += 1
+        flipped %= 7
+        r["level_check"] = {g: {"predicted": (flipped if g == "-24" else pred).tolist()} for g in ("+0", "-24", "-12", "+6")}
+    return records
+
+
+def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goal(small_corpus, tmp_path, monkeypatch):
+    """Constructed runs: the profile right on 60 % of each class with a quarter of its predictions
+    moved by -24 dB, the level option right on 80 % with none moved; leaving one speaker out, only
+    the profile is run."""
+    from adcrnn_lib import data, grid
+    from adcrnn_lib.chapters import LEVEL_GOAL_CHANGED, level_points
+    from adcrnn_lib.cv import run_dir
+
+    from .conftest import constructed_folds, constructed_records, write_records
+
+    monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
+    table = data.load_emodb(small_corpus, verify=False)
+    configs = grid.level_configs("smoke", str(small_corpus))
+    (point,) = grid.LEVEL_POINTS
+    for protocol, by_name in configs.items():
+        for name, accuracy, moved in ((grid.LEVEL_BASE, 0.6, 0.25), (point, 0.8, 0.0)):
+            if (protocol, name) == ("loso", point):
+                continue  # not run
+            for c in by_name[name]:
+                records = constructed_records(c, constructed_folds(table, protocol, accuracy, seed=c.seed))
+                write_records(_with_level_check(records, moved), run_dir(c))
+    found = level_points("smoke", str(small_corpus))
+    rows = found.table.index.tolist()
+    assert rows == [f"{w}, {n}" for w in ("random folds", "leave one speaker out") for n in (grid.LEVEL_BASE, point)]
+    assert found.table.loc[f"leave one speaker out, {point}", "read from"] == "not run" and found.table.loc[f"random folds, {point}", "read from"] == "this build"
+    paired = found.table.loc[f"random folds, {point}", "UA vs the profile (points)"]
+    assert float(paired.split()[0]) > 0  # 80 % against 60 % of each class, paired over the same seeds x folds
+    sentence = found.facts["level_points_sentence"]
+    assert f"at most 0 % of its predictions" in sentence and f"within the goal of {LEVEL_GOAL_CHANGED:.0f} %" in sentence
+    assert "leave one speaker out" not in sentence  # nothing to pair there
+    level = found.extra["level"]
+    assert set(level.index) == {f"random folds, {grid.LEVEL_BASE}", f"random folds, {point}", f"leave one speaker out, {grid.LEVEL_BASE}"}
+    assert level.loc[f"random folds, {grid.LEVEL_BASE}", ("-24 dB", "changed (%)")] != "0" and level.loc[f"random folds, {point}", ("-24 dB", "changed (%)")] == "0"
+    # nothing run: the sentence says how to run it
+    monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path / "empty"))
+    assert "adcrnn study --level --profile smoke" in level_points("smoke", str(small_corpus)).facts["level_points_sentence"]
