@@ -561,10 +561,29 @@ def find_run(config, *, results_dir=None):
 
     for where, root in (("this build", results_dir), ("reference", reference_root())):
         try:
-            return load_result(config, results_dir=root), where
+            run = load_result(config, results_dir=root)
         except ParameterError:
             continue
+        if where == "reference":
+            here = _corpus_utterances(getattr(config, "data_dir", None))
+            tested = {p["utterance"] for f in run.folds for p in f["predictions"]}
+            if here is not None and not tested <= here:  # the corpus is not part of a run's key
+                logger.warning("%s: a reference run of another corpus (%d of its test utterances are not in this one); not read", run.run_dir, len(tested - here))
+                continue
+        return run, where
     return None, None
+
+
+def _corpus_utterances(data_dir) -> set[str] | None:
+    """The utterance ids (file stems) of the corpus ``data_dir`` finds, or None when none is found."""
+    from .data import find_corpus
+    from .exceptions import DataError
+
+    try:
+        folder = find_corpus(data_dir)
+    except (DataError, ParameterError):
+        return None
+    return {p.stem for p in folder.glob("*.wav")}
 
 
 def _study_runs(profile: str, data_dir=None) -> list:
