@@ -96,7 +96,7 @@ def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, p
 # --------------------------------------------------------------------------------------------
 def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: list[np.ndarray], *, progress: bool = True) -> dict:
     """Train and evaluate one fold; return its JSON-ready record (see :data:`SCHEMA_VERSION`)."""
-    from .train import make_segment_data, speaker_normalize, train_split  # Keras: only where a fold trains
+    from .train import make_segment_data, speaker_normalize, train_split, training_rows  # Keras: only where a fold trains
 
     t0 = time.perf_counter()
     labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
@@ -125,7 +125,7 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
         trained,
         test,
         test_ids=ids[fold.test].tolist(),
-        train_ids=ids[fold.train].tolist(),
+        train_ids=ids[training_rows(fold.train, fold.val, settings)].tolist(),
         val_ids=ids[fold.val].tolist(),
         n_generated=len(clips),
         started=t0,

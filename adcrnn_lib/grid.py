@@ -452,6 +452,7 @@ RECIPE_VARIANTS: dict[str, dict[str, object]] = {
     "the recipe with 1 s segments in 10 epochs": {**CPU_RECIPE, "epochs": 10, "segment_frames": 100, "segment_hop": 50},
     "the recipe with 1 s segments, no overlap, in 15 epochs (the cpu profile)": {**CPU_RECIPE, "epochs": 15, "segment_frames": 100, "segment_hop": 100},
     "the recipe with 1 s segments in 15 epochs, batch 64": {**CPU_RECIPE, "epochs": 15, "segment_frames": 100, "segment_hop": 50, "batch_size": 64},
+    "the cpu profile, also trained on its validation part": {**CPU_RECIPE, "epochs": 15, "segment_frames": 100, "segment_hop": 100, "validation": "trained"},
 }
 STUDY_LEVERS.update(RECIPE_VARIANTS)
 #: Seeds of every study point (each seed also draws its own folds).

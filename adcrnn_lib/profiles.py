@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, replace
 
 from .exceptions import ParameterError
 
-__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile", "LR_SCHEDULES", "SELECTIONS", "LEVEL_NORMS", "OVERRIDABLE", "LEGACY_TRAINING"]
+__all__ = ["Profile", "PROFILES", "DEFAULT_PROFILE", "get_profile", "LR_SCHEDULES", "SELECTIONS", "LEVEL_NORMS", "VALIDATIONS", "OVERRIDABLE", "LEGACY_TRAINING"]
 
 #: Learning-rate schedules of :attr:`Profile.lr_schedule`.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
@@ -27,6 +27,8 @@ SELECTIONS: tuple[str, ...] = ("best", "last", "average")
 #: How the recording level is taken out of the features (:attr:`Profile.level_norm`,
 #: :class:`~adcrnn_lib.features.Normalizer`).
 LEVEL_NORMS: tuple[str, ...] = ("none", "utterance")
+#: What a fold does with its validation part (:attr:`Profile.validation`).
+VALIDATIONS: tuple[str, ...] = ("held_out", "trained")
 #: Training settings a run may override (``ExperimentConfig.overrides``): sizes and the optimizer,
 #: never the folds (``n_splits``), the loss weights or the GANs.
 OVERRIDABLE: tuple[str, ...] = (
@@ -47,6 +49,7 @@ OVERRIDABLE: tuple[str, ...] = (
     "segment_frames",
     "segment_hop",
     "level_norm",
+    "validation",
 )
 #: Settings added after the first results, at the values every earlier run trained with. A
 #: configuration's hash leaves them out while they have these values, so earlier runs keep their keys.
@@ -60,6 +63,7 @@ LEGACY_TRAINING: dict[str, object] = {
     "segment_frames": 300,
     "segment_hop": 300,
     "level_norm": "none",
+    "validation": "held_out",
 }
 
 
@@ -137,6 +141,12 @@ class Profile:
         ``"none"``, or ``"utterance"``: each utterance's static log-Mel channel loses its own mean
         per band before the training fold's z-scoring, so a gain changes nothing
         (:class:`~adcrnn_lib.features.Normalizer`).
+    validation : {"held_out", "trained"}
+        What a fold does with its validation part (an eighth of its training utterances):
+        ``"held_out"`` keeps it out of training, to choose the epoch and draw learning curves;
+        ``"trained"`` trains on it too (its scores after each epoch are then of seen utterances
+        and are only logged), allowed only with a ``selection`` that reads no validation score
+        (``"last"``, ``"average"``).
     """
 
     name: str
@@ -170,10 +180,15 @@ class Profile:
     segment_frames: int = 300
     segment_hop: int = 300
     level_norm: str = "none"
+    validation: str = "held_out"
 
     def __post_init__(self) -> None:
         if self.level_norm not in LEVEL_NORMS:
             raise ParameterError(f"level_norm={self.level_norm!r}; allowed: {', '.join(LEVEL_NORMS)}")
+        if self.validation not in VALIDATIONS:
+            raise ParameterError(f"validation={self.validation!r}; allowed: {', '.join(VALIDATIONS)}")
+        if self.validation == "trained" and self.selection == "best":
+            raise ParameterError("validation='trained' with selection='best' would choose the epoch on utterances it trained on; use selection='last' or 'average'")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ParameterError(f"lr_schedule={self.lr_schedule!r}; allowed: {', '.join(LR_SCHEDULES)}")
         if self.selection not in SELECTIONS:

@@ -317,6 +317,12 @@ def speaker_normalize(df, features: Sequence[np.ndarray]) -> tuple[list[np.ndarr
     return [norms[s].transform(f) for f, s in zip(features, speakers)], norms
 
 
+def training_rows(train: np.ndarray, val: np.ndarray, prof: Profile) -> np.ndarray:
+    """The rows a split trains on: ``train``, and ``val`` too where the profile trains on its
+    validation part (:attr:`~adcrnn_lib.profiles.Profile.validation`)."""
+    return np.concatenate([train, val]) if prof.validation == "trained" else np.asarray(train)
+
+
 def train_split(
     config,
     df,
@@ -342,7 +348,7 @@ def train_split(
     features : sequence of np.ndarray
         Features of every row of ``df``.
     train, val : np.ndarray
-        Row positions.
+        Row positions (:func:`training_rows`: with ``validation="trained"`` the model trains on both).
     fold : int
         Passed to the augmentation hook (``-1`` for a final model).
     seed : int
@@ -368,6 +374,8 @@ def train_split(
     from .features import log_mel_3d
 
     labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
+    prof = config.settings()
+    train = training_rows(train, val, prof)
     clips = augment_training_set(config.augmentation, df.iloc[train], seed=config.seed, fold=fold, profile=config.profile, progress=progress)
     if check is not None:
         check(clips)
@@ -377,7 +385,6 @@ def train_split(
         clip_feats = [speaker_norms[speaker_of[c.sources[0]]].transform(f) for c, f in zip(clips, clip_feats)]
     train_feats = [features[i] for i in train] + clip_feats
     train_labels = np.concatenate([labels[train], [EMOTIONS.index(c.emotion) for c in clips]]).astype(np.int64)
-    prof = config.settings()
     normalizer = Normalizer.fit(train_feats, level=prof.level_norm)
     cut = {"length": prof.segment_frames, "hop": prof.segment_hop}
     trained = train_model(

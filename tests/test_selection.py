@@ -121,6 +121,8 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
         ({"segment_frames": 300, "segment_hop": 400}, "segment_hop=400 is more than segment_frames=300"),
         ({"selection": "average", "average_last": CPU.epochs + 1}, f"average_last={CPU.epochs + 1} is more than epochs={CPU.epochs}"),
         ({"weight_decay": -0.1}, "weight_decay=-0.1"),
+        ({"validation": "test"}, "validation='test'; allowed: held_out, trained"),
+        ({"validation": "trained", "selection": "best"}, "validation='trained' with selection='best' would choose the epoch on utterances it trained on"),
         ({"n_splits": 3}, "cannot override n_splits"),
         ({"dropout": 0.1}, "cannot override dropout"),
     ],
@@ -159,3 +161,31 @@ def test_segments_with_a_hop_overlap_and_the_default_hop_just_covers():
     assert starts[0] == 0 and starts[-1] == 150 and max(np.diff(starts)) <= 50
     with pytest.raises(ParameterError, match="hop=101"):
         segment(f, length=100, hop=101)
+
+
+def test_a_profile_that_trains_on_its_validation_part_trains_on_it_and_still_logs_its_scores(small_corpus, monkeypatch):
+    """validation="trained": the fold's model sees its training and validation utterances (the
+    record's training utterances say so), and the validation part is still scored each epoch."""
+    from adcrnn_lib import cv, data, train
+
+    seen = {}
+
+    def spy(train_data, val_data, **kwargs):
+        seen.setdefault("train", []).append(len(train_data.labels))
+        seen.setdefault("val", []).append(len(val_data.labels))
+        return real(train_data, val_data, **kwargs)
+
+    real = train.train_model
+    monkeypatch.setattr(train, "train_model", spy)
+    df = data.load_emodb(small_corpus, verify=False)
+    fold = data.make_folds(df, protocol="paper", n_splits=get_profile("smoke").n_splits, seed=0)[0]
+    feats = cv.extract_features(df["path"].tolist(), progress=False)
+    records = {}
+    for validation in ("held_out", "trained"):
+        config = ExperimentConfig(profile="smoke", data_dir=str(small_corpus), overrides={"selection": "last", "validation": validation})
+        records[validation] = cv.run_fold(config, df, fold, feats, progress=False)
+    assert seen["train"] == [len(fold.train), len(fold.train) + len(fold.val)] and seen["val"] == [len(fold.val)] * 2
+    held, trained = records["held_out"], records["trained"]
+    assert trained["n_train_utterances"] == held["n_train_utterances"] + len(fold.val)
+    assert set(trained["train_utterances"]) == set(held["train_utterances"]) | set(trained["val_utterances"])
+    assert trained["history"]["val_ua"] and ExperimentConfig(overrides={"selection": "last", "validation": "held_out"}).key() == ExperimentConfig(overrides={"selection": "last"}).key()
