@@ -33,7 +33,7 @@ GPU workers: start one worker per GPU (``CUDA_VISIBLE_DEVICES`` set per worker, 
 and ``dask-cuda`` do) and have each advertise it (``dask worker ... --resources GPU=1``); folds then
 hold one GPU each (:func:`run_tasks` asks for ``{"GPU": 1}`` when workers advertise GPUs), so a
 worker with many threads still trains one fold at a time. Set ``KERAS_BACKEND=jax`` in the
-workers' environment to train on JAX. README.md has a complete dask-jobqueue SLURM example.
+workers' environment to train on JAX. docs/cluster.md has a complete dask-jobqueue SLURM example.
 """
 
 from __future__ import annotations
