@@ -65,7 +65,7 @@ MODEL_NAMES: dict[tuple[bool, str], str] = {
     (True, "lf4"): "attention + Lf4 (contrastive-center)",
 }
 #: The cpu profile's budget on 2 cores: a cold book build, and a rebuild with every fold cached.
-COLD_GOAL_HOURS = 3.0  # issue 14: the extra hour over the first 2 h budget buys accuracy (30 epochs)
+COLD_GOAL_HOURS = 3.0  # the cold build's budget on 2 cores; its extra hour over the first 2 h buys accuracy
 CACHED_GOAL_MINUTES = 3.0
 
 

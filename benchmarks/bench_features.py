@@ -6,7 +6,7 @@ cites; it is configured to compute the same thing (25 ms Hamming window, 10 ms h
 40 bands from 300 Hz to 8 kHz, no pre-emphasis, deltas over +-2 frames). Both sides read and decode
 the audio with :func:`adcrnn_lib.data.load_audio`, so decoding is in every number.
 
-Goals (issue 3): at least 1000x realtime on 2 cores, not slower than python_speech_features, and a
+Goals: at least 1000x realtime on 2 cores, not slower than python_speech_features, and a
 cached extraction at least 20x faster than a cold one.
 
     python benchmarks/bench_features.py [--data-dir DIR] [--repeats 3] [--json out.json]

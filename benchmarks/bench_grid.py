@@ -5,7 +5,7 @@ the ``paper`` profile's whole grid would take on 1, 8 and 32 workers.
 tasks, each seed's folds of its own) is trained twice from empty results folders with the feature
 cache warm: sequentially (``distributed.run_tasks`` with no client, as ``adcrnn book`` without
 ``--workers``) and on ``--workers 2`` (a ``LocalCluster`` of 2 processes, 1 task each; its start-up
-is timed apart). The goal of issue 17 is to keep the faster one as the documented advice for 2
+is timed apart). The goal is to keep the faster one as the documented advice for 2
 cores; the ratio is folds per hour parallel / sequential.
 
 **Projected.** The ``paper`` profile's grid as tasks: Table V (5 runs x 5 folds), Table IV's 4

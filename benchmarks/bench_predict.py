@@ -7,7 +7,7 @@ call a Keras user writes first, which sets up a data pipeline for every call. Th
 to one core, with TensorFlow and OpenMP limited to one thread. The model has the ``cpu`` profile's
 widths and untrained weights (speed does not depend on the weights).
 
-Goal (issue 5): at least 200x realtime, i.e. under 15 ms for 3 s of audio.
+Goal: at least 200x realtime, i.e. under 15 ms for 3 s of audio.
 
     python benchmarks/bench_predict.py [--repeats 30] [--profile cpu] [--json out.json]
 """

@@ -9,7 +9,7 @@ on random inputs of the real shape ``(300, 40, 3)``, with the lf1 loss attached.
 this machine's matmul peak in float32 and bfloat16, counts the model's FLOPs layer by layer, and
 prints the achieved training FLOP/s as a fraction of the peak of the dtype used.
 
-Goals (issue 4): ours at least 2x the naive build, and at least 50% of the measured peak for
+Goals: ours at least 2x the naive build, and at least 50% of the measured peak for
 training. The second is not expected on a CPU: the two BiLSTMs are 2 x 149 x 2 small sequential
 matrix products per sample, far from a large matmul.
 
