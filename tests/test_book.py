@@ -19,7 +19,7 @@ from adcrnn_lib.exceptions import AdcrnnError
 from adcrnn_lib.grid import hda_configs, run_grid, save_reference
 from adcrnn_lib.paper import PAPER_COLUMN, TABLE_V
 
-from .conftest import backend_threads
+from .helpers.plugin import backend_threads
 from .test_notebooks import run_templates_as_opened
 
 ROOT = Path(__file__).resolve().parents[1]

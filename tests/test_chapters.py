@@ -1,8 +1,8 @@
 """adcrnn_lib.chapters: every fact glued into chapters 3-7, from constructed runs whose answer is known.
 
-Each run is a set of fold records written by hand (:func:`tests.conftest.constructed_records`),
+Each run is a set of fold records written by hand (:func:`tests.helpers.runs.constructed_records`),
 right on a chosen share of each class's test utterances, fold by fold, so every WA, UA, gap and
-paired difference below is computed here from the predictions (:func:`tests.conftest.hand_scores`),
+paired difference below is computed here from the predictions (:func:`tests.helpers.runs.hand_scores`),
 independently of :mod:`adcrnn_lib.metrics`. The chapters read these runs as they read trained ones;
 a fixture makes sure they train nothing. The differences are built with a known sign, so a chapter
 that swapped the two sides of one fails.
@@ -18,7 +18,7 @@ import pytest
 from adcrnn_lib import chapters, cv, data, grid
 from adcrnn_lib.paper import TABLE_IV, TABLE_V
 
-from .conftest import constructed_folds, constructed_records, hand_scores, write_records
+from .helpers.runs import constructed_folds, constructed_records, hand_scores, write_records
 from .helpers.quality import write_quality_record
 
 PROFILE, FEATURES = "smoke", "egemaps"

@@ -126,7 +126,7 @@ def test_scores_of_a_single_class_fold():
 
 
 def test_scores_match_a_hand_computation(rng):
-    from .conftest import hand_scores
+    from .helpers.runs import hand_scores
 
     for n in (5, 40, 300):
         y, p = rng.integers(0, 7, n), rng.integers(0, 7, n)

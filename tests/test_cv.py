@@ -20,7 +20,7 @@ from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import LeakageError, ParameterError, TrainingError
 from adcrnn_lib.train import SegmentData, train_model
 
-from .conftest import EMOTION_OF_CODE, hand_scores, run_folder
+from .helpers.runs import EMOTION_OF_CODE, hand_scores, run_folder
 
 # The keys every fold file has, with their types.
 SCHEMA = {

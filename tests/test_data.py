@@ -15,7 +15,7 @@ from adcrnn_lib import data
 from adcrnn_lib.exceptions import CorpusNotFoundError, DataError, ParameterError
 from adcrnn_lib.storage import sha256_file
 
-from .conftest import make_corpus, tone, write_wav
+from .helpers.audio import make_corpus, tone, write_wav
 
 
 # ------------------------------------------------------------------------------------------
@@ -355,7 +355,7 @@ def test_real_emodb_audio(emodb_dir):
 
 def test_corpus_tests_skip_without_the_corpus_and_fail_where_it_is_required(monkeypatch):
     """Locally a missing corpus skips the real-corpus tests; CI (.ci/run) sets $ADCRNN_REQUIRE_EMODB, which turns that skip into a failure."""
-    from .conftest import REQUIRE_EMODB_VAR, corpus_missing
+    from .helpers.audio import REQUIRE_EMODB_VAR, corpus_missing
 
     for value in (None, "", "0"):
         if value is None:

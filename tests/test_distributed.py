@@ -16,7 +16,7 @@ from adcrnn_lib import cv, distributed
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import AdcrnnError, ParameterError
 
-from .conftest import backend_threads
+from .helpers.plugin import backend_threads
 
 
 #: TensorFlow's intra-op threads in this process, where the sequential runs train: the workers get

@@ -16,7 +16,7 @@ from adcrnn_lib.download import download_emodb
 from adcrnn_lib.exceptions import DataError
 from adcrnn_lib.storage import sha256_file
 
-from .conftest import make_corpus
+from .helpers.audio import make_corpus
 
 
 @pytest.fixture

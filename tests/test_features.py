@@ -13,7 +13,7 @@ from adcrnn_lib import features
 from adcrnn_lib.exceptions import DataError, ParameterError
 from adcrnn_lib.features import FeatureCache, FeatureParams, Normalizer
 
-from .conftest import tone, write_wav
+from .helpers.audio import tone, write_wav
 
 
 def _regression_delta(x: np.ndarray, n: int = 2) -> np.ndarray:

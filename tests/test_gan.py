@@ -104,7 +104,7 @@ from adcrnn_lib.augment.gan import WGANGP, GanSettings, gradient_penalty, spectr
 from adcrnn_lib.augment.gan_clips import emotion_gan, generate_clips, screen_clip  # noqa: E402
 from adcrnn_lib.exceptions import ParameterError, TrainingError  # noqa: E402
 
-from .conftest import tone, write_wav  # noqa: E402
+from .helpers.audio import tone, write_wav  # noqa: E402
 
 TINY = dict(size=2, batch_size=4, critic_steps=2, checkpoint_every=1)
 

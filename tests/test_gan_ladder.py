@@ -15,7 +15,7 @@ from adcrnn_lib.exceptions import TrainingError
 from adcrnn_lib.quality import classifier_scores
 from adcrnn_lib.gan_ladder import Judges, _compare_judge, climb, compare_functionals, gan_record_path, load_ladder, middle_slice, real_ceiling
 
-from .conftest import tone, write_wav
+from .helpers.audio import tone, write_wav
 
 TINY = dict(size=2, batch_size=4, critic_steps=1, checkpoint_every=1)
 

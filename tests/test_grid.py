@@ -13,7 +13,7 @@ import pytest
 from adcrnn_lib import cv, data, grid, profiles
 from adcrnn_lib.exceptions import DataError, ParameterError
 
-from .conftest import constructed_folds, constructed_records, hand_scores, write_records
+from .helpers.runs import constructed_folds, constructed_records, constructed_run, hand_scores, write_records
 from .helpers.quality import write_quality_record
 
 N_SPLITS = profiles.get_profile("smoke").n_splits
@@ -24,18 +24,12 @@ def table(small_corpus):
     return data.load_emodb(small_corpus, verify=False)
 
 
-def _write_run(config, table, root, accuracy: float, *, drop=()) -> list[dict]:
-    records = constructed_records(config, constructed_folds(table, config.protocol, accuracy))
-    write_records([r for r in records if r["fold"] not in drop], cv.run_dir(config, root))
-    return records
-
-
 def test_best_augmentation_is_the_highest_mean_ua_without_none(table, small_corpus, tmp_path):
     configs = grid.hda_configs("smoke", small_corpus)
     accuracy = {"none": 0.9, "time_shift": 0.5, "pitch_shift": 0.7, "wavegan": 0.6, "specgan": 0.3}
     ua = {}
     for aug, config in configs.items():
-        records = _write_run(config, table, tmp_path, accuracy[aug])
+        records = constructed_run(config, table, tmp_path, accuracy[aug])
         ua[aug] = np.mean([hand_scores([p["true"] for p in r["predictions"]], [p["pred"] for p in r["predictions"]])["ua"] for r in records])
     assert max(ua, key=ua.get) == "none" and max((a for a in ua if a != "none"), key=ua.get) == "pitch_shift"
     assert grid.best_augmentation("smoke", small_corpus, results_dir=tmp_path) == "pitch_shift"
@@ -51,7 +45,7 @@ def test_missing_folds_counts_only_usable_fold_files(table, small_corpus, tmp_pa
     config = grid.hda_configs("smoke", small_corpus)["none"]
     folder = cv.run_dir(config, tmp_path)
     assert cv.missing_folds(config, tmp_path, 3) == list(range(N_SPLITS))
-    _write_run(config, table, tmp_path, 0.5)
+    constructed_run(config, table, tmp_path, 0.5)
     assert cv.missing_folds(config, tmp_path, 3) == []
     (folder / "fold-0.json").write_text('{"schema_version": 1, "comp')  # half-written
     record = json.loads((folder / "fold-1.json").read_text())
@@ -68,9 +62,9 @@ def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
     baseline = grid.baseline_configs(small_corpus, profile="smoke")
     whole = [hda["none"], loso["none"], baseline[("paper", False)]]
     for config in whole:
-        _write_run(config, table, results, 0.6)
-    _write_run(hda["pitch_shift"], table, results, 0.7, drop=(1,))  # Table V unfinished: no best augmentation
-    _write_run(loso["none, speaker-normalized"], table, results, 0.6, drop=(2,))
+        constructed_run(config, table, results, 0.6)
+    constructed_run(hda["pitch_shift"], table, results, 0.7, drop=(1,))  # Table V unfinished: no best augmentation
+    constructed_run(loso["none, speaker-normalized"], table, results, 0.6, drop=(2,))
     (results / "smoke").mkdir(parents=True, exist_ok=True)
     (results / "smoke" / grid.GRID_RECORD).write_text('{"runs": 3}')
     (reference / "smoke").mkdir(parents=True)
@@ -99,12 +93,12 @@ def test_time_estimate_scales_reference_fold_times(table, small_corpus, tmp_path
     a, b = hda["none"], hda["time_shift"]
     for record, seconds in zip(constructed_records(a, constructed_folds(table, "paper", 0.5)), (10.0, 20.0)):
         write_records([{**record, "wall_time_s": seconds}], cv.run_dir(a, reference))
-    _write_run(b, table, results, 0.5, drop=(1,))  # b: fold 0 done, fold 1 to train, no reference time
+    constructed_run(b, table, results, 0.5, drop=(1,))  # b: fold 0 done, fold 1 to train, no reference time
     guess = grid._FOLD_SECONDS_GUESS["smoke"]
     assert grid._estimate([a, b], results, "smoke", None, 3) == pytest.approx(10 + 20 + guess)
     assert grid._estimate([a, b], results, "smoke", 2.0, 3) == pytest.approx(2 * (10 + 20 + guess))  # this machine is half as fast
     assert grid._estimate([b], results, "smoke", 0.5, 3) == pytest.approx(0.5 * guess)
-    _write_run(a, table, results, 0.5)
+    constructed_run(a, table, results, 0.5)
     assert grid._estimate([a], results, "smoke", 2.0, 3) == 0.0  # nothing left to train
 
 
@@ -187,10 +181,10 @@ def test_find_run_prefers_this_build_and_falls_back_to_the_reference_for_an_unus
     monkeypatch.setattr(grid, "reference_root", lambda: reference)
     config = grid.hda_configs("smoke", small_corpus)["none"]
     assert grid.find_run(config, results_dir=results) == (None, None)
-    ref = _write_run(config, table, reference, 0.8)
+    ref = constructed_run(config, table, reference, 0.8)
     run, where = grid.find_run(config, results_dir=results)
     assert where == "reference" and _was(run, ref)
-    local = _write_run(config, table, results, 0.4)
+    local = constructed_run(config, table, results, 0.4)
     assert [r["predictions"] for r in local] != [r["predictions"] for r in ref]  # the two copies differ
     run, where = grid.find_run(config, results_dir=results)
     assert where == "this build" and _was(run, local) and run.run_dir == cv.run_dir(config, results)
@@ -221,8 +215,8 @@ def test_find_run_stops_at_an_unreadable_local_fold_file_naming_it(table, small_
     results, reference = tmp_path / "results", tmp_path / "reference"
     monkeypatch.setattr(grid, "reference_root", lambda: reference)
     config = grid.hda_configs("smoke", small_corpus)["none"]
-    _write_run(config, table, reference, 0.8)
-    _write_run(config, table, results, 0.4)
+    constructed_run(config, table, reference, 0.8)
+    constructed_run(config, table, results, 0.4)
     path = cv.run_dir(config, results) / "fold-1.json"
     path.write_text('{"schema_version": 1, "comp')
     with pytest.raises(DataError, match=rf"{path}: unreadable fold file"):
@@ -234,7 +228,7 @@ def other_corpus_run(table, small_corpus, tmp_path, monkeypatch):
     """``(config, reference records, local records)``: Table V's no-augmentation run of this corpus
     in this build, and a reference copy of the same configuration made on another corpus (other
     speakers, so other utterance ids; the corpus is not part of the key)."""
-    from .conftest import make_corpus
+    from .helpers.audio import make_corpus
 
     other = data.load_emodb(make_corpus(tmp_path / "other" / "wav", speakers=["10", "11", "12"]), verify=False)
     assert not set(other["utterance"]) & set(table["utterance"])
@@ -242,7 +236,7 @@ def other_corpus_run(table, small_corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(grid, "reference_root", lambda: reference)
     config = grid.hda_configs("smoke", small_corpus)["none"]
     assert grid.hda_configs("smoke", tmp_path / "other" / "wav")["none"].key() == config.key()
-    return config, _write_run(config, other, reference, 0.8), _write_run(config, table, tmp_path / "results", 0.4)
+    return config, constructed_run(config, other, reference, 0.8), constructed_run(config, table, tmp_path / "results", 0.4)
 
 
 def test_a_reference_run_of_another_corpus_fails_every_check_that_knows_the_corpus(other_corpus_run, table, tmp_path):

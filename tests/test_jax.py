@@ -1,7 +1,7 @@
 """The same library code on the JAX backend (the GPU machines have JAX, not TensorFlow).
 
 The tests read one subprocess, ``tests/jax_checks.py`` run with ``KERAS_BACKEND=jax`` (the
-``jax_checks`` fixture of ``conftest.py``): one module, so that a parallel test run
+``jax_checks`` fixture of ``tests/helpers/plugin.py``): one module, so that a parallel test run
 (``pytest -n 2 --dist loadscope``) starts that subprocess once, on one worker.
 """
 

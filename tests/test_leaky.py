@@ -163,7 +163,7 @@ def test_takes_alone_splits_repeated_takes_that_honest_folds_keep_together(small
     from adcrnn_lib import study
     from adcrnn_lib.cv import CVResult
 
-    from .conftest import constructed_folds, constructed_records
+    from .helpers.runs import constructed_folds, constructed_records
 
     df = load_emodb(str(small_corpus), verify=False)
     ids = df["utterance"].to_numpy()
@@ -215,7 +215,7 @@ def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small
     from adcrnn_lib import cli, grid, study
     from adcrnn_lib.paper import TABLE_V, paper_label
 
-    from .conftest import constructed_folds, constructed_records, write_records
+    from .helpers.runs import constructed_folds, constructed_records, write_records
 
     table = load_emodb(str(small_corpus), verify=False)
     configs = grid.leaky_configs("smoke", str(small_corpus))

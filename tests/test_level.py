@@ -8,7 +8,7 @@ import pytest
 
 from adcrnn_lib.level import CHECK_GAINS_DB, QUIET_MARGIN_DB, apply_gain, level_invariance, level_warnings, measure_level
 
-from .conftest import tone, write_wav
+from .helpers.audio import tone
 
 
 def test_a_full_scale_sine_is_minus_3_dbfs_rms_and_0_peak_and_a_gain_moves_it_by_its_decibels():
@@ -129,7 +129,7 @@ def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goa
     from adcrnn_lib.chapters import LEVEL_GOAL_CHANGED, level_points
     from adcrnn_lib.cv import run_dir
 
-    from .conftest import constructed_folds, constructed_records, write_records
+    from .helpers.runs import constructed_folds, constructed_records, write_records
 
     monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
@@ -150,7 +150,7 @@ def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goa
     paired = found.table.loc[f"random folds, {point}", "UA vs the profile (points)"]
     assert float(paired.split()[0]) > 0  # 80 % against 60 % of each class, paired over the same seeds x folds
     sentence = found.facts["level_points_sentence"]
-    assert f"at most 0 % of its predictions" in sentence and f"within the goal of {LEVEL_GOAL_CHANGED:.0f} %" in sentence
+    assert "at most 0 % of its predictions" in sentence and f"within the goal of {LEVEL_GOAL_CHANGED:.0f} %" in sentence
     assert "leave one speaker out" not in sentence  # nothing to pair there
     level = found.extra["level"]
     assert set(level.index) == {f"random folds, {grid.LEVEL_BASE}", f"random folds, {point}", f"leave one speaker out, {grid.LEVEL_BASE}"}

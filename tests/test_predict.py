@@ -16,7 +16,7 @@ from adcrnn_lib.features import log_mel_3d
 from adcrnn_lib.level import QUIET_MARGIN_DB, apply_gain, measure_level
 from adcrnn_lib.predict import Predictor, predict_files, train_final
 
-from .conftest import tone, write_wav
+from .helpers.audio import tone, write_wav
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from adcrnn_lib import report
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.cv import CVResult
 
-from .conftest import constructed_records
+from .helpers.runs import constructed_records
 
 CONFIG = ExperimentConfig(profile="smoke")
 N_FOLDS, N_TEST = 3, 140  # 20 test utterances of each emotion per fold

@@ -13,19 +13,16 @@ from adcrnn_lib.cv import CVResult, compare, load_result, run_cv
 from adcrnn_lib.exceptions import ParameterError
 from adcrnn_lib.timnet import TimNetConfig, build_timnet, run_timnet
 
-from .conftest import constructed_folds, constructed_records, write_records
+from .helpers.runs import constructed_folds, constructed_records, constructed_run
 
 LEVERS = {"starting recipe": {}, "1 s segments": {"segment_frames": 100, "segment_hop": 50}}
 
 
 def _constructed_run(config, corpus, results, accuracy: float = 0.5):
-    """A finished run of ``config`` written from constructed predictions (right on ``accuracy`` of
-    each class's test utterances), in the folds of its protocol that its seed draws: read like a trained one."""
+    """A finished run of ``config`` written from constructed predictions (:func:`~tests.helpers.runs.constructed_run`), read like a trained one."""
     from adcrnn_lib import data
-    from adcrnn_lib.cv import run_dir
 
-    folds = constructed_folds(data.load_emodb(corpus, verify=False), config.protocol, accuracy, seed=config.seed)
-    write_records(constructed_records(config, folds), run_dir(config, results))
+    constructed_run(config, data.load_emodb(corpus, verify=False), results, accuracy)
     return load_result(config, results_dir=results)
 
 

@@ -13,7 +13,7 @@ from adcrnn_lib.baselines import BaselineConfig, run_baseline
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.timnet import TimNetConfig, build_timnet, compile_timnet, mfcc_features, run_timnet
 
-from .conftest import tone, write_wav
+from .helpers.audio import tone, write_wav
 
 N_SPLITS = profiles.get_profile("smoke").n_splits
 
