@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["CLIP_LEVEL", "CLIPPED_SHARE_WARN", "QUIET_MARGIN_DB", "CHECK_GAINS_DB", "Level", "measure_level", "level_warnings", "apply_gain", "predictions_at_gains", "gain_scores", "level_invariance"]
+__all__ = ["CLIP_LEVEL", "CLIPPED_SHARE_WARN", "QUIET_MARGIN_DB", "CHECK_GAINS_DB", "Level", "measure_level", "level_warnings", "apply_gain", "predictions_at_gains", "gain_scores", "level_invariance", "clipped_at_gain"]
 
 #: A sample at or above this magnitude counts as clipped.
 CLIP_LEVEL = 0.999
@@ -123,3 +123,9 @@ def level_invariance(predict: Callable[[np.ndarray], np.ndarray], audios: Sequen
     """
     predicted = predictions_at_gains(lambda clips: np.stack([predict(y) for y in clips]), audios, gains_db=gains_db)
     return pd.DataFrame([{"gain (dB)": gain, **row} for gain, row in gain_scores(predicted, labels).items()]).set_index("gain (dB)")
+
+
+def clipped_at_gain(audios: Sequence[np.ndarray], gain_db: float) -> float:
+    """The share of ``audios`` that :func:`level_warnings` calls clipped after a gain of ``gain_db``
+    (:func:`apply_gain`): where a gain check measures distortion as well as level."""
+    return float(np.mean([measure_level(apply_gain(y, gain_db)).clipped_share > CLIPPED_SHARE_WARN for y in audios]))
