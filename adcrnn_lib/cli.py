@@ -223,6 +223,10 @@ def _verbose_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
 
 
+def _set_option(parser: argparse.ArgumentParser, what: str = "this run, e.g. --set epochs=30 --set selection=last") -> None:
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help=f"change one training setting of the profile for {what} (repeatable)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adcrnn", description="HDA + ADCRNN speech emotion recognition, reproduced.")
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
@@ -252,7 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     cv = sub.add_parser("cv", help="cross-validate one configuration; completed folds are reused")
     _experiment_options(cv)
     cv.add_argument("--results-dir", help="root of the run folders (default: $ADCRNN_RESULTS_DIR, then results/runs)")
-    cv.add_argument("--set", action="append", metavar="NAME=VALUE", help="change one training setting of the profile for this run, e.g. --set epochs=30 --set selection=last (repeatable)")
+    _set_option(cv)
     _cluster_options(cv)
     _verbose_option(cv)
     cv.set_defaults(func=_cmd_cv)
@@ -284,6 +288,7 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="fit a final model on the whole corpus and save it")
     _experiment_options(train, protocol=False)
     train.add_argument("--out", required=True, help="model file, ending in .keras")
+    _set_option(train, "this model, e.g. --set level_norm=utterance (its metadata records it; predict applies it)")
     _verbose_option(train)
     train.set_defaults(func=_cmd_train)
 

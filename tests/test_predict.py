@@ -217,3 +217,21 @@ def test_predict_reports_the_level_it_saw_and_warns_when_clipped(model_path, sma
     assert results[0]["level"]["rms_dbfs"] == pytest.approx(low - QUIET_MARGIN_DB - 10, abs=0.1)
     assert results[0]["warnings"][0].startswith("quiet:") and results[1]["warnings"][0].startswith("clipped:")
     assert f"adcrnn: warning: {quiet}: quiet:" in captured.err and f"adcrnn: warning: {clipped}: clipped:" in captured.err
+
+
+def test_a_model_trained_with_level_normalization_predicts_the_same_at_every_gain(small_corpus, tmp_path, model_path):
+    """``adcrnn train --set level_norm=utterance``: the setting reaches the model's metadata and
+    ``Predictor.load``, and a synthetic utterance gets the same probabilities at every gain of the
+    level check; the profile's own model (the module's, without it) does not."""
+    from adcrnn_lib.level import CHECK_GAINS_DB
+
+    out = tmp_path / "level.keras"
+    assert cli.main(["train", "--profile", "smoke", "--data-dir", str(small_corpus), "--no-verify", "--set", "level_norm=utterance", "--out", str(out)]) == 0
+    meta = json.loads(out.with_name(out.name + ".json").read_text())
+    assert meta["config"]["overrides"] == {"level_norm": "utterance"} and meta["normalizer"]["level"] == "utterance"
+    steady, plain = Predictor.load(out), Predictor.load(model_path)
+    assert steady.normalizer.level == "utterance" and plain.normalizer.level == "none"
+    y = 0.5 * tone(170, 2.0, seed=5)
+    for gain in CHECK_GAINS_DB:
+        np.testing.assert_allclose(steady.predict_audio(apply_gain(y, gain)), steady.predict_audio(y), atol=1e-4)
+    assert np.abs(plain.predict_audio(apply_gain(y, -24)) - plain.predict_audio(y)).max() > 1e-3
