@@ -89,6 +89,22 @@ def keras_backend() -> str | None:
     return keras.backend.backend() if keras is not None else None
 
 
+def backend_compute() -> dict[str, object] | None:
+    """How the loaded backend computes: its dtype policy (``"float32"``, ``"mixed_bfloat16"``) and,
+    on TensorFlow, its intra-op thread count (a fold's last float digits depend on it); None when
+    this process has not imported Keras."""
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return None
+    out: dict[str, object] = {"dtype_policy": keras.config.dtype_policy().name}
+    tf = sys.modules.get("tensorflow")
+    if keras.backend.backend() == "tensorflow" and tf is not None:
+        set_threads = tf.config.threading.get_intra_op_parallelism_threads()  # 0: TensorFlow's default
+        env = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+        out["intra_op_threads"] = set_threads or (int(env) if env.isdigit() else len(os.sched_getaffinity(0)))
+    return out
+
+
 def provenance(*, profile: str, wall_time_s: float | None = None, **extra: object) -> dict[str, object]:
     """Everything a reader needs to place a result: profile, commit, machine, versions, Keras backend, time.
 
@@ -101,12 +117,14 @@ def provenance(*, profile: str, wall_time_s: float | None = None, **extra: objec
     **extra
         Further fields (e.g. ``data_dir``), stored as given.
     """
+    compute = backend_compute()
     return {
         "profile": profile,
         "git_commit": git_commit(),
         "machine": machine(),
         "packages": package_versions(),
         "keras_backend": keras_backend(),
+        **({"backend_compute": compute} if compute else {}),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 2),
         **extra,
@@ -120,6 +138,7 @@ def provenance_table(record: dict):
     flat = {k: v for k, v in record.items() if not isinstance(v, dict)}
     flat.update({f"machine.{k}": v for k, v in record["machine"].items()})
     flat.update({f"version.{k}": v for k, v in record["packages"].items()})
+    flat.update({f"backend.{k}": v for k, v in (record.get("backend_compute") or {}).items()})
     return pd.Series(flat, name="value").to_frame()
 
 
@@ -135,7 +154,7 @@ def run_provenance(results: dict) -> dict[str, object]:
     -------
     dict
         ``runs`` (name: run folder, or folders for a result pooled over seeds), ``fold_commits`` (the commits that trained the folds),
-        ``fold_machines`` (CPU and cores, and the Keras backend where the fold recorded it) and ``fold_wall_time_s`` (summed over every fold shown).
+        ``fold_machines`` (CPU and cores, and the Keras backend, its precision and threads where the fold recorded them) and ``fold_wall_time_s`` (summed over every fold shown).
     """
     commits, machines, total = set(), set(), 0.0
     for result in results.values():
@@ -144,6 +163,10 @@ def run_provenance(results: dict) -> dict[str, object]:
             commits.add(str(prov.get("git_commit", "unknown")))
             m = prov.get("machine", {})
             backend = f", Keras on {prov['keras_backend']}" if prov.get("keras_backend") else ""  # older records do not say
+            compute = prov.get("backend_compute") or {}
+            if compute:
+                threads = compute.get("intra_op_threads")
+                backend += f" ({compute['dtype_policy']}{f', {threads} thread' + ('s' if threads != 1 else '') if threads else ''})"
             machines.add(f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores{backend}")
             total += float(fold.get("wall_time_s", 0.0))
     return {
