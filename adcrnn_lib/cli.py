@@ -119,7 +119,8 @@ def _cmd_gan_ladder(args: argparse.Namespace) -> int:
 
     folder = run_ladder(
         args.profile, args.data_dir, kinds=tuple(args.kinds), emotions=args.emotions, rungs=tuple(args.rungs or RUNGS), fold=args.fold,
-        seed=args.seed, precision=args.precision, results_dir=args.results_dir, compare=not args.no_compare, verify=not args.no_verify,
+        seed=args.seed, overrides={**_overrides(args.gan_set or []), **({"precision": args.precision} if args.precision != "float32" else {})},
+        results_dir=args.results_dir, compare=not args.no_compare, verify=not args.no_verify,
     )
     print(f"gan-ladder: records in {folder}")
     return 0
@@ -280,6 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     ladder.add_argument("--fold", type=int, default=0, help="fold of the paper protocol (default 0)")
     ladder.add_argument("--seed", type=int, default=0, help="seed of the folds and the GANs (default 0)")
     ladder.add_argument("--precision", default="float32", help="the GANs' computation: float32 (default) or mixed_bfloat16 (records in a folder of their own)")
+    ladder.add_argument("--gan-set", action="append", metavar="NAME=VALUE", help="a variant of the profile's GANs, e.g. --gan-set size=16 --gan-set learning_rate=3e-4 (size, batch_size, learning_rate; records in a folder of their own)")
     ladder.add_argument("--threads", type=int, help="backend threads of this process (two processes on different emotions: 1 each)")
     ladder.add_argument("--no-compare", action="store_true", help="leave out the second judge (ComParE + logistic regression)")
     _run_options(ladder)

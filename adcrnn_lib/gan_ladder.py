@@ -41,6 +41,9 @@ __all__ = [
     "RUNGS",
     "CLIPS_PER_RUNG",
     "PLAYED_EMOTION",
+    "GAN_OVERRIDABLE",
+    "check_gan_overrides",
+    "variant_name",
     "ladder_dir",
     "gan_record_path",
     "Judges",
@@ -67,11 +70,44 @@ CLIPS_PER_RUNG = 40
 PLAYED_EMOTION = "happiness"
 
 
-def ladder_dir(profile: str, *, fold: int = 0, seed: int = 0, precision: str = "float32", results_dir=None) -> Path:
-    """The folder of one fold's ladder records (``fold0-seed0``; ``fold0-seed0-mixed_bfloat16`` for GANs computed in bfloat16)."""
+#: GAN settings a ladder may change against the profile's (sizes and training details, chosen by
+#: measurement: the objective, the architectures and the per-emotion, per-fold training stay).
+GAN_OVERRIDABLE: tuple[str, ...] = ("size", "batch_size", "learning_rate", "precision")
+
+
+def check_gan_overrides(overrides: dict | None) -> dict:
+    """``overrides`` as a dict of :data:`GAN_OVERRIDABLE` settings, validated by building settings with them."""
+    from .augment.gan import GanSettings
+
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(GAN_OVERRIDABLE))
+    if unknown:
+        raise ParameterError(f"GAN settings {unknown} cannot be changed by a ladder; allowed: {', '.join(GAN_OVERRIDABLE)}")
+    GanSettings("wavegan", **overrides)  # raises on a bad value
+    return overrides
+
+
+def variant_name(overrides: dict | None) -> str:
+    """A ladder variant's folder suffix: ``""`` for the profile's own GANs, else ``-size16``,
+    ``-batch_size64-learning_rate0.0003``, ``-mixed_bfloat16`` (precision is named by its value)."""
+    parts = []
+    for name in GAN_OVERRIDABLE:
+        if name in (overrides or {}):
+            value = overrides[name]
+            if name == "precision":
+                if value != "float32":
+                    parts.append(str(value))
+            else:
+                parts.append(f"{name}{value:g}" if isinstance(value, float) else f"{name}{value}")
+    return "".join(f"-{p}" for p in parts)
+
+
+def ladder_dir(profile: str, *, fold: int = 0, seed: int = 0, overrides: dict | None = None, results_dir=None) -> Path:
+    """The folder of one fold's ladder records: ``fold0-seed0`` for the profile's GANs, with
+    :func:`variant_name`'s suffix for a variant (``fold0-seed0-size16``, ``fold0-seed0-mixed_bfloat16``)."""
     from .cv import results_root
 
-    return results_root(results_dir) / "gan-ladder" / profile / (f"fold{fold}-seed{seed}" + ("" if precision == "float32" else f"-{precision}"))
+    return results_root(results_dir) / "gan-ladder" / profile / f"fold{fold}-seed{seed}{variant_name(overrides)}"
 
 
 def gan_record_path(folder: str | os.PathLike, kind: str, emotion: str) -> Path:
@@ -212,7 +248,7 @@ def climb(
     rungs=RUNGS,
     record: str | os.PathLike,
     n_clips: int = CLIPS_PER_RUNG,
-    precision: str = "float32",
+    overrides: dict | None = None,
     cache_dir=None,
     progress: bool = False,
 ) -> list[dict]:
@@ -239,7 +275,7 @@ def climb(
     seed = gan_seed(fold_seed, emotion)
     paths = rows["path"].astype(str).tolist()
     real = [load_audio(p) for p in paths]
-    base = dataclasses.replace(GanSettings.from_profile(kind, profile), precision=precision)
+    base = dataclasses.replace(GanSettings.from_profile(kind, profile), **check_gan_overrides(overrides))
     cache = resolve_cache_dir(True if cache_dir is None else cache_dir)
     if cache is None:
         raise ParameterError("the GAN ladder keeps every rung's GAN state in the cache: set ADCRNN_CACHE_DIR or pass cache_dir")
@@ -282,7 +318,7 @@ def run_ladder(
     rungs=RUNGS,
     fold: int = 0,
     seed: int = 0,
-    precision: str = "float32",
+    overrides: dict | None = None,
     results_dir=None,
     compare: bool = True,
     verify: bool = True,
@@ -291,9 +327,9 @@ def run_ladder(
     """Climb the ladder for ``kinds`` x ``emotions`` of fold ``fold`` (the grid's paper-protocol folds); returns the folder.
 
     Every GAN reaches a rung before any climbs to the next. ``emotions`` defaults to every emotion the fold's GANs augment. The judges and the ceiling are
-    made once per folder (``judge.keras``, ``ceiling.json``) and read back after. ``precision``
-    (:attr:`~adcrnn_lib.augment.gan.GanSettings.precision`) climbs GANs computed in bfloat16, in a
-    folder of their own.
+    made once per folder (``judge.keras``, ``ceiling.json``) and read back after. ``overrides``
+    (:data:`GAN_OVERRIDABLE`: e.g. ``{"size": 16}``, ``{"precision": "mixed_bfloat16"}``) climbs a
+    variant of the profile's GANs, in a folder of its own (:func:`ladder_dir`).
     """
     from .augment import fold_seed as generation_seed
     from .augment.balance import emotion_sources
@@ -314,8 +350,9 @@ def run_ladder(
     unknown = [e for e in wanted if e not in sources]
     if unknown:
         raise ParameterError(f"emotions {unknown}: fold {fold}'s GANs augment only {', '.join(sources)}")
-    folder = ladder_dir(profile, fold=fold, seed=seed, precision=precision, results_dir=results_dir)
-    home = ladder_dir(profile, fold=fold, seed=seed, results_dir=results_dir)  # the judges and the ceiling do not depend on the GANs' precision
+    overrides = check_gan_overrides(overrides)
+    folder = ladder_dir(profile, fold=fold, seed=seed, overrides=overrides, results_dir=results_dir)
+    home = ladder_dir(profile, fold=fold, seed=seed, results_dir=results_dir)  # the judges and the ceiling do not depend on the GANs
     for f in {folder, home}:
         f.mkdir(parents=True, exist_ok=True)
     judges = Judges.for_fold(df, the_fold, profile=profile, seed=seed, folder=home, compare=compare, progress=progress)
@@ -326,7 +363,7 @@ def run_ladder(
     for top in sorted(rungs):  # rung by rung over every GAN, so an interrupted ladder leaves an even curve
         for kind in kinds:
             for emotion in wanted:
-                climb(kind, emotion, sources[emotion][0], judges, fold_seed=generation_seed(seed, fold), profile=profile, precision=precision,
+                climb(kind, emotion, sources[emotion][0], judges, fold_seed=generation_seed(seed, fold), profile=profile, overrides=overrides,
                       rungs=[r for r in rungs if r <= top], record=gan_record_path(folder, kind, emotion), progress=progress)
     return folder
 

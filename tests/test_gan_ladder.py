@@ -76,6 +76,24 @@ def test_the_ladder_trains_each_rung_from_the_rung_below_and_resumes_at_the_next
     assert json.loads(record.read_text()) == second
     table, _ = load_ladder(tmp_path / "ladder")
     assert table["steps"].tolist() == [1, 2, 4] and set(table["adcrnn_intended_share"]) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+    # a variant (another model size) is another GAN: trained from scratch, with its own state
+    trained.clear()
+    wider = climb("wavegan", "fear", rows, Judges(judge), rungs=(1,), **{**kwargs, "record": gan_record_path(tmp_path / "wider", "wavegan", "fear")}, overrides={"size": 4})
+    assert trained == [(1, 1)] and wider[0]["gan_key"] not in {r["gan_key"] for r in second}
+
+
+def test_a_ladder_variant_names_what_it_changes_and_refuses_the_rest(tmp_path):
+    from adcrnn_lib.exceptions import ParameterError
+    from adcrnn_lib.gan_ladder import check_gan_overrides, ladder_dir, variant_name
+
+    assert variant_name(None) == "" == variant_name({"precision": "float32"})
+    assert variant_name({"learning_rate": 3e-4, "size": 16}) == "-size16-learning_rate0.0003"
+    assert ladder_dir("cpu", overrides={"precision": "mixed_bfloat16"}, results_dir=tmp_path).name == "fold0-seed0-mixed_bfloat16"
+    assert ladder_dir("cpu", results_dir=tmp_path).name == "fold0-seed0"
+    with pytest.raises(ParameterError, match=r"\['critic_steps'\] cannot be changed"):
+        check_gan_overrides({"critic_steps": 1})
+    with pytest.raises(ParameterError, match="float16"):
+        check_gan_overrides({"precision": "float16"})
 
 
 def test_middle_slice_takes_the_middle_and_pads_the_short():
