@@ -34,7 +34,7 @@ $(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-# two pytest-xdist workers, whole modules each (tests/conftest.py: MODULE_ORDER); PYTEST_WORKERS=0: one process
+# two pytest-xdist workers, whole modules each (tests/helpers/plugin.py: MODULE_ORDER); PYTEST_WORKERS=0: one process
 PYTEST_WORKERS ?= 2
 test: $(BIN)/.installed-test
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)

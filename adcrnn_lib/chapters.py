@@ -26,6 +26,9 @@ __all__ = [
     "REFERENCE_COLD_BUILD",
     "BUILD_STARTED_VAR",
     "Findings",
+    "LEVEL_GOAL_CHANGED",
+    "level_table",
+    "level_points",
     "hda_title",
     "shown_path",
     "glue_facts",
@@ -623,14 +626,14 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
     ``facts``: ``aug_name``; ``loso_ua_none``, ``loso_ua_aug``, ``loso_ua_norm`` (%);
     ``gap_none`` and ``base_gap`` (random folds minus LOSO, UA points); ``loso_aug_vs_none`` and
     ``loso_norm_vs_none`` (paired UA cells); ``loso_vs_base`` (verdict); ``norm_base_ua``;
-    ``level_sentence`` and ``level_points_sentence`` (:func:`level_points`).
+    ``level_sentence``, ``level_points_sentence`` and ``clipped_sentence`` (:func:`level_points`).
     ``extra``: ``loso`` (augmentation -> run), ``aug`` (its key), ``per_speaker`` (WA per speaker),
     ``level`` (the level check of the no-augmentation runs, :func:`level_table`) and
     ``level_points`` (the level options against the profile, :func:`level_points`).
     """
     from . import report
     from .baselines import run_baseline
-    from .cv import run_cv
+    from .cv import pool_seeds, run_cv
     from .exceptions import ParameterError
     from .grid import HDA_AUGMENTATIONS, baseline_configs, hda_configs, loso_configs
     from .paper import TABLE_V
@@ -675,6 +678,7 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
     results = {**{f"LOSO, {a}": r for a, r in loso.items()}, **{f"random folds, {a}": r for a, r in paper.items()}}
     level = level_points(profile, data_dir, verify=verify)
     facts.update(level.facts)
+    results.update({f"level, {name}": pool_seeds(runs) for name, runs in level.results.items()})  # their provenance too
     return Findings(results, report.results_table(rows), facts, {"loso": loso, "aug": aug, "per_speaker": per_speaker, "level": level.extra["level"], "level_points": level.table})
 
 
@@ -720,12 +724,12 @@ def level_table(runs: dict) -> tuple[pd.DataFrame, dict[str, str]]:
             row[(f"{gain} dB", "UA (%)")] = f"{100 * unweighted_accuracy(truth, pred):.1f}"
         rows[name] = row
         worst = max(changed, key=changed.get)
-        parts.append(f"{name}, {changed[worst]:.0f} % of the test predictions change at {worst} dB")
+        parts.append(f"{name}, at most {changed[worst]:.0f} % (at {worst} dB)")
     if not rows:
         return pd.DataFrame(), {"level_sentence": "These runs were trained before the level check was kept with each fold, so it is not shown; a run trained now keeps it."}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns)
-    return table, {"level_sentence": "Recorded louder or quieter, the same test utterances get other answers: " + "; ".join(parts) + "."}
+    return table, {"level_sentence": "The share of test predictions that change when the same utterances are recorded louder or quieter: " + "; ".join(parts) + "."}
 
 
 #: The largest share of test predictions (%) that may change under the level check's gains for an

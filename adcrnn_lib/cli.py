@@ -71,7 +71,7 @@ def _config(args: argparse.Namespace):
     )
 
 
-def _overrides(pairs: Sequence[str]) -> dict[str, object]:
+def _overrides(pairs: Sequence[str], *, option: str = "--set", example: str = "epochs=30") -> dict[str, object]:
     """``["epochs=30", "selection=last"]`` -> ``{"epochs": 30, "selection": "last"}`` (numbers as numbers)."""
     import json
 
@@ -79,7 +79,7 @@ def _overrides(pairs: Sequence[str]) -> dict[str, object]:
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name:
-            raise ParameterError(f"--set {pair!r}; expected NAME=VALUE, e.g. --set epochs=30")
+            raise ParameterError(f"{option} {pair!r}; expected NAME=VALUE, e.g. {option} {example}")
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
@@ -101,6 +101,8 @@ def _cmd_study(args: argparse.Namespace) -> int:
         return 0
     if args.leaky and args.level:
         raise ParameterError("--leaky and --level: choose one")
+    if args.level and (args.points or args.seeds or args.timnet):
+        raise ParameterError("--level trains its own points and seeds (see --list): leave out --points, --seeds and --timnet")
     if args.level:
         summary = run_level_points(args.profile, args.data_dir, verify=not args.no_verify, results_dir=args.results_dir)
     elif args.leaky:
@@ -119,7 +121,7 @@ def _cmd_gan_ladder(args: argparse.Namespace) -> int:
 
     folder = run_ladder(
         args.profile, args.data_dir, kinds=tuple(args.kinds), emotions=args.emotions, rungs=tuple(args.rungs or RUNGS), fold=args.fold,
-        seed=args.seed, overrides={**_overrides(args.gan_set or []), **({"precision": args.precision} if args.precision != "float32" else {})},
+        seed=args.seed, overrides={**_overrides(args.gan_set or [], option="--gan-set", example="size=16"), **({"precision": args.precision} if args.precision != "float32" else {})},
         results_dir=args.results_dir, compare=not args.no_compare, verify=not args.no_verify,
     )
     print(f"gan-ladder: records in {folder}")

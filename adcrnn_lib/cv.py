@@ -63,15 +63,17 @@ def run_dir(config, results_dir: str | os.PathLike | None = None) -> Path:
 # --------------------------------------------------------------------------------------------
 # Leakage guard
 # --------------------------------------------------------------------------------------------
-def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, protocol: str = "paper") -> None:
+def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, protocol: str = "paper", val_trained: bool = False) -> None:
     """Raise :class:`LeakageError` if test data, or anything made from it, reaches training or validation.
 
     Checks that no test utterance is in the training or validation part, that no repeated take
     of a test utterance is either (same speaker, sentence and emotion), that under ``loso`` no test
-    speaker is, and that every generated clip was made from training utterances only.
+    speaker is, and that every generated clip was made from training utterances only (or from
+    validation ones too, with ``val_trained``: a profile whose folds train on their validation part).
     """
     ids = df["utterance"].to_numpy()
     test, train, val = set(ids[fold.test]), set(ids[fold.train]), set(ids[fold.val])
+    sources = train | val if val_trained else train
     leaked = sorted(test & (train | val))
     if leaked:
         raise LeakageError(f"fold {fold.k}: test utterances also in training/validation: {leaked[:5]}")
@@ -85,7 +87,7 @@ def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, p
         if both:
             raise LeakageError(f"fold {fold.k}: test speaker(s) {both} also in training/validation")
     for clip in clips:
-        bad = sorted(set(clip.sources) - train)
+        bad = sorted(set(clip.sources) - sources)
         if bad:
             where = "test" if set(bad) & test else "validation or unknown"
             raise LeakageError(f"fold {fold.k}: a generated {clip.method} clip was made from {where} utterance(s) {bad[:5]}")
@@ -111,7 +113,7 @@ def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: l
         fold.val,
         fold=fold.k,
         seed=config.seed + fold.k,
-        check=lambda clips: check_leakage(df, fold, clips, protocol=config.protocol),
+        check=lambda clips: check_leakage(df, fold, clips, protocol=config.protocol, val_trained=config.settings().validation == "trained"),
         progress=progress,
         description=f"fold {fold.k}",
         speaker_norms=speaker_norms,
@@ -187,6 +189,7 @@ def evaluated_fold_record(config, fold: int, trained, test, *, test_ids, train_i
         started=started,
         profile=config.profile,
         data_dir=data_dir,
+        precision=trained.model.get_layer("conv1").dtype_policy.name,  # the model sets its precision per layer
     )
 
 
@@ -208,11 +211,14 @@ def fold_record(
     profile: str,
     data_dir: str | None,
     keras_model: bool = True,
+    precision: str | None = None,
 ) -> dict:
     """The JSON record of one evaluated fold (layout :data:`SCHEMA_VERSION`), for ADCRNN and baselines alike.
 
     ``keras_model``: whether a Keras model made the predictions; if not (a scikit-learn baseline),
-    the provenance's ``keras_backend`` is None even in a process that has imported Keras.
+    the provenance's ``keras_backend`` and ``backend_compute`` are None even in a process that has
+    imported Keras. ``precision``: the model's dtype policy (``"float32"``, ``"mixed_bfloat16"``),
+    kept in ``backend_compute``.
 
     ``probs`` are the class probabilities of the test utterances, shape (n_test, n_classes);
     ``started`` is the ``time.perf_counter()`` at which the fold began.
@@ -242,7 +248,13 @@ def fold_record(
         "history": history,
         "wall_time_s": wall,
     }
-    record["provenance"] = provenance(profile=profile, wall_time_s=wall, data_dir=data_dir, **({} if keras_model else {"keras_backend": None}))
+    prov = provenance(profile=profile, wall_time_s=wall, data_dir=data_dir)
+    if not keras_model:
+        prov["keras_backend"] = None
+        prov.pop("backend_compute", None)
+    elif precision is not None and prov.get("backend_compute"):
+        prov["backend_compute"]["precision"] = precision
+    record["provenance"] = prov
     return record
 
 

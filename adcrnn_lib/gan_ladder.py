@@ -83,7 +83,10 @@ def check_gan_overrides(overrides: dict | None) -> dict:
     unknown = sorted(set(overrides) - set(GAN_OVERRIDABLE))
     if unknown:
         raise ParameterError(f"GAN settings {unknown} cannot be changed by a ladder; allowed: {', '.join(GAN_OVERRIDABLE)}")
-    GanSettings("wavegan", **overrides)  # raises on a bad value
+    rate = overrides.get("learning_rate", 1e-4)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+        raise ParameterError(f"GAN learning_rate={rate!r}; must be a number > 0")
+    GanSettings("wavegan", **overrides)  # raises on a bad size, batch or precision
     return overrides
 
 

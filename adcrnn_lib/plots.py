@@ -216,7 +216,8 @@ def plot_fold_scores(results: dict, *, baseline=None, baseline_label: str = "bes
 
 
 def plot_training_curves(results: dict, *, fold: int = 0):
-    """Training loss and validation UA per epoch of one fold, one line per run.
+    """Training loss and validation UA per epoch of one fold, one line per run (only the loss for a
+    run that trained on its validation part).
 
     Parameters
     ----------
@@ -230,6 +231,8 @@ def plot_training_curves(results: dict, *, fold: int = 0):
         h = r.folds[fold]["history"]
         style = {"color": f"C{i % 10}", "ls": ("-", "--", ":", "-.")[(i // 10) % 4]}  # ten colours, then the next line style
         axes[0].plot(h["loss"], label=label, **style)
+        if r.folds[fold]["config"].get("overrides", {}).get("validation") == "trained":
+            continue  # its validation utterances were trained on: their scores are not a validation curve
         axes[1].plot(100 * np.asarray(h["val_ua"]), label=label, **style)
     axes[0].set(xlabel="epoch", ylabel="training loss")
     axes[1].set(xlabel="epoch", ylabel="validation UA (%)")

@@ -26,7 +26,7 @@ from .level import level_warnings, measure_level
 from .metrics import softmax
 from .provenance import provenance
 from .storage import write_json
-from .train import train_split
+from .train import train_split, training_rows
 
 __all__ = ["train_final", "save_model", "Predictor", "predict_files"]
 
@@ -68,8 +68,10 @@ def train_final(config: ExperimentConfig, out: str | os.PathLike, *, verify: boo
     train, val = split_validation(df, np.arange(len(df)), seed=config.seed)
     features = extract_features(df["path"].tolist(), progress=progress)
     trained, normalizer, _ = train_split(config, df, features, train, val, fold=-1, seed=config.seed, progress=progress, description="final model")
-    levels = [measure_level(load_audio(p)).rms_dbfs for p in df["path"].iloc[train]]
-    extra = {"best_epoch": trained.best_epoch, "validation": trained.best_val, "training_rms_dbfs": [round(min(levels), 2), round(max(levels), 2)]}
+    seen = training_rows(train, val, config.settings())  # the validation part too, where the profile trains on it
+    levels = [measure_level(load_audio(p)).rms_dbfs for p in df["path"].iloc[seen]]
+    held_out = len(seen) == len(train)
+    extra = {"best_epoch": trained.best_epoch, "validation": trained.best_val if held_out else None, "training_rms_dbfs": [round(min(levels), 2), round(max(levels), 2)]}
     return save_model(trained.model, normalizer, config, out, extra=extra)
 
 

@@ -10,7 +10,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["git_commit", "keras_backend", "machine", "package_versions", "provenance", "provenance_table", "run_provenance"]
+__all__ = ["git_commit", "keras_backend", "backend_compute", "machine", "package_versions", "provenance", "provenance_table", "run_provenance"]
 
 _PACKAGES = ("adcrnn", "numpy", "scipy", "librosa", "soundfile", "scikit-learn", "pandas", "keras", "tensorflow-cpu", "tensorflow", "jax", "jaxlib")
 
@@ -90,13 +90,13 @@ def keras_backend() -> str | None:
 
 
 def backend_compute() -> dict[str, object] | None:
-    """How the loaded backend computes: its dtype policy (``"float32"``, ``"mixed_bfloat16"``) and,
-    on TensorFlow, its intra-op thread count (a fold's last float digits depend on it); None when
-    this process has not imported Keras."""
+    """How the loaded backend computes: on TensorFlow, its intra-op thread count (a fold's last
+    float digits depend on it); None when this process has not imported Keras. The models set their
+    precision per layer, so a fold record adds its model's (``precision``) itself."""
     keras = sys.modules.get("keras")
     if keras is None:
         return None
-    out: dict[str, object] = {"dtype_policy": keras.config.dtype_policy().name}
+    out: dict[str, object] = {}
     tf = sys.modules.get("tensorflow")
     if keras.backend.backend() == "tensorflow" and tf is not None:
         set_threads = tf.config.threading.get_intra_op_parallelism_threads()  # 0: TensorFlow's default
@@ -124,7 +124,7 @@ def provenance(*, profile: str, wall_time_s: float | None = None, **extra: objec
         "machine": machine(),
         "packages": package_versions(),
         "keras_backend": keras_backend(),
-        **({"backend_compute": compute} if compute else {}),
+        **({"backend_compute": compute} if compute is not None else {}),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": None if wall_time_s is None else round(float(wall_time_s), 2),
         **extra,
@@ -164,9 +164,11 @@ def run_provenance(results: dict) -> dict[str, object]:
             m = prov.get("machine", {})
             backend = f", Keras on {prov['keras_backend']}" if prov.get("keras_backend") else ""  # older records do not say
             compute = prov.get("backend_compute") or {}
-            if compute:
-                threads = compute.get("intra_op_threads")
-                backend += f" ({compute['dtype_policy']}{f', {threads} thread' + ('s' if threads != 1 else '') if threads else ''})"
+            threads = compute.get("intra_op_threads")
+            shown = [str(compute["precision"])] if compute.get("precision") else []
+            shown += [f"{threads} thread{'s' if threads != 1 else ''}"] if threads else []
+            if shown:
+                backend += f" ({', '.join(shown)})"
             machines.add(f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores{backend}")
             total += float(fold.get("wall_time_s", 0.0))
     return {

@@ -31,6 +31,7 @@ __all__ = [
     "TrainedModel",
     "compile_for_training",
     "train_model",
+    "training_rows",
     "train_split",
     "predict_utterances",
     "set_determinism",

@@ -4,14 +4,15 @@ are scheduled (threads, module order, the JAX checks) in :mod:`tests.helpers.plu
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+# first: pins the backend threads (and numpy's, OMP_NUM_THREADS) before anything imports them; its
+# hooks and fixture act from here
+from .helpers.plugin import jax_checks, pytest_collection_modifyitems, pytest_sessionfinish  # noqa: F401, I001
 
-import numpy as np
-import pytest
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-# first: pins the backend threads before anything imports TensorFlow; its hooks and fixture act from here
-from .helpers.plugin import jax_checks, pytest_collection_modifyitems, pytest_sessionfinish  # noqa: F401
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from adcrnn_lib import data  # noqa: E402
 

@@ -366,6 +366,10 @@ def test_leakage_guard_catches_clips_made_from_test_audio(table):
     val_clip = GeneratedClip(np.zeros(10, np.float32), "anger", (table["utterance"].iloc[fold.val[0]],), "time_shift")
     with pytest.raises(LeakageError, match="validation"):
         cv.check_leakage(table, fold, [val_clip])
+    # a profile that trains on its validation part may augment it too, never the test part
+    cv.check_leakage(table, fold, [val_clip], val_trained=True)
+    with pytest.raises(LeakageError, match="made from test utterance"):
+        cv.check_leakage(table, fold, [clip], val_trained=True)
 
 
 def test_leakage_guard_catches_split_takes_and_speakers(table):

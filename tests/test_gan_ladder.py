@@ -94,6 +94,8 @@ def test_a_ladder_variant_names_what_it_changes_and_refuses_the_rest(tmp_path):
         check_gan_overrides({"critic_steps": 1})
     with pytest.raises(ParameterError, match="float16"):
         check_gan_overrides({"precision": "float16"})
+    with pytest.raises(ParameterError, match="learning_rate='abc'"):
+        check_gan_overrides({"learning_rate": "abc"})
 
 
 def test_middle_slice_takes_the_middle_and_pads_the_short():

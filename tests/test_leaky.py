@@ -373,3 +373,23 @@ def test_the_validation_pick_replays_the_early_stop_and_the_gain_is_the_leak_alo
         leaky.same_run_gain(CVResult(config, [{**fold, "history": {"val_wa": test_wa, "val_ua": test_wa}}], None))
     with pytest.raises(ParameterError, match="does not pick"):
         leaky.same_run_gain(CVResult(LeakyConfig(("takes",), profile="smoke"), [fold], None))
+
+
+def test_find_run_reads_a_reference_run_scored_on_segments_of_this_corpus(small_corpus, tmp_path, monkeypatch):
+    """The corpus check of grid.find_run compares utterances, not segment ids (``u#0``): a segments
+    leak's reference run of this corpus is read; one of another corpus is not."""
+    from adcrnn_lib import grid
+
+    from .helpers.audio import make_corpus
+    from .helpers.runs import write_records
+
+    reference = tmp_path / "reference"
+    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    config = LeakyConfig(("segments",), profile="smoke", data_dir=str(small_corpus))
+    table = load_emodb(small_corpus, verify=False)
+    run = _segment_run(config, table["utterance"].tolist(), table["emotion"].cat.codes.tolist(), lambda j, i, y: _probs(y, {y: 0.7}))
+    write_records(run.folds, run_dir(config, reference))
+    found, where = grid.find_run(config, results_dir=tmp_path / "empty")
+    assert where == "reference" and len(found.folds) == 2
+    other = make_corpus(tmp_path / "other" / "wav", speakers=["10", "11", "12"])
+    assert grid.find_run(LeakyConfig(("segments",), profile="smoke", data_dir=str(other)), results_dir=tmp_path / "empty") == (None, None)

@@ -117,20 +117,25 @@ def test_run_provenance_names_the_keras_backend_where_the_folds_recorded_it():
 
     bf16 = run("tensorflow")
     for r in bf16.folds:
-        r["provenance"]["backend_compute"] = {"dtype_policy": "mixed_bfloat16", "intra_op_threads": 1}
+        r["provenance"]["backend_compute"] = {"precision": "mixed_bfloat16", "intra_op_threads": 1}
     shown = run_provenance({"ADCRNN": run("tensorflow"), "TIM-Net": run("jax"), "older": run(None), "bf16": bf16})
     assert shown["fold_machines"] == "X, 2 cores; X, 2 cores, Keras on jax; X, 2 cores, Keras on tensorflow; X, 2 cores, Keras on tensorflow (mixed_bfloat16, 1 thread)"
     assert shown["fold_commits"] == "abc" and shown["fold_wall_time_s"] == 12.0
 
 
 def test_a_fold_record_says_how_the_backend_computed_it(paper_run):
-    """The shared smoke run (trained in this process): its folds' provenance names the dtype policy
-    and TensorFlow's intra-op threads, which the last float digits of a fold depend on."""
+    """The shared smoke run (trained in this process): its folds' provenance names its model's
+    precision and TensorFlow's intra-op threads, which the last float digits of a fold depend on; a
+    baseline's fold, made without Keras, names neither."""
+    from adcrnn_lib.cv import fold_record
     from adcrnn_lib.provenance import provenance
 
     compute = paper_run.folds[0]["provenance"]["backend_compute"]
-    assert compute["dtype_policy"] == "float32" and compute["intra_op_threads"] >= 1
-    assert provenance(profile="smoke")["backend_compute"] == compute  # the same process, the same backend
+    assert compute["precision"] == "float32" and compute["intra_op_threads"] >= 1
+    assert provenance(profile="smoke")["backend_compute"] == {k: v for k, v in compute.items() if k != "precision"}  # the same process
+    sklearn = fold_record(CONFIG, 0, test_ids=["03a01Fa"], y_true=np.array([0]), probs=np.eye(7)[[0]], train_ids=[], val_ids=[], n_generated=0, n_train_segments=0,
+                          best_epoch=0, val={}, history={}, started=0.0, profile="smoke", data_dir=None, keras_model=False)
+    assert sklearn["provenance"]["keras_backend"] is None and "backend_compute" not in sklearn["provenance"]
 
 
 def test_build_table_states_the_reference_cold_build_or_that_none_made_it(tmp_path, monkeypatch):
