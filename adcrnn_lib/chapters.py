@@ -717,7 +717,7 @@ def level_table(runs: dict) -> tuple[pd.DataFrame, dict[str, str]]:
         base = np.concatenate([c["+0"]["predicted"] for c in checks])
         row = {("as recorded", "UA (%)"): f"{100 * unweighted_accuracy(truth, base):.1f}"}
         changed = {}
-        for gain in (g for g in checks[0] if g != "+0"):
+        for gain in sorted((g for g in checks[0] if g != "+0"), key=float):  # fold records keep their keys sorted as text
             pred = np.concatenate([c[gain]["predicted"] for c in checks])
             changed[gain] = 100 * float(np.mean(pred != base))
             row[(f"{gain} dB", "changed (%)")] = f"{changed[gain]:.0f}"
@@ -816,7 +816,8 @@ def _changed_by_gain(runs: list) -> dict[str, float]:
     if not folds or any(f.get("level_check") is None for f in folds):
         return {}
     base = np.concatenate([f["level_check"]["+0"]["predicted"] for f in folds])
-    return {g: 100 * float(np.mean(np.concatenate([f["level_check"][g]["predicted"] for f in folds]) != base)) for g in folds[0]["level_check"] if g != "+0"}
+    gains = sorted((g for g in folds[0]["level_check"] if g != "+0"), key=float)
+    return {g: 100 * float(np.mean(np.concatenate([f["level_check"][g]["predicted"] for f in folds]) != base)) for g in gains}
 
 
 # --------------------------------------------------------------------------------------------

@@ -243,15 +243,15 @@ def segment_corpus(features: Sequence[np.ndarray], *, length: int = SEGMENT_FRAM
 class Normalizer:
     """Z-score per (band, channel) with statistics of training frames only.
 
-    With ``level="utterance"`` each utterance's static channel first loses its own mean per band
-    (:func:`remove_level`), in fitting and in every transform: a recording gain adds a constant to
-    the static log-Mel channel and leaves the deltas unchanged, so the features then no longer
-    depend on it.
+    With ``level="utterance"`` each utterance's static channel first loses its own mean per band,
+    with ``level="gain"`` its mean over frames and bands, one number (:func:`remove_level`), in
+    fitting and in every transform: a recording gain adds a constant to the static log-Mel channel
+    and leaves the deltas unchanged, so the features then no longer depend on it.
 
     Attributes
     ----------
     mean, std : np.ndarray [shape=(n_mels, 3), dtype=float32]
-    level : {"none", "utterance"}
+    level : {"none", "utterance", "gain"}
     """
 
     mean: np.ndarray
@@ -269,8 +269,8 @@ class Normalizer:
             raise ParameterError(f"level={level!r}; allowed: {', '.join(LEVEL_NORMS)}")
         if len(features) == 0:
             raise ParameterError("Normalizer.fit got no utterances")
-        if level == "utterance":
-            features = [remove_level(f) for f in features]
+        if level != "none":
+            features = [remove_level(f, per_band=level == "utterance") for f in features]
         total = sum(f.shape[0] for f in features)
         s = sum(f.sum(axis=0, dtype=np.float64) for f in features)
         mean = s / total
@@ -279,9 +279,9 @@ class Normalizer:
         return cls(mean.astype(np.float32), np.maximum(std, eps).astype(np.float32), level)
 
     def transform(self, features: np.ndarray) -> np.ndarray:
-        """Return ``(features - mean) / std`` as float32 (after :func:`remove_level` with ``level="utterance"``)."""
-        if self.level == "utterance":
-            features = remove_level(features)
+        """Return ``(features - mean) / std`` as float32 (after :func:`remove_level` unless ``level="none"``)."""
+        if self.level != "none":
+            features = remove_level(features, per_band=self.level == "utterance")
         return ((features - self.mean) / self.std).astype(np.float32)
 
     def to_dict(self) -> dict:
@@ -301,10 +301,11 @@ class Normalizer:
 
 
 
-def remove_level(features: np.ndarray) -> np.ndarray:
-    """``features`` (frames, n_mels, 3) with the static channel's mean over frames, per band, subtracted (a copy)."""
+def remove_level(features: np.ndarray, *, per_band: bool = True) -> np.ndarray:
+    """``features`` (frames, n_mels, 3) with the static channel's mean subtracted (a copy): over
+    frames per band (``per_band``), else over frames and bands, one number."""
     out = np.array(features, dtype=np.float32, copy=True)
-    out[:, :, 0] -= out[:, :, 0].mean(axis=0, keepdims=True)
+    out[:, :, 0] -= out[:, :, 0].mean(axis=0, keepdims=True) if per_band else out[:, :, 0].mean()
     return out
 
 

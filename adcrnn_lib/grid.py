@@ -643,7 +643,10 @@ def run_study(
 #: Options that take the recording's gain out of the features (:data:`~adcrnn_lib.profiles.LEVEL_NORMS`):
 #: name -> overrides of the profile. Each is measured paired against the profile itself, under
 #: both protocols (:func:`level_configs`), and with the level check every fold keeps.
-LEVEL_POINTS: dict[str, dict[str, object]] = {"per-utterance level normalization": {"level_norm": "utterance"}}
+LEVEL_POINTS: dict[str, dict[str, object]] = {
+    "per-utterance level normalization": {"level_norm": "utterance"},
+    "per-utterance gain normalization": {"level_norm": "gain"},
+}
 #: The profile's own runs the level points pair with (the grid's no-augmentation runs).
 LEVEL_BASE = "the profile"
 #: Seeds of the level points per protocol: two under the paper's protocol (each draws its own

@@ -26,7 +26,7 @@ LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 SELECTIONS: tuple[str, ...] = ("best", "last", "average")
 #: How the recording level is taken out of the features (:attr:`Profile.level_norm`,
 #: :class:`~adcrnn_lib.features.Normalizer`).
-LEVEL_NORMS: tuple[str, ...] = ("none", "utterance")
+LEVEL_NORMS: tuple[str, ...] = ("none", "utterance", "gain")
 #: What a fold does with its validation part (:attr:`Profile.validation`).
 VALIDATIONS: tuple[str, ...] = ("held_out", "trained")
 #: Training settings a run may override (``ExperimentConfig.overrides``): sizes and the optimizer,
@@ -136,11 +136,12 @@ class Profile:
     segment_hop : int
         Largest step between the starts of an utterance's segments, at most ``segment_frames``
         (300: segments just cover the utterance, as ACRNN; half the length: they overlap by half).
-    level_norm : {"none", "utterance"}
+    level_norm : {"none", "utterance", "gain"}
         How the recording level is taken out of the features (the paper leaves it open):
-        ``"none"``, or ``"utterance"``: each utterance's static log-Mel channel loses its own mean
-        per band before the training fold's z-scoring, so a gain changes nothing
-        (:class:`~adcrnn_lib.features.Normalizer`).
+        ``"none"``; ``"utterance"``: each utterance's static log-Mel channel loses its own mean
+        per band (its long-term spectrum too) before the training fold's z-scoring; ``"gain"``:
+        it loses one number, its mean over frames and bands, so the spectrum's shape stays. A
+        gain then changes nothing (:class:`~adcrnn_lib.features.Normalizer`).
     validation : {"held_out", "trained"}
         What a fold does with its validation part (an eighth of its training utterances):
         ``"held_out"`` keeps it out of training, to choose the epoch and draw learning curves;

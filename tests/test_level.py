@@ -67,12 +67,13 @@ def _untrained_predictor(level: str, tmp_path):
     return Predictor.load(path)
 
 
-def test_utterance_level_normalization_makes_predictions_independent_of_the_gain_and_travels_with_the_model(tmp_path):
+@pytest.mark.parametrize("level", ["utterance", "gain"])
+def test_utterance_level_normalization_makes_predictions_independent_of_the_gain_and_travels_with_the_model(level, tmp_path):
     from adcrnn_lib.features import Normalizer
 
     y = 0.3 * tone(190, 2.0, seed=3)
-    steady = _untrained_predictor("utterance", tmp_path)
-    assert steady.normalizer.level == "utterance"  # read back from the model's metadata
+    steady = _untrained_predictor(level, tmp_path)
+    assert steady.normalizer.level == level  # read back from the model's metadata
     base = steady.predict_audio(y)
     for gain in CHECK_GAINS_DB:
         np.testing.assert_allclose(steady.predict_audio(apply_gain(y, gain)), base, atol=1e-4)
@@ -107,7 +108,9 @@ def test_the_level_table_pools_the_folds_and_says_when_runs_predate_the_check(pa
     old_run = dataclasses.replace(paper_run, folds=[{k: v for k, v in r.items() if k != "level_check"} for r in paper_run.folds])  # a run from before the check
     table, facts = level_table({"random folds": paper_run, "speaker-normalized": old_run})  # the second holds no check
     assert list(table.index) == ["random folds"]
-    assert list(table.columns) == [("as recorded", "UA (%)"), *((f"{g:+g} dB", what) for g in CHECK_GAINS_DB for what in ("changed (%)", "UA (%)"))]
+    assert list(table.columns) == [("as recorded", "UA (%)"), *((f"{g:+g} dB", what) for g in sorted(CHECK_GAINS_DB) for what in ("changed (%)", "UA (%)"))]
+    resorted = dataclasses.replace(paper_run, folds=[{**r, "level_check": dict(sorted(r["level_check"].items()))} for r in paper_run.folds])  # as JSON keeps them
+    assert level_table({"random folds": resorted})[0].equals(table)
     checks = [r["level_check"]["-24"] for r in paper_run.folds]
     n = [len(r["predictions"]) for r in paper_run.folds]
     assert table.loc["random folds", ("-24 dB", "changed (%)")] == f"{100 * sum(c['changed'] * k for c, k in zip(checks, n)) / sum(n):.0f}"
@@ -142,7 +145,7 @@ def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goa
     monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
     table = data.load_emodb(small_corpus, verify=False)
     configs = grid.level_configs("smoke", str(small_corpus))
-    (point,) = grid.LEVEL_POINTS
+    point = next(iter(grid.LEVEL_POINTS))  # the other points are not run
     for protocol, by_name in configs.items():
         for name, accuracy, moved in ((grid.LEVEL_BASE, 0.6, 0.25), (point, 0.8, 0.0)):
             if (protocol, name) == ("loso", point):
@@ -152,7 +155,7 @@ def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goa
                 write_records(_with_level_check(records, moved), run_dir(c))
     found = level_points("smoke", str(small_corpus), verify=False)
     rows = found.table.index.tolist()
-    assert rows == [f"{w}, {n}" for w in ("random folds", "leave one speaker out") for n in (grid.LEVEL_BASE, point)]
+    assert rows == [f"{w}, {n}" for w in ("random folds", "leave one speaker out") for n in (grid.LEVEL_BASE, *grid.LEVEL_POINTS)]
     assert found.table.loc[f"leave one speaker out, {point}", "read from"] == "not run" and found.table.loc[f"random folds, {point}", "read from"] == "this build"
     paired = found.table.loc[f"random folds, {point}", "UA vs the profile (points)"]
     assert float(paired.split()[0]) > 0  # 80 % against 60 % of each class, paired over the same seeds x folds
@@ -160,9 +163,24 @@ def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goa
     assert "0.0 % of its predictions change at -24 dB" in sentence and f"within the goal of at most {LEVEL_GOAL_CHANGED:.0f} %" in sentence
     assert found.facts["clipped_sentence"].startswith("At +6 dB, ")
     assert "leave one speaker out" not in sentence  # nothing to pair there
+    assert all(f"{n[0].upper()}{n[1:]} has not been run" in sentence for n in list(grid.LEVEL_POINTS)[1:])
     level = found.extra["level"]
     assert set(level.index) == {f"random folds, {grid.LEVEL_BASE}", f"random folds, {point}", f"leave one speaker out, {grid.LEVEL_BASE}"}
     assert level.loc[f"random folds, {grid.LEVEL_BASE}", ("-24 dB", "changed (%)")] != "0" and level.loc[f"random folds, {point}", ("-24 dB", "changed (%)")] == "0"
     # nothing run: the sentence says how to run it
     monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path / "empty"))
     assert "adcrnn study --level --profile smoke" in level_points("smoke", str(small_corpus), verify=False).facts["level_points_sentence"]
+
+
+def test_gain_normalization_removes_one_number_and_keeps_the_spectrum_s_shape():
+    """``level="gain"`` takes the static channel's mean over frames and bands out, so band
+    differences (the long-term spectrum) stay; ``"utterance"`` takes each band's mean, so they go."""
+    from adcrnn_lib.features import log_mel_3d, remove_level
+
+    f = log_mel_3d(0.3 * tone(190, 1.5, seed=4))
+    gain, per_band = remove_level(f, per_band=False), remove_level(f)
+    np.testing.assert_allclose(gain[:, :, 0].mean(), 0.0, atol=1e-4)
+    np.testing.assert_allclose(gain[:, :, 0] - f[:, :, 0], np.full(f.shape[:2], -f[:, :, 0].mean()), atol=1e-3)
+    np.testing.assert_allclose(per_band[:, :, 0].mean(axis=0), 0.0, atol=1e-4)
+    assert np.ptp(gain[:, :, 0].mean(axis=0)) > 1.0 and np.ptp(per_band[:, :, 0].mean(axis=0)) < 1e-3
+    np.testing.assert_array_equal(gain[:, :, 1:], f[:, :, 1:])
