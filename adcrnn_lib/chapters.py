@@ -626,7 +626,7 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
     ``facts``: ``aug_name``; ``loso_ua_none``, ``loso_ua_aug``, ``loso_ua_norm`` (%);
     ``gap_none`` and ``base_gap`` (random folds minus LOSO, UA points); ``loso_aug_vs_none`` and
     ``loso_norm_vs_none`` (paired UA cells); ``loso_vs_base`` (verdict); ``norm_base_ua``;
-    ``level_sentence``, ``level_points_sentence`` and ``clipped_sentence`` (:func:`level_points`).
+    ``level_sentence``, ``level_points_sentence``, ``level_short`` and ``clipped_sentence`` (:func:`level_points`).
     ``extra``: ``loso`` (augmentation -> run), ``aug`` (its key), ``per_speaker`` (WA per speaker),
     ``level`` (the level check of the no-augmentation runs, :func:`level_table`) and
     ``level_points`` (the level options against the profile, :func:`level_points`).
@@ -749,8 +749,10 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
         ``results``: ``"<protocol>, <name>"`` -> runs (one per seed) of every complete point;
         ``table``: WA and UA over seeds x folds, with the paired UA difference against the profile;
         ``facts``: ``level_points_sentence`` (what the options did, or that they are not run),
-        ``level_sentence`` (:func:`level_table`) and ``clipped_sentence`` (how many of the corpus's
-        utterances the largest gain clips); ``extra``: ``level`` (the check of every run found).
+        ``level_sentence`` (:func:`level_table`), ``level_short`` (the share of predictions each
+        checked run changes at the quietest gain, under the paper's protocol) and
+        ``clipped_sentence`` (how many of the corpus's utterances the largest gain clips);
+        ``extra``: ``level`` (the check of every run found).
     """
     from . import report
     from .cv import pool_seeds
@@ -793,12 +795,19 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
             invariance = (f"; under the paper's protocol {', '.join(f'{v:.1f} % of its predictions change at {g} dB' for g, v in changed.items())} "
                           f"({'within' if worst <= LEVEL_GOAL_CHANGED else 'over'} the goal of at most {LEVEL_GOAL_CHANGED:.0f} % at every gain)")
         said.append(f"{name[0].upper()}{name[1:]}: {'; '.join(verdicts)}{invariance}")
+    short = []
+    for name in (LEVEL_BASE, *LEVEL_POINTS):
+        changed = _changed_by_gain(checked.get(f"random folds, {name}", []))
+        if changed:
+            quietest = min(changed, key=float)
+            short.append(f"{name}: {changed[quietest]:.0f} % of the predictions change at {quietest} dB")
     table, level_facts = level_table(checked)
     loudest = max(CHECK_GAINS_DB)
     clips = [load_audio(p) for p in load_emodb(data_dir or None, verify=verify)["path"]]
     share = clipped_at_gain(clips, loudest)
     facts = {
         "level_points_sentence": ". ".join(said) + ".",
+        "level_short": "; ".join(short) if short else "not checked yet (no run without augmentation has kept the level check)",
         "clipped_sentence": f"At {loudest:+g} dB, {100 * share:.0f} % of the corpus's utterances have more than {100 * CLIPPED_SHARE_WARN:.1f} % of their samples "
                             "clipped, the point at which `adcrnn predict` warns that a recording is distorted: that column measures distortion as well as level.",
         **level_facts,

@@ -162,6 +162,7 @@ def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goa
     sentence = found.facts["level_points_sentence"]
     assert "0.0 % of its predictions change at -24 dB" in sentence and f"within the goal of at most {LEVEL_GOAL_CHANGED:.0f} %" in sentence
     assert found.facts["clipped_sentence"].startswith("At +6 dB, ")
+    assert found.facts["level_short"] == f"{grid.LEVEL_BASE}: 25 % of the predictions change at -24 dB; {point}: 0 % of the predictions change at -24 dB"
     assert "leave one speaker out" not in sentence  # nothing to pair there
     assert all(f"{n[0].upper()}{n[1:]} has not been run" in sentence for n in list(grid.LEVEL_POINTS)[1:])
     level = found.extra["level"]
