@@ -786,7 +786,7 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
             if runs and base:
                 verdicts.append(f"{where[protocol]} {_ua(pool_seeds(runs))} % UA, {_paired_ua(pool_seeds(base), pool_seeds(runs))} UA points against the profile")
         if not verdicts:
-            said.append(f"{name[0].upper()}{name[1:]} has not been run for the {profile} profile (`adcrnn study --level --profile {profile}` trains it)")
+            said.append(f"{name[0].upper()}{name[1:]} has not been run for the {profile} profile (the command that trains the level points is under "To explore")")
             continue
         changed = _changed_by_gain(checked.get(f"random folds, {name}", []))
         invariance = ""
@@ -809,7 +809,7 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
         "level_points_sentence": ". ".join(said) + ".",
         "level_short": "; ".join(short) if short else "not checked yet (no run without augmentation has kept the level check)",
         "clipped_sentence": f"At {loudest:+g} dB, {100 * share:.0f} % of the corpus's utterances have more than {100 * CLIPPED_SHARE_WARN:.1f} % of their samples "
-                            "clipped, the point at which `adcrnn predict` warns that a recording is distorted: that column measures distortion as well as level.",
+                            "clipped, the point at which adcrnn predict warns that a recording is distorted: that column measures distortion as well as level.",
         **level_facts,
     }
     results = {f"{where[p]}, {n}": runs for (p, n), runs in found.items()}
