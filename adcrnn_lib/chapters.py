@@ -786,7 +786,7 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
             if runs and base:
                 verdicts.append(f"{where[protocol]} {_ua(pool_seeds(runs))} % UA, {_paired_ua(pool_seeds(base), pool_seeds(runs))} UA points against the profile")
         if not verdicts:
-            said.append(f"{name[0].upper()}{name[1:]} has not been run for the {profile} profile (the command that trains the level points is under "To explore")")
+            said.append(f"{name[0].upper()}{name[1:]} has not been run for the {profile} profile (the command that trains the level points is under To explore)")
             continue
         changed = _changed_by_gain(checked.get(f"random folds, {name}", []))
         invariance = ""
