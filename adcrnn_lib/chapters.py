@@ -678,7 +678,7 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
     results = {**{f"LOSO, {a}": r for a, r in loso.items()}, **{f"random folds, {a}": r for a, r in paper.items()}}
     level = level_points(profile, data_dir, verify=verify)
     facts.update(level.facts)
-    results.update({f"level, {name}": pool_seeds(runs) for name, runs in level.results.items()})  # their provenance too
+    results.update({f"level, {name}": pool_seeds(runs) for name, runs in level.results.items()})  # their provenance too (each fold's time counted once)
     return Findings(results, report.results_table(rows), facts, {"loso": loso, "aug": aug, "per_speaker": per_speaker, "level": level.extra["level"], "level_points": level.table})
 
 
@@ -771,10 +771,9 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
     for protocol, by_name in level_configs(profile, data_dir or None).items():
         for name, configs in by_name.items():
             runs, sources = zip(*(find_run(c) for c in configs))
-            if any(r is not None for r in runs):
-                checked[f"{where[protocol]}, {name}"] = [r for r in runs if r is not None]
-            if all(r is not None for r in runs):
+            if all(r is not None for r in runs):  # a point counts when every seed's run is there
                 found[protocol, name] = list(runs)
+                checked[f"{where[protocol]}, {name}"] = list(runs)
                 read_from[protocol, name] = sources[0] if len(set(sources)) == 1 else "both"
     rows, said = [], []
     for protocol in where:

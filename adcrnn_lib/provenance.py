@@ -154,11 +154,15 @@ def run_provenance(results: dict) -> dict[str, object]:
     -------
     dict
         ``runs`` (name: run folder, or folders for a result pooled over seeds), ``fold_commits`` (the commits that trained the folds),
-        ``fold_machines`` (CPU and cores, and the Keras backend, its precision and threads where the fold recorded them) and ``fold_wall_time_s`` (summed over every fold shown).
+        ``fold_machines`` (CPU and cores, and the Keras backend, its precision and threads where the fold recorded them) and ``fold_wall_time_s`` (summed over every fold shown, each once).
     """
-    commits, machines, total = set(), set(), 0.0
+    commits, machines, total, counted = set(), set(), 0.0, set()
     for result in results.values():
         for fold in result.folds:
+            key = (fold.get("config_key"), (fold.get("config") or {}).get("seed"), fold.get("fold"))
+            if key[0] is not None and key in counted:
+                continue  # the same fold shown twice (a run in two of the chapter's tables)
+            counted.add(key)
             prov = fold.get("provenance", {})
             commits.add(str(prov.get("git_commit", "unknown")))
             m = prov.get("machine", {})

@@ -108,17 +108,19 @@ def test_a_row_of_seeds_is_scored_over_seeds_x_folds_with_its_seed_spread():
 def test_run_provenance_names_the_keras_backend_where_the_folds_recorded_it():
     from adcrnn_lib.provenance import run_provenance
 
-    def run(backend):
+    def run(backend, key=None):
         records = constructed_records(CONFIG, [(["03a01Fa", "03a01Nc"], [0, 1], [0, 1])] * 2)
         for r in records:
             r["provenance"] = {"git_commit": "abc", "machine": {"cpu": "X", "cores": 2}, **({"keras_backend": backend} if backend else {})}
             r["wall_time_s"] = 1.5
+            r["config_key"] = key or f"run-{backend}"  # four runs, not one
         return CVResult(CONFIG, records, None)
 
-    bf16 = run("tensorflow")
+    bf16 = run("tensorflow", "run-bf16")
     for r in bf16.folds:
         r["provenance"]["backend_compute"] = {"precision": "mixed_bfloat16", "intra_op_threads": 1}
-    shown = run_provenance({"ADCRNN": run("tensorflow"), "TIM-Net": run("jax"), "older": run(None), "bf16": bf16})
+    adcrnn = run("tensorflow")
+    shown = run_provenance({"ADCRNN": adcrnn, "TIM-Net": run("jax"), "older": run(None), "bf16": bf16, "ADCRNN again": adcrnn})  # the last: counted once
     assert shown["fold_machines"] == "X, 2 cores; X, 2 cores, Keras on jax; X, 2 cores, Keras on tensorflow; X, 2 cores, Keras on tensorflow (mixed_bfloat16, 1 thread)"
     assert shown["fold_commits"] == "abc" and shown["fold_wall_time_s"] == 12.0
 
