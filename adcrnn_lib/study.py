@@ -24,7 +24,7 @@ import pandas as pd
 from .chapters import Findings
 from .paper import TABLE_V, paper_label
 
-__all__ = ["BASE_POINT", "CHOSEN_POINT", "PAPER_BAR", "FOUR_LEAKS", "paper_bar", "leaks_reaching_the_paper", "leaky_summary", "leaky_facts", "load_study", "study_table", "study_chapter", "plot_frontier", "FRONTIER_GROUPS", "frontier_group", "frontier_labels", "load_leaky", "leaky_table", "is_variant", "variants_table"]
+__all__ = ["BASE_POINT", "CHOSEN_POINT", "PROFILE_POINT", "VALIDATION_POINT", "PAPER_BAR", "FOUR_LEAKS", "paper_bar", "leaks_reaching_the_paper", "leaky_summary", "leaky_facts", "load_study", "study_table", "study_chapter", "plot_frontier", "FRONTIER_GROUPS", "frontier_group", "frontier_labels", "load_leaky", "leaky_table", "is_variant", "variants_table"]
 
 #: The point every lever is paired with.
 BASE_POINT = "starting recipe"
@@ -32,6 +32,8 @@ BASE_POINT = "starting recipe"
 CHOSEN_POINT = "combined: 30 epochs, cosine, mean of last 5 (3 s segments)"
 #: The variant of :data:`CHOSEN_POINT` the ``cpu`` profile now trains with.
 PROFILE_POINT = "the recipe with 1 s segments, no overlap, in 15 epochs (the cpu profile)"
+#: The cpu profile trained on its folds' validation parts too (its selection reads no validation score).
+VALIDATION_POINT = "the cpu profile, also trained on its validation part"
 #: The cpu profile's no-augmentation run of results version 1 (TensorFlow's remapper on, see
 #: :func:`~adcrnn_lib.models.disable_tf_remapper`), kept in the reference under its old key.
 BUGGY_POINT = "starting recipe with BN momentum 0.99, before the remapper fix (version 1, seed 0)"
@@ -432,6 +434,22 @@ def variants_table(study: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).fillna("").set_index("variant") if rows else pd.DataFrame()
 
 
+def _validation_sentence(profile_runs, runs) -> str:
+    """What training on the validation part is worth: :data:`VALIDATION_POINT` against
+    :data:`PROFILE_POINT`, paired over the seeds x folds both hold; or that it is not run."""
+    from .cv import compare
+
+    if not profile_runs or not runs:
+        return ("Training each fold on its validation part too (an eighth of its training utterances, which the profile's "
+                "selection rule never reads) has not been run yet.")
+    n = min(len(profile_runs), len(runs))
+    pooled, c = _pooled(runs[:n]), compare(profile_runs[:n], runs[:n])
+    return (f"Trained on each fold's validation part too (an eighth of its training utterances, which the profile's selection "
+            f"rule never reads), the cpu profile scores {100 * pooled['wa'].mean():.1f} % WA and {100 * pooled['ua'].mean():.1f} % UA: "
+            f"{100 * c['wa']['diff']:+.1f} {_interval(c['wa'])} WA and {100 * c['ua']['diff']:+.1f} {_interval(c['ua'])} UA points against "
+            f"the profile itself, paired over {n} seed{'s' if n > 1 else ''} x {len(runs[0].folds)} folds.")
+
+
 def _timnet_status(seed_runs: dict, versus: dict | None = None) -> str:
     """The sentence the chapter states about the calibration row (see :func:`study_chapter`).
 
@@ -513,6 +531,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     folds of seed ``seed``).
     ``variant_best``, ``variant_best_wa``, ``variant_best_ua``, ``variant_best_diff`` (the
     variant of the cpu recipe with the highest WA, and its paired WA cell against the recipe).
+    ``validation_sentence`` (:data:`VALIDATION_POINT` against :data:`PROFILE_POINT`, paired).
     ``timnet_status`` (a sentence: the calibration row's WA and UA over the seeds trained so far,
     beside its authors' published numbers, paired by seed with the ComParE baseline (its run of each
     of TIM-Net's seeds, where this build or the reference holds it) and with
@@ -597,6 +616,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         if chosen is not None:
             c = compare(chosen, profile_runs)["wa"]
             facts["profile_vs_recipe"] = f"{100 * c['diff']:+.1f} {_interval(c)}"
+    facts["validation_sentence"] = _validation_sentence(profile_runs, study.get(VALIDATION_POINT, {}).get("runs"))
     variants = variants_table(study)
     facts.update(variant_best="(not run)", variant_best_wa="(not run)", variant_best_ua="(not run)", variant_best_diff="(not run)")
     ran = [n for n in variants.index if study[n]["runs"] is not None] if chosen is not None else []

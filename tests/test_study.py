@@ -375,3 +375,16 @@ def test_train_missing_trains_only_what_neither_this_build_nor_the_reference_hol
     expected += [("run_cv", t.key()) for t in twins if t.key() != in_reference.key()]  # the starting recipe's seed 0 is in the reference
     assert trained == expected
     assert summary["runs_cached"] == 2 and summary["runs_trained"] == len(expected)
+
+
+def test_the_validation_part_is_judged_against_the_profile_over_the_seeds_both_hold(small_corpus, tmp_path):
+    """Constructed runs: the profile right on half of each class, the profile trained on its
+    validation part too right on 80 %; paired over two seeds x folds, the sentence says +30 points."""
+    cfg = {name: [ExperimentConfig(profile="smoke", seed=s, data_dir=str(small_corpus), overrides=o) for s in (0, 1)]
+           for name, o in (("profile", {}), ("validation", {"selection": "last", "validation": "trained"}))}
+    profile = [_constructed_run(c, small_corpus, tmp_path, 0.5) for c in cfg["profile"]]
+    trained = [_constructed_run(c, small_corpus, tmp_path, 0.8) for c in cfg["validation"]]
+    said = study._validation_sentence(profile, trained)
+    ua = [np.mean([f["ua"] for r in runs for f in r.folds]) for runs in (profile, trained)]
+    assert f"{100 * (ua[1] - ua[0]):+.1f} [" in said and "paired over 2 seeds x 2 folds" in said
+    assert "has not been run yet" in study._validation_sentence(profile, None)
