@@ -795,7 +795,10 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
         invariance = ""
         if changed:
             worst = max(changed.values())
-            invariance = (f"; under the paper's protocol {', '.join(f'{v:.1f} % of its predictions change at {g} dB' for g, v in changed.items())} "
+            def shown(v: float) -> str:  # one decimal, or two where one would hide which side of the goal it is
+                return f"{v:.1f}" if (round(v, 1) <= LEVEL_GOAL_CHANGED) == (v <= LEVEL_GOAL_CHANGED) else f"{v:.2f}"
+
+            invariance = (f"; under the paper's protocol {', '.join(f'{shown(v)} % of its predictions change at {g} dB' for g, v in changed.items())} "
                           f"({'within' if worst <= LEVEL_GOAL_CHANGED else 'over'} the goal of at most {LEVEL_GOAL_CHANGED:.0f} % at every gain)")
         said.append(f"{name[0].upper()}{name[1:]}: {'; '.join(verdicts)}{invariance}")
     short = []
