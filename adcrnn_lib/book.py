@@ -102,7 +102,11 @@ def run_notebook(template: Path, output: Path, parameters: dict, *, title: str |
             str(running),
             parameters=parameters,
             kernel_name="python3",
-            cwd=str(output.parent),
+            # the kernel starts in book/, where the chapters' relative corpus path points from; not
+            # papermill's cwd=, which changes this whole process's directory and so races between
+            # the chapters that run_chapters executes at once in threads (a kernel once started in
+            # the checkout's root and could not find ../../shared/emodb/wav)
+            resources={"metadata": {"path": str(output.parent)}},
             progress_bar=False,
             execution_timeout=None,
         )

@@ -126,3 +126,30 @@ def test_bad_chapter_parameters_fail_before_training(chapter, kwargs, message, s
             check_notebook_parameters(data_dir=args["data_dir"], verify_checksums=False, seed=args["seed"])
     with pytest.raises(ParameterError, match=message):
         getattr(chapters, chapter)(**args)
+
+
+def test_chapters_run_at_once_each_start_in_their_folder_and_leave_this_process_where_it_was(tmp_path):
+    """Two notebooks executed together from two threads (as run_chapters does with jobs=2): each
+    kernel starts in its output folder, whatever the other does, and this process's working
+    directory is untouched (papermill's cwd= changed it process-wide, a race between the threads)."""
+    import json
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("n = 0", metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell("import os, time\ntime.sleep(0.5)\nprint(os.getcwd())")]
+    template = tmp_path / "where.ipynb"
+    nbformat.write(nb, str(template))
+    here = os.getcwd()
+    outs = [tmp_path / f"book{i}" / "where.ipynb" for i in range(4)]
+    for out in outs:
+        out.parent.mkdir()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda out: book.run_notebook(template, out, {"n": 1}), outs))
+    assert os.getcwd() == here
+    for out in outs:
+        printed = "".join(json.loads(out.read_text())["cells"][-1]["outputs"][0]["text"]).strip()
+        assert printed == str(out.parent), (out, printed)
