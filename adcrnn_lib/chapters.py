@@ -707,11 +707,12 @@ def level_table(runs: dict) -> tuple[pd.DataFrame, dict[str, str]]:
     from .cv import pool_seeds
     from .metrics import unweighted_accuracy
 
-    rows, parts = {}, []
+    rows, parts, older = {}, [], []
     for name, result in runs.items():
         folds = pool_seeds(result).folds
         checks = [r.get("level_check") for r in folds]
         if not checks or any(c is None for c in checks):
+            older.append(name)
             continue
         truths = [np.array([p["true"] for p in r["predictions"]]) for r in folds]
 
@@ -733,7 +734,10 @@ def level_table(runs: dict) -> tuple[pd.DataFrame, dict[str, str]]:
         return pd.DataFrame(), {"level_sentence": "These runs were trained before the level check was kept with each fold, so it is not shown; a run trained now keeps it."}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.columns = pd.MultiIndex.from_tuples(table.columns)
-    return table, {"level_sentence": "The share of test predictions that change when the same utterances are recorded louder or quieter: " + "; ".join(parts) + "."}
+    said = "The share of test predictions that change when the same utterances are recorded louder or quieter: " + "; ".join(parts) + "."
+    if older:
+        said += f" Not shown, trained before the check was kept with each fold: {'; '.join(older)}."
+    return table, {"level_sentence": said}
 
 
 #: The largest share of test predictions (%) that may change under the level check's gains for an

@@ -116,6 +116,7 @@ def test_the_level_table_pools_the_folds_and_says_when_runs_predate_the_check(pa
     assert table.loc["random folds", ("-24 dB", "changed (%)")] == f"{100 * sum(c['changed'] * k for c, k in zip(checks, n)) / sum(n):.0f}"
     assert table.loc["random folds", ("as recorded", "UA (%)")] == f"{100 * paper_run.summary()['ua']['mean']:.1f}"  # as the results tables give it
     assert facts["level_sentence"].startswith("The share of test predictions that change") and "random folds, at most" in facts["level_sentence"]
+    assert facts["level_sentence"].endswith("Not shown, trained before the check was kept with each fold: speaker-normalized.")
     empty, said = level_table({"speaker-normalized": old_run})
     assert empty.empty and "before the level check" in said["level_sentence"]
 
