@@ -719,13 +719,10 @@ def level_table(runs: dict) -> tuple[pd.DataFrame, dict[str, str]]:
         def mean_ua(gain: str) -> str:  # the mean over folds, as the results tables give UA
             return f"{100 * np.mean([unweighted_accuracy(t, np.asarray(c[gain]['predicted'])) for t, c in zip(truths, checks)]):.1f}"
 
-        base = np.concatenate([c["+0"]["predicted"] for c in checks])
         row = {("as recorded", "UA (%)"): mean_ua("+0")}
-        changed = {}
-        for gain in sorted((g for g in checks[0] if g != "+0"), key=float):  # fold records keep their keys sorted as text
-            pred = np.concatenate([c[gain]["predicted"] for c in checks])
-            changed[gain] = 100 * float(np.mean(pred != base))  # pooled: a share of all test predictions
-            row[(f"{gain} dB", "changed (%)")] = f"{changed[gain]:.0f}"
+        changed = _changed_by_gain([pool_seeds(result)])  # pooled: a share of all test predictions
+        for gain, share in changed.items():
+            row[(f"{gain} dB", "changed (%)")] = f"{share:.0f}"
             row[(f"{gain} dB", "UA (%)")] = mean_ua(gain)
         rows[name] = row
         worst = max(changed, key=changed.get)
@@ -771,14 +768,14 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
     where = {"paper": "random folds", "loso": "leave one speaker out"}
     found: dict[tuple[str, str], list] = {}
     read_from: dict[tuple[str, str], str] = {}
-    checked: dict[str, list] = {}
     for protocol, by_name in level_configs(profile, data_dir or None).items():
         for name, configs in by_name.items():
             runs, sources = zip(*(find_run(c) for c in configs))
             if all(r is not None for r in runs):  # a point counts when every seed's run is there
                 found[protocol, name] = list(runs)
-                checked[f"{where[protocol]}, {name}"] = list(runs)
                 read_from[protocol, name] = sources[0] if len(set(sources)) == 1 else "both"
+    results = {f"{where[p]}, {n}": runs for (p, n), runs in found.items()}
+    changed_by_point = {name: _changed_by_gain(found.get(("paper", name), [])) for name in (LEVEL_BASE, *LEVEL_POINTS)}  # under the paper's protocol
     rows, said = [], []
     for protocol in where:
         base = found.get((protocol, LEVEL_BASE))
@@ -795,7 +792,7 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
         if not verdicts:
             said.append(f"{name[0].upper()}{name[1:]} has not been run for the {profile} profile (the command that trains the level points is under To explore)")
             continue
-        changed = _changed_by_gain(checked.get(f"random folds, {name}", []))
+        changed = changed_by_point[name]
         invariance = ""
         if changed:
             worst = max(changed.values())
@@ -806,12 +803,11 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
                           f"({'within' if worst <= LEVEL_GOAL_CHANGED else 'over'} the goal of at most {LEVEL_GOAL_CHANGED:.0f} % at every gain)")
         said.append(f"{name[0].upper()}{name[1:]}: {'; '.join(verdicts)}{invariance}")
     short = []
-    for name in (LEVEL_BASE, *LEVEL_POINTS):
-        changed = _changed_by_gain(checked.get(f"random folds, {name}", []))
+    for name, changed in changed_by_point.items():
         if changed:
             quietest = min(changed, key=float)
             short.append(f"{name}: {changed[quietest]:.0f} % of the predictions change at {quietest} dB")
-    table, level_facts = level_table(checked)
+    table, level_facts = level_table(results)
     loudest = max(CHECK_GAINS_DB)
     clips = [load_audio(p) for p in load_emodb(data_dir or None, verify=verify)["path"]]
     share = clipped_at_gain(clips, loudest)
@@ -822,7 +818,6 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
                             "clipped, the point at which adcrnn predict warns that a recording is distorted: that column measures distortion as well as level.",
         **level_facts,
     }
-    results = {f"{where[p]}, {n}": runs for (p, n), runs in found.items()}
     return Findings(results, report.results_table(rows), facts, {"level": table})
 
 
