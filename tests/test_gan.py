@@ -135,14 +135,23 @@ def test_gan_settings_reject_bad_values():
     assert GanSettings.from_profile("specgan", "paper").steps == 35_000
 
 
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "eager"])
 @pytest.mark.parametrize("kind", ["wavegan", "specgan"])
-def test_training_is_finite_and_a_checkpoint_resumes_exactly(kind, tmp_path, rng):
+def test_training_is_finite_and_a_checkpoint_resumes_exactly(kind, traced, tmp_path, rng, monkeypatch):
+    """Both paths of the TensorFlow step functions: traced (every real training) and eager (one of
+    fewer than ``TRACED_FROM_UPDATES`` critic updates, the smoke profile's)."""
+    import tensorflow as tf
+
+    from adcrnn_lib.augment import gan
+
+    monkeypatch.setattr(gan, "TRACED_FROM_UPDATES", 0 if traced else 10**6)
     if kind == "wavegan":
         sampler = wave_sampler([tone(150, 1.3, seed=i) for i in range(3)] + [tone(200, 0.5)])  # one shorter than a slice
     else:
         sampler = spectrogram_sampler([rng.uniform(-1, 1, (150, 128)).astype(np.float32), rng.uniform(-1, 1, (60, 128)).astype(np.float32)])
     straight = WGANGP(GanSettings(kind, steps=4, **TINY), seed=3)
     history = straight.train(sampler)
+    assert isinstance(straight._step_functions()[0], tf.types.experimental.PolymorphicFunction) == traced
     assert len(history["critic_loss"]) == 4 and np.all(np.isfinite(history["gradient_penalty"]))
     # "killed" after 2 steps: a new process with the full step count resumes from the checkpoint
     ckpt = tmp_path / "ckpt.npz"

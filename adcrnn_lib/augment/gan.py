@@ -50,6 +50,10 @@ __all__ = [
 GAN_KINDS: tuple[str, ...] = ("wavegan", "specgan")
 #: The networks' computation: float32, or bfloat16 with float32 weights (Keras's mixed policy).
 GAN_PRECISIONS: tuple[str, ...] = ("float32", "mixed_bfloat16")
+#: On TensorFlow, a training of fewer critic updates than this (``steps * critic_steps``) runs its
+#: step functions eagerly: tracing them costs more than it saves (the smoke profile's GANs). The
+#: same settings always take the same path, so a resumed training matches a straight one.
+TRACED_FROM_UPDATES: int = 10
 
 
 @dataclass(frozen=True)
@@ -249,10 +253,10 @@ class WGANGP:
             self.g_opt.apply_gradients(zip(grads, G.trainable_variables))
             return loss
 
-        def run(real, z, eps):
-            return critic_step(real, z, eps)
-
-        return run, generator_step
+        s = self.settings
+        if s.steps * s.critic_steps < TRACED_FROM_UPDATES:
+            return critic_step.python_function, generator_step.python_function
+        return critic_step, generator_step
 
     def _build_jax(self):
         import jax
