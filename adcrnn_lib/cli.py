@@ -48,7 +48,7 @@ def _cmd_data_download(args: argparse.Namespace) -> int:
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
-    from .book import build_book
+    from .chapters.book import build_book
 
     index = build_book(args.profile, data_dir=args.data_dir, download=args.download, verify=not args.no_verify, workers=args.workers, scheduler=args.scheduler, jobs=args.jobs, threads=args.threads)
     print(f"book built: {index}")
@@ -89,7 +89,7 @@ def _overrides(pairs: Sequence[str], *, option: str = "--set", example: str = "e
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from .grid import LEAKY_POINTS, LEAKY_SEEDS, LEVEL_POINTS, STUDY_LEVERS, STUDY_SEEDS, run_leaky_points, run_level_points, run_study
+    from .experiments.grid import LEAKY_POINTS, LEAKY_SEEDS, LEVEL_POINTS, STUDY_LEVERS, STUDY_SEEDS, run_leaky_points, run_level_points, run_study
 
     if args.list:
         for name, overrides in STUDY_LEVERS.items():
@@ -114,10 +114,10 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 
 def _cmd_gan_ladder(args: argparse.Namespace) -> int:
-    from .distributed import pin_threads
+    from .experiments.distributed import pin_threads
 
     pin_threads(args.threads)  # before the backend's first operation
-    from .gan_ladder import RUNGS, run_ladder
+    from .experiments.gan_ladder import RUNGS, run_ladder
 
     folder = run_ladder(
         args.profile, args.data_dir, kinds=tuple(args.kinds), emotions=args.emotions, rungs=tuple(args.rungs or RUNGS), fold=args.fold,
@@ -129,8 +129,8 @@ def _cmd_gan_ladder(args: argparse.Namespace) -> int:
 
 
 def _cmd_cv(args: argparse.Namespace) -> int:
-    from .cv import run_cv
-    from .distributed import close, connect, run_config
+    from .experiments.cv import run_cv
+    from .experiments.distributed import close, connect, run_config
 
     config = _config(args)
     client = connect(args.workers, args.scheduler, threads=args.threads)
@@ -160,7 +160,7 @@ def _print_result(result, name: str) -> None:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from .baselines import BaselineConfig, run_baseline
+    from .experiments.baselines import BaselineConfig, run_baseline
 
     config = BaselineConfig(
         features=args.features, classifier=args.classifier, protocol=args.protocol, speaker_norm=args.speaker_norm, seed=args.seed, data_dir=args.data_dir

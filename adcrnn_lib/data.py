@@ -37,7 +37,7 @@ import pandas as pd
 import soundfile as sf
 
 from .exceptions import CorpusNotFoundError, DataError, ParameterError
-from .storage import sha256_file
+from .storage import CHECKOUT_ROOT, sha256_file
 
 __all__ = [
     "EMOTIONS",
@@ -100,7 +100,7 @@ _COLUMNS = ["utterance", "path", "speaker", "sex", "sentence", "emotion", "take"
 # --------------------------------------------------------------------------------------------
 def _project_dirs() -> list[Path]:
     """The folders whose ``data/emodb/wav`` is the default corpus location, without duplicates."""
-    candidates = [Path.cwd(), Path(__file__).resolve().parent.parent]
+    candidates = [Path.cwd(), CHECKOUT_ROOT]
     seen: list[Path] = []
     for c in candidates:
         c = c.resolve()

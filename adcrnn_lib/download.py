@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .data import LOCAL_SUBDIR, load_manifest, verify_corpus
 from .exceptions import DataError
+from .storage import CHECKOUT_ROOT
 
 __all__ = ["EMODB_URL", "download_emodb", "default_download_dir"]
 
@@ -31,7 +32,7 @@ EMODB_URL = "http://emodb.bilderbar.info/download/download.zip"
 
 def default_download_dir() -> Path:
     """``data/emodb`` in the source checkout this package runs from."""
-    return Path(__file__).resolve().parent.parent / LOCAL_SUBDIR
+    return CHECKOUT_ROOT / LOCAL_SUBDIR
 
 
 def download_emodb(

@@ -5,7 +5,7 @@ A profile changes sizes, epoch and step counts, never the method: every profile 
 layers, losses and folds. All such numbers live here and nowhere else.
 
 How each ``cpu`` setting was chosen is measured, and glued, in the book's training-budget chapter
-(the study of :data:`~adcrnn_lib.grid.STUDY_LEVERS`) and, for the GANs, in the augmentation
+(the study of :data:`~adcrnn_lib.experiments.grid.STUDY_LEVERS`) and, for the GANs, in the augmentation
 chapter (the GAN quality report and budget ladder). The dated record of those measurements, as
 they were made, is in ``CHANGELOG.md`` ("How the cpu profile was chosen").
 

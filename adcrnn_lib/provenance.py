@@ -10,6 +10,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from .storage import CHECKOUT_ROOT
+
 __all__ = ["git_commit", "keras_backend", "backend_compute", "machine", "package_versions", "provenance", "provenance_table", "run_provenance"]
 
 _PACKAGES = ("adcrnn", "numpy", "scipy", "librosa", "soundfile", "scikit-learn", "pandas", "keras", "tensorflow-cpu", "tensorflow", "jax", "jaxlib")
@@ -17,7 +19,7 @@ _PACKAGES = ("adcrnn", "numpy", "scipy", "librosa", "soundfile", "scikit-learn",
 
 def git_commit(root: str | os.PathLike | None = None) -> str:
     """The checkout's HEAD commit, with ``+dirty`` when tracked files differ from it, or ``"unknown"``."""
-    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    root = Path(root) if root is not None else CHECKOUT_ROOT
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
@@ -148,7 +150,7 @@ def run_provenance(results: dict) -> dict[str, object]:
     Parameters
     ----------
     results : dict
-        Name -> :class:`~adcrnn_lib.cv.CVResult`.
+        Name -> :class:`~adcrnn_lib.experiments.cv.CVResult`.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Small file helpers: atomic writes and content hashes.
+"""Small file helpers: atomic writes, content hashes, and where the checkout is.
 
 Every file the library writes goes through :func:`atomic_write`: the data lands in a temporary file
 in the same folder, is flushed to disk, then renamed over the target, so a killed process leaves
@@ -18,7 +18,11 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_write", "write_json", "save_npy", "sha256_file"]
+__all__ = ["CHECKOUT_ROOT", "atomic_write", "write_json", "save_npy", "sha256_file"]
+
+#: The folder that holds ``adcrnn_lib/``: the checkout (the package is installed editable), home of
+#: ``results/``, ``benchmarks/``, ``data/`` and the book's sources.
+CHECKOUT_ROOT: Path = Path(__file__).resolve().parent.parent
 
 _CHUNK = 1 << 20
 

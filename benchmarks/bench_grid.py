@@ -40,9 +40,9 @@ GAN_EMOTIONS = 6
 
 def measure(epochs: int | None, data_dir: str | None) -> dict:
     """Sequential against ``--workers 2`` on the same 4 fold tasks of the ``cpu`` profile."""
-    from adcrnn_lib import distributed
     from adcrnn_lib.config import ExperimentConfig
     from adcrnn_lib.data import load_emodb
+    from adcrnn_lib.experiments import distributed
     from adcrnn_lib.features import extract_features
 
     overrides = {"epochs": epochs} if epochs else {}
@@ -72,7 +72,7 @@ def measure(epochs: int | None, data_dir: str | None) -> dict:
 def paper_tasks(fold_s: float, wavegan_gan_s: float, specgan_gan_s: float, *, gan_tasks: bool = False) -> list[tuple[float, tuple[int, ...], int]]:
     """The paper grid as (seconds, indices of tasks to wait for, wave), in submission order.
 
-    ``gan_tasks=False`` is what :mod:`adcrnn_lib.distributed` does: a fold of a GAN run trains its
+    ``gan_tasks=False`` is what :mod:`adcrnn_lib.experiments.distributed` does: a fold of a GAN run trains its
     six GANs itself. ``True`` projects GANs as tasks of their own, the fold waiting for its six.
     """
     tasks: list[tuple[float, tuple[int, ...], int]] = []

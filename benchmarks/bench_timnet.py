@@ -1,10 +1,10 @@
 """One TIM-Net training epoch on Keras's TensorFlow backend against its JAX backend, same run.
 
-The calibration row (:mod:`adcrnn_lib.timnet`) trains 500 epochs a fold, two seeds x five folds:
+The calibration row (:mod:`adcrnn_lib.experiments.timnet`) trains 500 epochs a fold, two seeds x five folds:
 hours on 2 cores, so the backend that runs an epoch faster is the one to train it with. Each
 backend runs in a subprocess of its own (Keras picks its backend at import) on random inputs of
 the real shape: 428 training utterances (a paper-protocol fold), 188 frames x 39 MFCCs, batch 64,
-compiled by :func:`~adcrnn_lib.timnet.compile_timnet` as a fold is, plus the 86-utterance
+compiled by :func:`~adcrnn_lib.experiments.timnet.compile_timnet` as a fold is, plus the 86-utterance
 validation prediction that the fold's selection callback makes after every epoch.
 
     python benchmarks/bench_timnet.py [--epochs 8] [--json out.json]
@@ -25,7 +25,7 @@ import sys
 _ONE_BACKEND = r"""
 import json, statistics, sys, time
 import keras, numpy as np
-from adcrnn_lib.timnet import build_timnet, compile_timnet
+from adcrnn_lib.experiments.timnet import build_timnet, compile_timnet
 from adcrnn_lib.train import set_determinism
 
 epochs = int(sys.argv[1])

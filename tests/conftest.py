@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 from adcrnn_lib import data  # noqa: E402
 
 from .helpers.audio import SHARED_EMODB, corpus_missing, make_corpus  # noqa: E402
+
 from .helpers.runs import run_folder  # noqa: E402
 
 
@@ -83,8 +84,8 @@ def emodb_dir() -> Path:
 @pytest.fixture(scope="session")
 def paper_run(small_corpus, tmp_path_factory):
     """The smoke profile's paper protocol (2 folds), Lf1, no augmentation."""
-    from adcrnn_lib import cv
     from adcrnn_lib.config import ExperimentConfig
+    from adcrnn_lib.experiments import cv
 
     config = ExperimentConfig(profile="smoke", protocol="paper", data_dir=str(small_corpus))
     return cv.run_cv(config, results_dir=tmp_path_factory.mktemp("paper-runs"), verify=False, progress=False)
@@ -100,8 +101,9 @@ def loso_run(small_corpus, tmp_path_factory):
     ``seen["fit"]`` ``(features, normalizer)`` of every training normalizer fitted, and
     ``seen["train"]`` ``(train, val, trained)`` of every :func:`~adcrnn_lib.train.train_model` call.
     """
-    from adcrnn_lib import augment, cv, features, train
+    from adcrnn_lib import augment, features, train
     from adcrnn_lib.config import ExperimentConfig
+    from adcrnn_lib.experiments import cv
 
     seen: dict[str, list] = {"hook": [], "clips": [], "speakers": [], "fit": [], "train": []}
     real_hook, real_norms, real_train = augment.augment_training_set, features.speaker_normalizers, train.train_model

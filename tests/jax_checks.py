@@ -60,8 +60,8 @@ def gan() -> None:
 
 def timnet() -> None:
     """The TIM-Net calibration model trains on the JAX backend (its row is trained there), and its records say so."""
+    from adcrnn_lib.experiments.timnet import build_timnet
     from adcrnn_lib.provenance import provenance
-    from adcrnn_lib.timnet import build_timnet
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)

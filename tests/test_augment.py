@@ -153,18 +153,3 @@ def test_balance_with_a_smaller_target(fold_train, tmp_path):
     for emotion in bal.AUGMENTED_EMOTIONS:
         made = sum(c.emotion == emotion for c in clips)
         assert made == max(0, 4 - before.get(emotion, 0))
-
-
-def test_augment_sits_below_training_and_runs():
-    """Imports flow one way: nothing in adcrnn_lib/augment imports the configuration, training, run
-    or report code (a worker that only augments never loads the run machinery)."""
-    import ast
-    from pathlib import Path
-
-    import adcrnn_lib.augment as pkg
-
-    above = {"config", "train", "cv", "predict", "grid", "distributed", "quality", "gan_examples", "chapters", "book", "report", "study", "cli", "baselines", "timnet"}
-    for path in sorted(Path(pkg.__file__).parent.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 2:
-                assert (node.module or "").split(".")[0] not in above, f"{path.name} imports ..{node.module}"

@@ -1,4 +1,4 @@
-"""adcrnn_lib.baselines: openSMILE functionals + logistic regression / SVM in the same folds as ADCRNN."""
+"""adcrnn_lib.experiments.baselines: openSMILE functionals + logistic regression / SVM in the same folds as ADCRNN."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
 
-from adcrnn_lib import baselines, cli, data
-from adcrnn_lib.baselines import BaselineConfig, run_baseline
+from adcrnn_lib import cli, data
 from adcrnn_lib.exceptions import AdcrnnError, ParameterError
+from adcrnn_lib.experiments import baselines
+from adcrnn_lib.experiments.baselines import BaselineConfig, run_baseline
 
 from .test_cv import check_schema
 
@@ -83,7 +84,7 @@ def test_run_baseline_writes_run_cv_fold_json(egemaps, small_corpus, tmp_path, c
 
 
 def test_baseline_pairs_with_adcrnn_folds(egemaps, small_corpus, tmp_path):
-    from adcrnn_lib.cv import compare
+    from adcrnn_lib.experiments.cv import compare
 
     _, X = egemaps
     a = run_baseline(BaselineConfig(features="egemaps", data_dir=str(small_corpus)), results_dir=tmp_path, verify=False, progress=False, features=X)

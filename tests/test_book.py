@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from adcrnn_lib import book
-from adcrnn_lib.chapters import hda_title
-from adcrnn_lib.cv import load_result
+from adcrnn_lib.chapters import book, hda_title
+from adcrnn_lib.chapters.paper import PAPER_COLUMN, TABLE_V
 from adcrnn_lib.exceptions import AdcrnnError
-from adcrnn_lib.grid import hda_configs, run_grid, save_reference
-from adcrnn_lib.paper import PAPER_COLUMN, TABLE_V
+from adcrnn_lib.experiments.cv import load_result
+from adcrnn_lib.experiments.grid import hda_configs, run_grid, save_reference
 
 from .helpers.plugin import backend_threads
 from .test_notebooks import run_templates_as_opened
@@ -305,7 +304,9 @@ def test_reading_runs_does_not_load_the_backend():
 
     code = (
         "import sys\n"
-        "from adcrnn_lib import book, chapters, cv, grid, plots, provenance, report, study\n"
+        "from adcrnn_lib import chapters, provenance\n"
+        "from adcrnn_lib.chapters import augmentation, baseline, book, budget, hda, plots, report, reproducibility, speakers\n"
+        "from adcrnn_lib.experiments import cv, grid\n"
         "from adcrnn_lib.config import ExperimentConfig\n"
         "ExperimentConfig(profile='smoke', loss='lf4', augmentation='wavegan')\n"
         "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))\n"

@@ -1,4 +1,4 @@
-"""adcrnn_lib.book failure paths: bad overrides and missing templates stop before any work, a failed
+"""adcrnn_lib.chapters.book failure paths: bad overrides and missing templates stop before any work, a failed
 render writes no build record, and no failure leaves a hidden ``.running`` notebook behind."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adcrnn_lib import book
+from adcrnn_lib.chapters import book
 from adcrnn_lib.exceptions import AdcrnnError, ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,8 +115,9 @@ def test_a_failure_before_any_output_leaves_nothing(project):
 def test_bad_chapter_parameters_fail_before_training(chapter, kwargs, message, small_corpus, monkeypatch):
     """What chapters 03 and 04 call with their parameters refuses bad values before any training
     (one notebook failure through papermill stays in test_book.py)."""
-    from adcrnn_lib import baselines, chapters, cv
+    from adcrnn_lib import chapters
     from adcrnn_lib.config import check_notebook_parameters
+    from adcrnn_lib.experiments import baselines, cv
 
     monkeypatch.setattr(cv, "run_cv", lambda *a, **k: pytest.fail("trained before checking its parameters"))
     monkeypatch.setattr(baselines, "run_baseline", lambda *a, **k: pytest.fail("trained before checking its parameters"))

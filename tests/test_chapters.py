@@ -15,11 +15,12 @@ import re
 import numpy as np
 import pytest
 
-from adcrnn_lib import chapters, cv, data, grid
-from adcrnn_lib.paper import TABLE_IV, TABLE_V
+from adcrnn_lib import chapters, data
+from adcrnn_lib.chapters.paper import TABLE_IV, TABLE_V
+from adcrnn_lib.experiments import cv, grid
 
-from .helpers.runs import constructed_folds, constructed_records, hand_scores, write_records
 from .helpers.quality import write_quality_record
+from .helpers.runs import constructed_folds, constructed_records, hand_scores, write_records
 
 PROFILE, FEATURES = "smoke", "egemaps"
 
@@ -32,7 +33,7 @@ def table(small_corpus):
 @pytest.fixture(autouse=True)
 def reads_only(monkeypatch):
     """The chapters may read runs but never train or extract features: every run they need is written here."""
-    from adcrnn_lib import baselines
+    from adcrnn_lib.experiments import baselines
 
     monkeypatch.setattr(cv, "extract_features", lambda paths, **kw: [None] * len(paths))
     monkeypatch.setattr(cv, "run_fold", lambda *a, **kw: pytest.fail("a chapter trained an ADCRNN fold"))
@@ -82,7 +83,7 @@ def _shows(fact: str, value: float, *, signed: bool = False) -> None:
 
 def _paired(cell: str, a, b, metric: str = "ua") -> float:
     """Check a paired cell ``"+1.2 [-0.4, +2.9], p=0.210"`` shows ``b - a`` and the interval of
-    :func:`~adcrnn_lib.cv.compare`; return the difference."""
+    :func:`~adcrnn_lib.experiments.cv.compare`; return the difference."""
     diff = _diff(a, b, metric)
     head, interval = cell.split(" [", 1)
     _shows(head, diff, signed=True)
@@ -112,7 +113,7 @@ def test_baseline_chapter_states_each_protocol_s_scores_and_normalization_gain(t
     for protocol in ("paper", "loso"):
         _shows(facts[f"norm_gain_{protocol}"], gain[protocol], signed=True)
         for metric in ("wa", "ua"):
-            row = found.extra["normalization"].loc[(chapters._PROTOCOL_NAMES[protocol], metric.upper())]
+            row = found.extra["normalization"].loc[(chapters.PROTOCOL_NAMES[protocol], metric.upper())]
             _shows(row["difference (points)"], _diff(runs[(protocol, False)], runs[(protocol, True)], metric), signed=True)
     assert found.table["folds"].tolist() == [2, 2, 3, 3, 5]  # the runs' folds, then the paper's row
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from adcrnn_lib import _quiet, cli, cv, data
+from adcrnn_lib import _quiet, cli, data
+from adcrnn_lib.experiments import cv
 
 
 def test_data_info(synthetic_corpus, capsys):

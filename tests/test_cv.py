@@ -1,4 +1,4 @@
-"""adcrnn_lib.cv: both protocols, fold JSON checked against its own predictions, resume, stale files,
+"""adcrnn_lib.experiments.cv: both protocols, fold JSON checked against its own predictions, resume, stale files,
 load_result's contract, paired comparison on known differences, the leakage guard's wiring, NaN."""
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import statistics
 import numpy as np
 import pytest
 
-from adcrnn_lib import cv, data, profiles
+from adcrnn_lib import data, profiles
 from adcrnn_lib import train as train_module
 from adcrnn_lib.augment import GeneratedClip
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import LeakageError, ParameterError, TrainingError
+from adcrnn_lib.experiments import cv
 from adcrnn_lib.train import SegmentData, train_model
 
 from .helpers.runs import EMOTION_OF_CODE, hand_scores, run_folder
@@ -301,7 +302,7 @@ def test_stale_fold_files_are_never_used(loso_copy, tmp_path, small_corpus, case
     # run_cv recomputes that fold: its reader rejects the file, saying why
     df = data.load_emodb(small_corpus, verify=False)
     fold = data.make_folds(df, protocol="loso")[1]
-    with caplog.at_level(logging.WARNING, logger="adcrnn_lib.cv"):
+    with caplog.at_level(logging.WARNING, logger="adcrnn_lib.experiments.cv"):
         assert cv._load_fold(path, config=config, fold=fold, test_ids=df["utterance"].to_numpy()[fold.test].tolist()) is None
     assert str(path) in caplog.text and "recomputed" in caplog.text
     # the grid counts it as still to train (it cannot see a changed corpus: run_cv can)

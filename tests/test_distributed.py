@@ -12,12 +12,11 @@ import time
 
 import pytest
 
-from adcrnn_lib import cv, distributed
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import AdcrnnError, ParameterError
+from adcrnn_lib.experiments import cv, distributed
 
 from .helpers.plugin import backend_threads
-
 
 #: TensorFlow's intra-op threads in this process, where the sequential runs train: the workers get
 #: as many, so that their folds equal the sequential ones digit for digit.
@@ -76,7 +75,7 @@ def test_resume_trains_only_missing_folds_and_matches_the_sequential_run(client,
 
 def test_local_workers_share_the_cores_by_default():
     """Without ``threads``, each of N local workers pins the backend to its share of the cores (the
-    folds then differ from a sequential run's in the last float digits: see adcrnn_lib.distributed)."""
+    folds then differ from a sequential run's in the last float digits: see adcrnn_lib.experiments.distributed)."""
     shared = distributed.connect(workers=2)
     try:
         expected = str(max(1, (os.cpu_count() or 1) // 2))
@@ -109,7 +108,7 @@ def test_a_worker_killed_mid_fold_has_its_fold_trained_elsewhere(client, small_c
         import os
         import time
 
-        from adcrnn_lib import cv as worker_cv
+        from adcrnn_lib.experiments import cv as worker_cv
 
         real = getattr(worker_cv, "_unheld_run_fold", worker_cv.run_fold)
 
@@ -129,7 +128,7 @@ def test_a_worker_killed_mid_fold_has_its_fold_trained_elsewhere(client, small_c
         worker_cv._unheld_run_fold, worker_cv.run_fold = real, run_fold
 
     def release() -> None:
-        from adcrnn_lib import cv as worker_cv
+        from adcrnn_lib.experiments import cv as worker_cv
 
         if hasattr(worker_cv, "_unheld_run_fold"):
             worker_cv.run_fold = worker_cv._unheld_run_fold
@@ -177,7 +176,7 @@ def test_no_cluster_asked_means_this_process(monkeypatch):
 def test_non_fold_jobs_run_on_workers_and_a_failing_one_is_named(client, paper_run, small_corpus, tmp_path):
     """The grid's other work (here the retraining check, as the book's grid sends it) runs as a task
     beside folds; a job that raises is named in the GridError while the others finish."""
-    from adcrnn_lib import grid
+    from adcrnn_lib.experiments import grid
 
     reference = tmp_path / "reference"
     shutil.copytree(paper_run.run_dir, cv.run_dir(paper_run.config, reference))  # the smoke Table V none run is paper_run
@@ -193,7 +192,7 @@ def test_non_fold_jobs_run_on_workers_and_a_failing_one_is_named(client, paper_r
 
 # --- what each task holds, what a failure does to the tasks waiting on it, no retries ----------
 class _FakeClient:
-    """What :func:`~adcrnn_lib.distributed.run_tasks` uses of a client, recording the resources each task asked for."""
+    """What :func:`~adcrnn_lib.experiments.distributed.run_tasks` uses of a client, recording the resources each task asked for."""
 
     loop = None
 
@@ -233,7 +232,7 @@ def test_every_task_holds_one_gpu_when_the_workers_advertise_gpus(small_corpus, 
 
 def test_folds_on_gpu_workers_ask_for_one_gpu_each(client, small_corpus, tmp_path, monkeypatch):
     """On the module's cluster (each worker advertises one "GPU"): every task is submitted holding it, and runs."""
-    from adcrnn_lib import grid
+    from adcrnn_lib.experiments import grid
 
     asked = []
     submit = client.submit

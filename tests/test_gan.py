@@ -233,9 +233,9 @@ def test_gan_balancing_fills_each_emotion_from_its_training_rows_only(kind, smal
     assert not set().union(*(c.sources for c in clips)) & (set(df["utterance"]) - train_ids)
 
 
-# --- quality report (adcrnn_lib.quality) ----------------------------------------------
+# --- quality report (adcrnn_lib.experiments.quality) ----------------------------------------------
 def test_classifier_scores_by_hand():
-    from adcrnn_lib.quality import classifier_scores
+    from adcrnn_lib.experiments.quality import classifier_scores
 
     confident = np.eye(7)[[4, 4, 0, 1]]  # two of four are happiness (index 4)
     scores = classifier_scores(confident, "happiness")
@@ -249,7 +249,7 @@ def test_classifier_scores_by_hand():
 
 
 def test_memorization_flags_copies_and_not_new_clips():
-    from adcrnn_lib.quality import memorization, nearest_distances
+    from adcrnn_lib.experiments.quality import memorization, nearest_distances
 
     train = [tone(120 + 15 * i, 1.1, seed=i) for i in range(6)]
     copies = memorization([t.copy() for t in train[:3]], train)
@@ -263,8 +263,8 @@ def test_memorization_flags_copies_and_not_new_clips():
 def test_gan_quality_scores_each_emotions_own_clips(small_corpus):
     from adcrnn_lib.augment import augment_training_set
     from adcrnn_lib.augment.balance import emotion_sources
-    from adcrnn_lib.quality import gan_quality
     from adcrnn_lib.data import EMOTIONS
+    from adcrnn_lib.experiments.quality import gan_quality
 
     _, train = _fold0_train(small_corpus)
     # the clips fold 0 of a wavegan run trains on (cached by the balancing test or the smoke book)

@@ -12,8 +12,8 @@ from adcrnn_lib import data
 from adcrnn_lib.augment.gan import GanSettings
 from adcrnn_lib.augment.gan_clips import emotion_gan, snapshot_path
 from adcrnn_lib.exceptions import TrainingError
-from adcrnn_lib.quality import classifier_scores
-from adcrnn_lib.gan_ladder import Judges, _compare_judge, climb, compare_functionals, gan_record_path, load_ladder, middle_slice, real_ceiling
+from adcrnn_lib.experiments.gan_ladder import Judges, _compare_judge, climb, compare_functionals, gan_record_path, load_ladder, middle_slice, real_ceiling
+from adcrnn_lib.experiments.quality import classifier_scores
 
 from .helpers.audio import tone, write_wav
 
@@ -84,7 +84,7 @@ def test_the_ladder_trains_each_rung_from_the_rung_below_and_resumes_at_the_next
 
 def test_a_ladder_variant_names_what_it_changes_and_refuses_the_rest(tmp_path):
     from adcrnn_lib.exceptions import ParameterError
-    from adcrnn_lib.gan_ladder import check_gan_overrides, ladder_dir, variant_name
+    from adcrnn_lib.experiments.gan_ladder import check_gan_overrides, ladder_dir, variant_name
 
     assert variant_name(None) == "" == variant_name({"precision": "float32"})
     assert variant_name({"learning_rate": 3e-4, "size": 16}) == "-size16-learning_rate0.0003"
@@ -181,9 +181,9 @@ def _write_ladder(folder, shares: dict, *, copies: float = 0.0):
 
 def test_the_chosen_rung_is_the_cheapest_that_half_reaches_the_ceiling_under_both_judges(tmp_path, monkeypatch):
     from adcrnn_lib import chapters
-    from adcrnn_lib.gan_ladder import ceiling_medians, chosen_rung, ladder_dir, ladder_summary
+    from adcrnn_lib.experiments.gan_ladder import ceiling_medians, chosen_rung, ladder_dir, ladder_summary
 
-    monkeypatch.setattr("adcrnn_lib.grid.reference_root", lambda: tmp_path / "no-reference")
+    monkeypatch.setattr("adcrnn_lib.experiments.grid.reference_root", lambda: tmp_path / "no-reference")
     folder = ladder_dir("cpu", results_dir=tmp_path)
     # WaveGAN: ADCRNN reaches half its ceiling (0.4) at 100 steps, ComParE (0.2) only at 300; SpecGAN never does under ComParE
     _write_ladder(folder, {

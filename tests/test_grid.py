@@ -1,4 +1,4 @@
-"""adcrnn_lib.grid: which folds are still to train, the best augmentation, the reference copy, the time estimate.
+"""adcrnn_lib.experiments.grid: which folds are still to train, the best augmentation, the reference copy, the time estimate.
 
 The runs here are constructed fold records (no training), so every answer is known in advance.
 """
@@ -10,11 +10,12 @@ import json
 import numpy as np
 import pytest
 
-from adcrnn_lib import cv, data, grid, profiles
+from adcrnn_lib import data, profiles
 from adcrnn_lib.exceptions import DataError, ParameterError
+from adcrnn_lib.experiments import cv, grid
 
-from .helpers.runs import constructed_folds, constructed_records, constructed_run, hand_scores, write_records
 from .helpers.quality import write_quality_record
+from .helpers.runs import constructed_folds, constructed_records, constructed_run, hand_scores, write_records
 
 N_SPLITS = profiles.get_profile("smoke").n_splits
 
@@ -105,8 +106,8 @@ def test_time_estimate_scales_reference_fold_times(table, small_corpus, tmp_path
 def test_distributed_grid_checks_the_workers_files_are_visible_here(small_corpus, tmp_path, monkeypatch):
     """Workers that report success but wrote where this process cannot read (no shared storage)
     stop the grid with a message saying so, before any chapter is built."""
-    from adcrnn_lib import distributed
-    from adcrnn_lib.distributed import GridError
+    from adcrnn_lib.experiments import distributed
+    from adcrnn_lib.experiments.distributed import GridError
 
     class FakeClient:
         def scheduler_info(self):
@@ -175,7 +176,7 @@ def _was(run, records) -> bool:
 
 def test_find_run_prefers_this_build_and_falls_back_to_the_reference_for_an_unusable_local_run(table, small_corpus, tmp_path, monkeypatch):
     """This build beats the reference when both hold the run; a local run with a fold missing or a
-    fold file :func:`~adcrnn_lib.cv.record_problem` rejects is passed over for the reference (which
+    fold file :func:`~adcrnn_lib.experiments.cv.record_problem` rejects is passed over for the reference (which
     the chapter then names as its source); neither whole gives nothing."""
     results, reference = tmp_path / "results", tmp_path / "reference"
     monkeypatch.setattr(grid, "reference_root", lambda: reference)

@@ -1,4 +1,4 @@
-"""The leaky protocols (adcrnn_lib.leaky): each leak opens exactly the door it names, and nothing honest reads them."""
+"""The leaky protocols (adcrnn_lib.experiments.leaky): each leak opens exactly the door it names, and nothing honest reads them."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adcrnn_lib import leaky
 from adcrnn_lib.config import ExperimentConfig
-from adcrnn_lib.cv import load_result, run_dir
 from adcrnn_lib.data import load_emodb, make_folds, take_groups
 from adcrnn_lib.exceptions import ParameterError
+from adcrnn_lib.experiments import leaky
+from adcrnn_lib.experiments.cv import load_result, run_dir
+from adcrnn_lib.experiments.leaky import LeakyConfig, leaky_units, run_leaky
 from adcrnn_lib.features import segment
-from adcrnn_lib.leaky import LeakyConfig, leaky_units, run_leaky
 
 #: Short segments, so the synthetic utterances (0.5-1.2 s) have several; 3 epochs, so selection has a choice
 #: (and the smoke profile's patience of 1 would stop a run whose test UA does not improve).
@@ -39,7 +39,7 @@ def test_every_honest_twin_is_a_run_the_reference_keeps(small_corpus):
     reads), and each is the run it claims to be: Table V's own rows for the profile's points, the
     study's starting recipe where the epoch is picked on the test part, and the recipe's variant
     with 3 s segments for the segments leak at 3 s."""
-    from adcrnn_lib import grid
+    from adcrnn_lib.experiments import grid
 
     runs = grid._study_runs("cpu", small_corpus)
     keys = {c.key() for c in runs}
@@ -63,15 +63,16 @@ def test_every_honest_twin_is_a_run_the_reference_keeps(small_corpus):
 
 
 def test_the_combined_point_opens_exactly_the_four_no_augmentation_leaks(small_corpus):
-    from adcrnn_lib import grid, study
+    from adcrnn_lib.chapters import budget
+    from adcrnn_lib.experiments import grid
 
     leaks, recipe = grid.LEAKY_POINTS["the four no-augmentation leaks together"]
-    assert set(leaks) == study.FOUR_LEAKS == {"takes", "segments", "corpus_norm", "test_selection"}
+    assert set(leaks) == budget.FOUR_LEAKS == {"takes", "segments", "corpus_norm", "test_selection"}
     (config, *_) = grid.leaky_configs("cpu", small_corpus)["the four no-augmentation leaks together"]
     assert config.augmentation == "none" and config.settings().selection == "best" and config.settings().lr_schedule == "constant"
     assert all(c.augmentation == "none" for n, configs in grid.leaky_configs("cpu", small_corpus).items() for c in configs if n != "time-shift copies made before the split")
     three, recipe = grid.LEAKY_POINTS["the three leaks the profile can have open together"]
-    assert set(three) == study.FOUR_LEAKS - {"test_selection"} and grid.LEAKY_RECIPES[recipe] == {}
+    assert set(three) == budget.FOUR_LEAKS - {"test_selection"} and grid.LEAKY_RECIPES[recipe] == {}
 
 
 def test_test_selection_needs_a_rule_that_picks_an_epoch():
@@ -160,8 +161,8 @@ def test_every_leak_opens_its_door(all_leaks, small_corpus):
 
 
 def test_takes_alone_splits_repeated_takes_that_honest_folds_keep_together(small_corpus, tmp_path):
-    from adcrnn_lib import study
-    from adcrnn_lib.cv import CVResult
+    from adcrnn_lib.chapters import budget
+    from adcrnn_lib.experiments.cv import CVResult
 
     from .helpers.runs import constructed_folds, constructed_records
 
@@ -191,7 +192,7 @@ def test_takes_alone_splits_repeated_takes_that_honest_folds_keep_together(small
     twin = config.experiment()
     honest = CVResult(twin, constructed_records(twin, constructed_folds(df, "paper", 0.5, seed=seed)), None)
     point = {"runs": [result], "twins": [honest], "source": "this build", "leaks": config.leaks, "recipe": "the profile", "augmentation": "none"}
-    shown = study.leaky_table({"takes": point})
+    shown = budget.leaky_table({"takes": point})
     right = lambda r: [p["pred"] == p["true"] for f in r.folds for p in f["predictions"]]  # noqa: E731
     diff = 100 * (np.mean(right(result)) - np.mean(right(honest)))
     assert shown.loc["LEAKY: takes", "WA vs twin (points)"].startswith(f"{diff:+.1f} [")
@@ -212,8 +213,10 @@ def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small
     """A finished leaky run is copied to the reference, read back from there, paired with its honest
     twin over utterances, set against the paper's row of its own augmentation, and every row it
     makes in the chapter's table says LEAKY."""
-    from adcrnn_lib import cli, grid, study
-    from adcrnn_lib.paper import TABLE_V, paper_label
+    from adcrnn_lib import cli
+    from adcrnn_lib.chapters import budget
+    from adcrnn_lib.chapters.paper import TABLE_V, paper_label
+    from adcrnn_lib.experiments import grid
 
     from .helpers.runs import constructed_folds, constructed_records, write_records
 
@@ -232,10 +235,10 @@ def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small
     assert not run_dir(configs["the four no-augmentation leaks together"][0], reference).exists()  # not run, not copied
 
     monkeypatch.setattr(grid, "reference_root", lambda: reference)
-    found = study.load_leaky("smoke", str(small_corpus), results_dir=empty)
+    found = budget.load_leaky("smoke", str(small_corpus), results_dir=empty)
     assert found["normalization from the whole corpus"]["source"] == "reference" and found["normalization from the whole corpus"]["twins"]
     assert found["the four no-augmentation leaks together"]["runs"] is None and found["the four no-augmentation leaks together"]["source"] == "not run"
-    shown = study.leaky_table(found)
+    shown = budget.leaky_table(found)
     assert list(shown.index) == [f"LEAKY: {n}" for n in grid.LEAKY_POINTS]
     row = shown.loc["LEAKY: normalization from the whole corpus"]
     right = lambda r: np.mean([p["pred"] == p["true"] for f in r.folds for p in f["predictions"]])  # noqa: E731
@@ -252,14 +255,14 @@ def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small
     for c in copies:
         write_records(constructed_records(c, constructed_folds(table, "paper", 0.9, seed=c.seed)), run_dir(c, reference))
     name = "LEAKY: time-shift copies made before the split"
-    row = study.leaky_table(study.load_leaky("smoke", str(small_corpus), results_dir=empty)).loc[name]
+    row = budget.leaky_table(budget.load_leaky("smoke", str(small_corpus), results_dir=empty)).loc[name]
     assert row["twin WA (%)"] == "not run" and row["WA vs twin (points)"] == "-"
     assert row["paper's row (%)"].startswith(paper_label(*TABLE_V["time_shift"]))
     for c in copies:
         twin = c.experiment()
         assert twin.augmentation == "time_shift" and twin.settings() == honest[0].settings()
         write_records(constructed_records(twin, constructed_folds(table, "paper", 0.8, seed=c.seed)), run_dir(twin, empty))
-    row = study.leaky_table(study.load_leaky("smoke", str(small_corpus), results_dir=empty)).loc[name]
+    row = budget.leaky_table(budget.load_leaky("smoke", str(small_corpus), results_dir=empty)).loc[name]
     assert row["WA vs twin (points)"].startswith("+") and row["twin WA (%)"] != "not run"
 
     assert cli.main(["study", "--list"]) == 0
@@ -275,7 +278,7 @@ def _segment_run(config, utterances, labels, probs_of_segment) -> "CVResult":
     import time
     from unittest import mock
 
-    from adcrnn_lib import cv
+    from adcrnn_lib.experiments import cv
 
     records = []
     with mock.patch.object(cv, "provenance", lambda **kw: {"stub": True, **kw}):
@@ -299,7 +302,7 @@ def _probs(label: int, weights: dict[int, float]) -> list[float]:
 def test_a_segment_scored_row_also_carries_its_utterance_score():
     """Segment 0 of every utterance is right (0.7), segment 1 says the next class (0.4 against 0.3 for
     the right one): half the segments are right, and every utterance, pooled, is right."""
-    from adcrnn_lib import study
+    from adcrnn_lib.chapters import budget
 
     config = LeakyConfig(("segments",), profile="smoke")
     utterances, labels = [f"u{i}" for i in range(14)], [i % 7 for i in range(14)]
@@ -309,7 +312,7 @@ def test_a_segment_scored_row_also_carries_its_utterance_score():
     assert leaky.utterance_scores([run]) == {"wa": 1.0, "ua": 1.0}
     twin = _segment_run(config, utterances, labels, lambda j, i, y: _probs(y, {(y + 1) % 7: 0.7}))  # every segment wrong
     point = {"runs": [run], "twins": [twin], "source": "this build", "leaks": config.leaks, "recipe": "the profile", "augmentation": "none"}
-    row = study.leaky_table({"segments": point}).loc["LEAKY: segments"]
+    row = budget.leaky_table({"segments": point}).loc["LEAKY: segments"]
     assert row["WA as scored (%)"] == "50.0 (segments)" and row["WA (%)"] == "100.0" and row["UA (%)"] == "100.0"
     assert row["twin WA (%)"] == "0.0" and row["WA vs twin (points)"].startswith("+100.0 [")
     # the comparison is directed: B less A
@@ -324,41 +327,41 @@ def test_a_segment_scored_row_also_carries_its_utterance_score():
 def test_each_leaky_row_is_held_against_the_paper_row_of_its_own_augmentation():
     """A no-augmentation leak faces the paper's no-augmentation row, the copies made before the split
     its time-shift row: the same WA can reach one bar and miss the other."""
-    from adcrnn_lib import study
-    from adcrnn_lib.paper import TABLE_V
+    from adcrnn_lib.chapters import budget
+    from adcrnn_lib.chapters.paper import TABLE_V
 
     none_bar, shift_bar = (TABLE_V[a][0] - TABLE_V[a][1] for a in ("none", "time_shift"))
-    assert study.paper_bar("none") == pytest.approx(none_bar) == pytest.approx(study.PAPER_BAR) and study.paper_bar("time_shift") == pytest.approx(shift_bar)
+    assert budget.paper_bar("none") == pytest.approx(none_bar) == pytest.approx(budget.PAPER_BAR) and budget.paper_bar("time_shift") == pytest.approx(shift_bar)
     assert none_bar < shift_bar
     config = LeakyConfig(("segments",), profile="smoke")
     utterances, labels = [f"u{i:03d}" for i in range(1000)], [i % 7 for i in range(1000)]
     n_right = int(np.ceil((none_bar + shift_bar) / 2 * 10))  # out of 1000: between the two bars
     run = _segment_run(config, utterances, labels, lambda j, i, y: _probs(y, {y if i < n_right else (y + 1) % 7: 0.7}))
     point = {"runs": [run], "twins": None, "source": "reference", "leaks": ("segments",), "recipe": "the profile"}
-    summary = study.leaky_summary({"a": {**point, "augmentation": "none"}, "b": {**point, "leaks": ("augment_before_split",), "augmentation": "time_shift"}})
+    summary = budget.leaky_summary({"a": {**point, "augmentation": "none"}, "b": {**point, "leaks": ("augment_before_split",), "augmentation": "time_shift"}})
     assert summary["a"]["wa"] == pytest.approx(n_right / 10) and summary["a"]["paper"] == TABLE_V["none"] and summary["a"]["reaches"]
     assert summary["b"]["paper"] == TABLE_V["time_shift"] and not summary["b"]["reaches"]
-    facts = study.leaky_facts({"a": {**point, "augmentation": "none"}, "b": {**point, "leaks": ("augment_before_split",), "augmentation": "time_shift"}}, summary)
+    facts = budget.leaky_facts({"a": {**point, "augmentation": "none"}, "b": {**point, "leaks": ("augment_before_split",), "augmentation": "time_shift"}}, summary)
     assert facts["leaky_reach"] == f"a ({n_right / 10:.1f} %)" and facts["leaky_top"] == "a" and facts["leaky_shift_wa"] == f"{n_right / 10:.1f}"
     assert facts["leaky_four_wa"] == "(not run)" and facts["leaky_top_diff"] == "(its honest twin is not run)"
 
 
 def test_leaks_reaching_the_paper_are_those_within_its_std_best_first():
-    from adcrnn_lib import study
-    from adcrnn_lib.paper import TABLE_V
+    from adcrnn_lib.chapters import budget
+    from adcrnn_lib.chapters.paper import TABLE_V
 
     mean, std = TABLE_V["none"]
-    assert study.PAPER_BAR == pytest.approx(mean - std)
+    assert budget.PAPER_BAR == pytest.approx(mean - std)
     wa = {"a": mean - std - 0.01, "b": mean - std, "c": mean + 5}
-    assert study.leaks_reaching_the_paper(wa) == f"c ({mean + 5:.1f} %), b ({mean - std:.1f} %)"
-    assert study.leaks_reaching_the_paper({"a": 50.0}) == "none of them"
+    assert budget.leaks_reaching_the_paper(wa) == f"c ({mean + 5:.1f} %), b ({mean - std:.1f} %)"
+    assert budget.leaks_reaching_the_paper({"a": 50.0}) == "none of them"
 
 
 def test_the_validation_pick_replays_the_early_stop_and_the_gain_is_the_leak_alone():
     """validation_pick keeps the first best epoch and stops after ``patience`` epochs without a better
     one, as training does; same_run_gain is the test score at the kept epoch less the test score at
     the epoch that rule picks on the validation part, in the same run."""
-    from adcrnn_lib.cv import CVResult
+    from adcrnn_lib.experiments.cv import CVResult
 
     assert leaky.validation_pick([0.2, 0.5, 0.5, 0.4, 0.9], patience=2) == 2  # stopped before 0.9
     assert leaky.validation_pick([0.2, 0.5, 0.5, 0.4, 0.9], patience=3) == 5
@@ -378,7 +381,7 @@ def test_the_validation_pick_replays_the_early_stop_and_the_gain_is_the_leak_alo
 def test_find_run_reads_a_reference_run_scored_on_segments_of_this_corpus(small_corpus, tmp_path, monkeypatch):
     """The corpus check of grid.find_run compares utterances, not segment ids (``u#0``): a segments
     leak's reference run of this corpus is read; one of another corpus is not."""
-    from adcrnn_lib import grid
+    from adcrnn_lib.experiments import grid
 
     from .helpers.audio import make_corpus
     from .helpers.runs import write_records

@@ -137,9 +137,10 @@ def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goa
     """Constructed runs: the profile right on 60 % of each class with a quarter of its predictions
     moved by -24 dB, the level option right on 80 % with none moved; leaving one speaker out, only
     the profile is run."""
-    from adcrnn_lib import data, grid
+    from adcrnn_lib import data
     from adcrnn_lib.chapters import LEVEL_GOAL_CHANGED, level_points
-    from adcrnn_lib.cv import run_dir
+    from adcrnn_lib.experiments import grid
+    from adcrnn_lib.experiments.cv import run_dir
 
     from .helpers.runs import constructed_folds, constructed_records, write_records
 

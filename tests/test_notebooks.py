@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from adcrnn_lib import book
+from adcrnn_lib.chapters import book
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "notebooks").glob("*.ipynb"))

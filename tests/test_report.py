@@ -1,4 +1,4 @@
-"""adcrnn_lib.report: the verdicts and paired cells the book prints, on results whose answer is known."""
+"""adcrnn_lib.chapters.report: the verdicts and paired cells the book prints, on results whose answer is known."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from adcrnn_lib import report
+from adcrnn_lib.chapters import report
 from adcrnn_lib.config import ExperimentConfig
-from adcrnn_lib.cv import CVResult
+from adcrnn_lib.experiments.cv import CVResult
 
 from .helpers.runs import constructed_records
 
@@ -129,7 +129,7 @@ def test_a_fold_record_says_how_the_backend_computed_it(paper_run):
     """The shared smoke run (trained in this process): its folds' provenance names its model's
     precision and TensorFlow's intra-op threads, which the last float digits of a fold depend on; a
     baseline's fold, made without Keras, names neither."""
-    from adcrnn_lib.cv import fold_record
+    from adcrnn_lib.experiments.cv import fold_record
     from adcrnn_lib.provenance import provenance
 
     compute = paper_run.folds[0]["provenance"]["backend_compute"]
@@ -143,7 +143,8 @@ def test_a_fold_record_says_how_the_backend_computed_it(paper_run):
 def test_build_table_states_the_reference_cold_build_or_that_none_made_it(tmp_path, monkeypatch):
     import json
 
-    from adcrnn_lib import chapters, cv, grid
+    from adcrnn_lib import chapters
+    from adcrnn_lib.experiments import cv, grid
 
     monkeypatch.setenv(cv.RESULTS_ENV_VAR, str(tmp_path / "here"))  # no builds recorded here
     reference = tmp_path / "reference"
@@ -171,7 +172,8 @@ def test_build_table_says_what_is_known_and_nothing_else(tmp_path, monkeypatch):
     import json
     import time
 
-    from adcrnn_lib import chapters, cv, grid
+    from adcrnn_lib import chapters
+    from adcrnn_lib.experiments import cv, grid
 
     here, reference = tmp_path / "here", tmp_path / "reference"
     monkeypatch.setenv(cv.RESULTS_ENV_VAR, str(here))
@@ -205,7 +207,7 @@ def test_tables_for_a_page_keep_numbers_whole_and_split_off_the_differences():
     differences go to a second table of the rows that have them, so that each fits the page."""
     import pandas as pd
 
-    from adcrnn_lib.report import NUMBER_CELL, for_page, split_differences
+    from adcrnn_lib.chapters.report import NUMBER_CELL, for_page, split_differences
 
     table = pd.DataFrame(
         {

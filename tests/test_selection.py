@@ -166,7 +166,8 @@ def test_segments_with_a_hop_overlap_and_the_default_hop_just_covers():
 def test_a_profile_that_trains_on_its_validation_part_trains_on_it_and_still_logs_its_scores(small_corpus, monkeypatch):
     """validation="trained": the fold's model sees its training and validation utterances (the
     record's training utterances say so), and the validation part is still scored each epoch."""
-    from adcrnn_lib import cv, data, train
+    from adcrnn_lib import data, train
+    from adcrnn_lib.experiments import cv
 
     seen = {}
 

@@ -7,11 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from adcrnn_lib import grid, study
+from adcrnn_lib.chapters import budget
 from adcrnn_lib.config import ExperimentConfig
-from adcrnn_lib.cv import CVResult, compare, load_result, run_cv
 from adcrnn_lib.exceptions import ParameterError
-from adcrnn_lib.timnet import TimNetConfig, build_timnet, run_timnet
+from adcrnn_lib.experiments import grid
+from adcrnn_lib.experiments.cv import CVResult, compare, load_result, run_cv
+from adcrnn_lib.experiments.timnet import TimNetConfig, build_timnet, run_timnet
 
 from .helpers.runs import constructed_folds, constructed_records, constructed_run
 
@@ -36,7 +37,7 @@ def smoke_study(small_corpus, paper_run, tmp_path_factory):
     folds pair and how the table summarizes them, which needs its folds, not its training."""
     import shutil
 
-    from adcrnn_lib.cv import run_dir
+    from adcrnn_lib.experiments.cv import run_dir
 
     results = tmp_path_factory.mktemp("study-results")
     configs = grid.study_configs("smoke", str(small_corpus), seeds=(0, 1), levers=LEVERS)
@@ -79,10 +80,10 @@ def test_study_table_reads_runs_and_marks_missing_points(smoke_study, monkeypatc
     results, _, runs = smoke_study
     monkeypatch.setattr(grid, "STUDY_LEVERS", {**LEVERS, "never run": {"epochs": 2}})
     monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
-    found = study.load_study("smoke", None, seeds=(0, 1), results_dir=results, timnet=False)
+    found = budget.load_study("smoke", None, seeds=(0, 1), results_dir=results, timnet=False)
     assert found["never run"]["runs"] is None and found["never run"]["source"] == "not run"
     assert found["starting recipe"]["source"] == "this build"
-    table = study.study_table(found)
+    table = budget.study_table(found)
     assert table.loc["never run", "read from"] == "not run"
     ua = [f["ua"] for r in runs["1 s segments"] for f in r.folds]
     assert table.loc["1 s segments", "UA (%)"] == f"{100 * np.mean(ua):.1f} ± {100 * np.std(ua, ddof=1):.1f}"
@@ -101,12 +102,12 @@ def test_loso_tradeoff_pairs_the_profile_with_the_recipe_speaker_by_speaker(smal
     }
     ua = {name: [f["ua"] for f in r.folds] for name, r in runs.items()}
     assert len(ua["profile"]) == data.load_emodb(small_corpus, verify=False)["speaker"].nunique() and np.mean(ua["profile"]) > np.mean(ua["recipe"])
-    facts = study._loso_tradeoff(runs["profile"], runs["recipe"])
+    facts = budget._loso_tradeoff(runs["profile"], runs["recipe"])
     assert facts["loso_profile_ua"] == f"{100 * np.mean(ua['profile']):.1f}" and facts["loso_chosen_ua"] == f"{100 * np.mean(ua['recipe']):.1f}"
     assert facts["loso_diff"] == f"{100 * np.mean(np.subtract(ua['profile'], ua['recipe'])):+.1f}" and facts["loso_diff"].startswith("+")
     low, high = (float(x) for x in facts["loso_ci"].strip("[]").split(","))
     assert 0 < low <= high
-    assert set(study._loso_tradeoff(None, runs["recipe"]).values()) == {"(not run)"} == set(study._loso_tradeoff(runs["profile"], None).values())
+    assert set(budget._loso_tradeoff(None, runs["recipe"]).values()) == {"(not run)"} == set(budget._loso_tradeoff(runs["profile"], None).values())
 
 
 def test_run_study_refuses_unknown_points():
@@ -133,17 +134,17 @@ def test_timnet_runs_in_our_folds_and_resumes(small_corpus, tmp_path):
     again = load_result(config, results_dir=tmp_path)
     assert [f["predictions"] for f in again.folds] == [f["predictions"] for f in result.folds]
     # the chapter's sentence about the calibration row: our numbers when it ran, else that it has none
-    assert "no result" in study._timnet_status({0: None, 1: None}) and "500 epochs" in study._timnet_status({})
+    assert "no result" in budget._timnet_status({0: None, 1: None}) and "500 epochs" in budget._timnet_status({})
     other_seed = CVResult(dataclasses.replace(config, seed=5), result.folds, None)
-    said = study._timnet_status({0: result, 1: None}, {"itself": [result], "a run of another seed": [other_seed]})
+    said = budget._timnet_status({0: result, 1: None}, {"itself": [result], "a run of another seed": [other_seed]})
     assert f"{100 * np.mean([f['wa'] for f in result.folds]):.1f} % WA" in said and "over 1 seed (0) x 2 folds" in said
     assert "90.28 % WA" in said  # the authors' number, labelled as theirs
     assert "+0.0 UA points against itself [+0.0, +0.0]" in said and "another seed" not in said  # paired by seed only
     assert said.endswith("Seed 1 not trained yet: one seed is an anecdote.")
-    both = study._timnet_status({0: result, 5: other_seed})
+    both = budget._timnet_status({0: result, 5: other_seed})
     seed_ua = f"{100 * np.mean([f['ua'] for f in result.folds]):.1f}"
     assert f"over 2 seeds (0, 5; seed means {seed_ua} and {seed_ua} % UA) x 2 folds" in both and "not trained" not in both
-    assert study._timnet_status({0: result}).endswith("x 2 folds (its authors report 90.28 % WA and 89.19 % UA on EmoDB in random 10-fold).")
+    assert budget._timnet_status({0: result}).endswith("x 2 folds (its authors report 90.28 % WA and 89.19 % UA on EmoDB in random 10-fold).")
     with pytest.raises(ParameterError, match="selection='median'"):
         TimNetConfig(selection="median")
     with pytest.raises(ParameterError, match="run_timnet needs a TimNetConfig"):
@@ -156,7 +157,7 @@ def test_retrain_check_trains_the_fold_again_and_reproduces_it_on_this_machine(s
     config = grid.hda_configs("smoke", str(small_corpus))["none"]
     assert (results / "smoke" / config.key() / "fold-0.json").is_file()
     calls = []
-    from adcrnn_lib import cv
+    from adcrnn_lib.experiments import cv
 
     original = cv.run_fold
     monkeypatch.setattr(cv, "run_fold", lambda *a, **k: calls.append(1) or original(*a, **k))
@@ -189,7 +190,7 @@ def test_save_reference_keeps_finished_study_runs(smoke_study, small_corpus, tmp
     results, configs, _ = smoke_study
     monkeypatch.setattr(grid, "STUDY_LEVERS", LEVERS)  # the study these runs are the points of
     written = grid.save_reference("smoke", str(small_corpus), results_dir=results, reference_dir=tmp_path)
-    from adcrnn_lib.cv import run_dir
+    from adcrnn_lib.experiments.cv import run_dir
 
     for cs in configs.values():
         for c in cs:
@@ -200,8 +201,8 @@ def test_save_reference_keeps_finished_study_runs(smoke_study, small_corpus, tmp
 
 
 def test_variants_of_the_recipe_pair_with_the_recipe_not_the_starting_point(small_corpus):
-    from adcrnn_lib.cv import CVResult
     from adcrnn_lib.data import load_emodb
+    from adcrnn_lib.experiments.cv import CVResult
 
     table = load_emodb(str(small_corpus), verify=False)
 
@@ -214,18 +215,18 @@ def test_variants_of_the_recipe_pair_with_the_recipe_not_the_starting_point(smal
 
     variant = "the recipe in 15 epochs"
     found = {
-        study.BASE_POINT: {"runs": runs(grid.STUDY_START, 0.2), "source": "reference", "overrides": dict(grid.STUDY_START)},
-        study.CHOSEN_POINT: {"runs": runs(grid.CPU_RECIPE, 0.5), "source": "reference", "overrides": dict(grid.CPU_RECIPE)},
+        budget.BASE_POINT: {"runs": runs(grid.STUDY_START, 0.2), "source": "reference", "overrides": dict(grid.STUDY_START)},
+        budget.CHOSEN_POINT: {"runs": runs(grid.CPU_RECIPE, 0.5), "source": "reference", "overrides": dict(grid.CPU_RECIPE)},
         variant: {"runs": runs(grid.RECIPE_VARIANTS[variant], 0.8), "source": "this build", "overrides": grid.RECIPE_VARIANTS[variant]},
-        study.PROFILE_POINT: {"runs": None, "source": "not run", "overrides": grid.RECIPE_VARIANTS[study.PROFILE_POINT]},
+        budget.PROFILE_POINT: {"runs": None, "source": "not run", "overrides": grid.RECIPE_VARIANTS[budget.PROFILE_POINT]},
     }
-    assert study.is_variant(variant) and not study.is_variant(study.CHOSEN_POINT) and not study.is_variant("mean of last 5 epochs")
-    shown = study.variants_table(found)
-    assert list(shown.index) == [variant, study.PROFILE_POINT]
+    assert budget.is_variant(variant) and not budget.is_variant(budget.CHOSEN_POINT) and not budget.is_variant("mean of last 5 epochs")
+    shown = budget.variants_table(found)
+    assert list(shown.index) == [variant, budget.PROFILE_POINT]
     assert shown.loc[variant, "changes from the recipe"] == "epochs=15"
-    c = compare(found[study.CHOSEN_POINT]["runs"], found[variant]["runs"])["wa"]
+    c = compare(found[budget.CHOSEN_POINT]["runs"], found[variant]["runs"])["wa"]
     assert c["diff"] > 0.2 and shown.loc[variant, "WA vs the recipe (points)"].startswith(f"{100 * c['diff']:+.1f} [")
-    assert shown.loc[study.PROFILE_POINT, "read from"] == "not run"
+    assert shown.loc[budget.PROFILE_POINT, "read from"] == "not run"
 
 
 def test_frontier_groups_the_points_and_names_the_ones_that_matter(small_corpus, tmp_path):
@@ -234,17 +235,17 @@ def test_frontier_groups_the_points_and_names_the_ones_that_matter(small_corpus,
     import matplotlib.pyplot as plt
 
     run = _constructed_run(ExperimentConfig(profile="smoke", seed=0, data_dir=str(small_corpus)), small_corpus, tmp_path)
-    names = [study.BASE_POINT, *(f"lever {i}" for i in range(12)), study.CHOSEN_POINT, study.PROFILE_POINT, study.TIMNET_POINT, study.BUGGY_POINT]
+    names = [budget.BASE_POINT, *(f"lever {i}" for i in range(12)), budget.CHOSEN_POINT, budget.PROFILE_POINT, budget.TIMNET_POINT, budget.BUGGY_POINT]
     points = {n: {"runs": [run]} for n in names} | {"not run": {"runs": None}}
-    fig = study.plot_frontier(points, baseline=run, baseline_label="baseline")
+    fig = budget.plot_frontier(points, baseline=run, baseline_label="baseline")
     ax = fig.axes[0]
     labels = ax.get_legend_handles_labels()[1]
-    assert len(labels) <= 8 and set(labels) == {*study.FRONTIER_GROUPS, "baseline"}
-    named = study.frontier_labels(points)
-    assert set(named) == {study.BASE_POINT, study.CHOSEN_POINT, study.PROFILE_POINT, study.TIMNET_POINT, "lever 0", "lever 1"}
+    assert len(labels) <= 8 and set(labels) == {*budget.FRONTIER_GROUPS, "baseline"}
+    named = budget.frontier_labels(points)
+    assert set(named) == {budget.BASE_POINT, budget.CHOSEN_POINT, budget.PROFILE_POINT, budget.TIMNET_POINT, "lever 0", "lever 1"}
     assert {t.get_text() for t in ax.texts} == set(named.values()) and ax.get_xscale() == "log"
     plt.close(fig)
-    from adcrnn_lib.plots import plot_training_curves
+    from adcrnn_lib.chapters.plots import plot_training_curves
 
     fig = plot_training_curves({f"point {i}": run for i in range(21)})
     lines = fig.axes[1].get_lines()
@@ -257,11 +258,11 @@ def test_frontier_groups_the_points_and_names_the_ones_that_matter(small_corpus,
 # ------------------------------------------------------------------------------------------
 #: Accuracy of the constructed runs: name -> share right of each class's test utterances.
 ACCURACY = {  # far apart: a fold holds only a few utterances of each class
-    study.BASE_POINT: 0.2,
+    budget.BASE_POINT: 0.2,
     "cosine schedule": 0.35,
     "last epoch": 0.6,
-    study.CHOSEN_POINT: 1.0,
-    study.PROFILE_POINT: 0.5,
+    budget.CHOSEN_POINT: 1.0,
+    budget.PROFILE_POINT: 0.5,
 }
 
 
@@ -269,7 +270,7 @@ ACCURACY = {  # far apart: a fold holds only a few utterances of each class
 def constructed_study(small_corpus, tmp_path_factory):
     """Constructed runs (both seeds) of a few study points, the paper-protocol baseline, and three
     leaky points with their twins, in a results folder; the reference is an empty folder."""
-    from adcrnn_lib.grid import baseline_configs
+    from adcrnn_lib.experiments.grid import baseline_configs
 
     results = tmp_path_factory.mktemp("constructed-study")
     corpus = str(small_corpus)
@@ -287,16 +288,16 @@ def test_the_chapter_states_what_the_runs_say(constructed_study, small_corpus, m
     """Every difference the chapter glues equals a comparison made by hand, with its direction."""
     results, runs, baseline, leaky, twins, honest = constructed_study
     monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
-    found = study.study_chapter("smoke", str(small_corpus), verify=False, results_dir=results)
+    found = budget.study_chapter("smoke", str(small_corpus), verify=False, results_dir=results)
     facts = found.facts
     pooled = lambda rs, m: 100 * np.mean([f[m] for r in rs for f in r.folds])  # noqa: E731
     cell = lambda c: f"{100 * c['diff']:+.1f}"  # noqa: E731
-    base, chosen, profile = runs[study.BASE_POINT], runs[study.CHOSEN_POINT], runs[study.PROFILE_POINT]
+    base, chosen, profile = runs[budget.BASE_POINT], runs[budget.CHOSEN_POINT], runs[budget.PROFILE_POINT]
     assert facts["base_wa"] == f"{pooled(base, 'wa'):.1f}" and facts["base_ua"] == f"{pooled(base, 'ua'):.1f}"
     assert facts["chosen_diff"] == cell(compare(base, chosen)["ua"]) and facts["chosen_diff"].startswith("+")
     assert facts["chosen_diff"] != cell(compare(chosen, base)["ua"])  # the other direction is another number
     c = compare(baseline[0], chosen[0])["ua"]
-    assert facts["chosen_vs_baseline"] == cell(c) and facts["chosen_vs_baseline_ci"] == study._interval(c)
+    assert facts["chosen_vs_baseline"] == cell(c) and facts["chosen_vs_baseline_ci"] == budget._interval(c)
     assert facts["baseline_ua"] == f"{100 * baseline[0].summary()['ua']['mean']:.1f}"
     assert facts["profile_wa"] == f"{pooled(profile, 'wa'):.1f}" and facts["honest_wa"] == f"{pooled(honest, 'wa'):.1f}"
     assert facts["profile_vs_recipe"].startswith(cell(compare(chosen, profile)["wa"])) and facts["profile_vs_recipe"].startswith("-")
@@ -310,18 +311,18 @@ def test_the_chapter_states_what_the_runs_say(constructed_study, small_corpus, m
     assert set(found.results) == same >= set(ACCURACY) and facts["study_points"] == len(same) and facts["from_reference"] == 0
     assert facts["timnet_status"].startswith("The calibration row has no result")
     # the leaky facts: per utterance, each against its own twin and the paper's row of its augmentation
-    from adcrnn_lib.leaky import compare_by_utterance, utterance_scores
+    from adcrnn_lib.experiments.leaky import compare_by_utterance, utterance_scores
 
     top = leaky["repeated takes split across folds"]
     assert facts["leaky_top"] == "repeated takes split across folds" and facts["leaky_top_wa"] == f"{100 * utterance_scores(top)['wa']:.1f}"
     c = compare_by_utterance(honest, top)["wa"]
-    assert facts["leaky_top_diff"] == f"{100 * c['diff']:+.1f} {study._interval(c)}" and c["diff"] > 0
+    assert facts["leaky_top_diff"] == f"{100 * c['diff']:+.1f} {budget._interval(c)}" and c["diff"] > 0
     assert facts["leaky_reach"] == f"repeated takes split across folds ({100 * utterance_scores(top)['wa']:.1f} %)"
     four = leaky["the four no-augmentation leaks together"]
     assert facts["leaky_four_wa"] == f"{100 * utterance_scores(four)['wa']:.1f}" and facts["leaky_four_twin_wa"] == f"{100 * utterance_scores(base)['wa']:.1f}"
-    assert facts["leaky_four_reaches"] == ("reaches" if 100 * utterance_scores(four)["wa"] >= study.PAPER_BAR else "does not reach")
+    assert facts["leaky_four_reaches"] == ("reaches" if 100 * utterance_scores(four)["wa"] >= budget.PAPER_BAR else "does not reach")
     c = compare_by_utterance(twins, leaky["time-shift copies made before the split"])["wa"]
-    assert facts["leaky_shift_diff"] == f"{100 * c['diff']:+.1f} {study._interval(c)}"
+    assert facts["leaky_shift_diff"] == f"{100 * c['diff']:+.1f} {budget._interval(c)}"
     assert facts["leaky_three_wa"] == "(not run)" and facts["leaky_points"] == 3
     table = found.extra["leaky_table"]
     assert table.loc["LEAKY: time-shift copies made before the split", "paper's row (%)"].startswith("86.84")
@@ -331,14 +332,14 @@ def test_the_chapter_states_what_the_runs_say(constructed_study, small_corpus, m
 def test_the_keys_the_chapter_names_are_runs_of_the_reference():
     """The chapter reads two runs by key and calls a study point Table V's row: if the profile or the
     hashing moves, these fail instead of the page printing "(not run)"."""
-    for key in (study.BUGGY_KEY, study.LOSO_CHOSEN_KEY):
-        assert study._stored_run(grid.reference_root() / "cpu" / key) is not None, key
+    for key in (budget.BUGGY_KEY, budget.LOSO_CHOSEN_KEY):
+        assert budget._stored_run(grid.reference_root() / "cpu" / key) is not None, key
     import json
 
-    loso = study._stored_run(grid.reference_root() / "cpu" / study.LOSO_CHOSEN_KEY)
+    loso = budget._stored_run(grid.reference_root() / "cpu" / budget.LOSO_CHOSEN_KEY)
     trained_with = json.loads((loso.run_dir / "config.json").read_text())["profile"]  # the settings it trained with, as its folder records them
     assert loso.config.protocol == "loso" and {k: trained_with[k] for k in grid.CPU_RECIPE} == grid.CPU_RECIPE
-    profile_point = grid.study_configs("cpu", None, levers={study.PROFILE_POINT: grid.STUDY_LEVERS[study.PROFILE_POINT]})[study.PROFILE_POINT]
+    profile_point = grid.study_configs("cpu", None, levers={budget.PROFILE_POINT: grid.STUDY_LEVERS[budget.PROFILE_POINT]})[budget.PROFILE_POINT]
     for config in profile_point:
         assert config.key() == grid.hda_configs("cpu", None, seed=config.seed)["none"].key()
         assert (grid.reference_root() / "cpu" / config.key()).is_dir()
@@ -348,7 +349,8 @@ def test_train_missing_trains_only_what_neither_this_build_nor_the_reference_hol
     """Recorded runners: a run in the reference or in this build is read, the others are trained in
     queue order, each by the runner of its kind (study points, TIM-Net and leaky points, and the
     leaky points' twins that are not study points)."""
-    from adcrnn_lib import cv, leaky as leaky_module, timnet
+    from adcrnn_lib.experiments import cv, timnet
+    from adcrnn_lib.experiments import leaky as leaky_module
 
     corpus = str(small_corpus)
     reference, results = tmp_path / "reference", tmp_path / "results"
@@ -384,7 +386,7 @@ def test_the_validation_part_is_judged_against_the_profile_over_the_seeds_both_h
            for name, o in (("profile", {}), ("validation", {"selection": "last", "validation": "trained"}))}
     profile = [_constructed_run(c, small_corpus, tmp_path, 0.5) for c in cfg["profile"]]
     trained = [_constructed_run(c, small_corpus, tmp_path, 0.8) for c in cfg["validation"]]
-    said = study._validation_sentence(profile, trained)
+    said = budget._validation_sentence(profile, trained)
     ua = [np.mean([f["ua"] for r in runs for f in r.folds]) for runs in (profile, trained)]
     assert f"{100 * (ua[1] - ua[0]):+.1f} [" in said and "paired over 2 seeds x 2 folds" in said
-    assert "has not been run yet" in study._validation_sentence(profile, None)
+    assert "has not been run yet" in budget._validation_sentence(profile, None)

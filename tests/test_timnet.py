@@ -1,4 +1,4 @@
-"""adcrnn_lib.timnet, the calibration model: its folds are ADCRNN's and the baseline's, a rerun
+"""adcrnn_lib.experiments.timnet, the calibration model: its folds are ADCRNN's and the baseline's, a rerun
 trains nothing, the backward path reads time reversed, its MFCC input and its training setup."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from adcrnn_lib import baselines, cv, data, profiles, timnet
-from adcrnn_lib.baselines import BaselineConfig, run_baseline
+from adcrnn_lib import data, profiles
 from adcrnn_lib.config import ExperimentConfig
-from adcrnn_lib.timnet import TimNetConfig, build_timnet, compile_timnet, mfcc_features, run_timnet
+from adcrnn_lib.experiments import baselines, cv, timnet
+from adcrnn_lib.experiments.baselines import BaselineConfig, run_baseline
+from adcrnn_lib.experiments.timnet import TimNetConfig, build_timnet, compile_timnet, mfcc_features, run_timnet
 
 from .helpers.audio import tone, write_wav
 
@@ -28,7 +29,7 @@ class _Untrained:
 
 
 class _Search:
-    """What :func:`~adcrnn_lib.baselines.fit_fold` returns, without fitting: a classifier predicting class 0."""
+    """What :func:`~adcrnn_lib.experiments.baselines.fit_fold` returns, without fitting: a classifier predicting class 0."""
 
     best_params_, best_score_ = {"clf__C": 1.0}, 0.0
 

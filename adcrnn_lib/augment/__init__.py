@@ -1,4 +1,4 @@
-"""Training-set augmentation: the hook :func:`~adcrnn_lib.cv.run_cv` calls inside each fold.
+"""Training-set augmentation: the hook :func:`~adcrnn_lib.experiments.cv.run_cv` calls inside each fold.
 
 An augmenter receives only the fold's *training* utterances and returns new clips, each recording
 the utterance it was made from, so the leakage guard can check that no test utterance fed it. The

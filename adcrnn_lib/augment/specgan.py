@@ -24,7 +24,6 @@ import numpy as np
 from keras import layers
 
 from ..exceptions import ParameterError
-
 from ..models import disable_tf_remapper
 from .wavegan import LATENT_DIM, SLICE_SAMPLES
 

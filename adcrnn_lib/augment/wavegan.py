@@ -16,7 +16,6 @@ import keras
 from keras import layers, ops
 
 from ..exceptions import ParameterError
-
 from ..models import disable_tf_remapper
 
 __all__ = ["SLICE_SAMPLES", "LATENT_DIM", "PhaseShuffle", "build_wavegan_generator", "build_wavegan_discriminator"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adcrnn_lib.augment.balance import AUGMENTED_EMOTIONS
-from adcrnn_lib.quality import quality_report_path
+from adcrnn_lib.experiments.quality import quality_report_path
 from adcrnn_lib.storage import write_json
 
 __all__ = ["write_quality_record"]

@@ -63,11 +63,10 @@ def constructed_records(config, folds) -> list[dict]:
     ``folds``: one ``(test_ids, y_true, y_pred)`` per fold; every fold's training utterances are
     the other folds' test utterances. Provenance is a stub (no git calls).
     """
+    import time
     from unittest import mock
 
-    import time
-
-    from adcrnn_lib import cv
+    from adcrnn_lib.experiments import cv
 
     everyone = [u for ids, _, _ in folds for u in ids]
     records = []
@@ -99,7 +98,7 @@ def constructed_run(config, table, root, accuracy: float, *, drop=()) -> list[di
     """Write a run of ``config`` under ``root`` from constructed predictions (right on ``accuracy``
     of each class's test utterances, in the folds its protocol and seed draw), leaving out the folds
     in ``drop``; returns every fold's record, written or not."""
-    from adcrnn_lib.cv import run_dir
+    from adcrnn_lib.experiments.cv import run_dir
 
     records = constructed_records(config, constructed_folds(table, config.protocol, accuracy, seed=config.seed))
     write_records([r for r in records if r["fold"] not in drop], run_dir(config, root))

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import ExperimentConfig
+from ..exceptions import ParameterError
+from ..profiles import get_profile
+from ..storage import CHECKOUT_ROOT
 from .baselines import BaselineConfig
-from .config import ExperimentConfig
 from .cv import missing_folds, n_folds
-from .exceptions import ParameterError
-from .profiles import get_profile
 
 __all__ = [
     "HDA_AUGMENTATIONS",
@@ -133,7 +134,7 @@ def loso_configs(profile: str, data_dir=None, *, augmentation: str = "best", see
 
 def reference_root() -> Path:
     """``results/reference`` of the checkout: the committed reference run (fold JSON only)."""
-    return Path(__file__).resolve().parent.parent / "results" / "reference"
+    return CHECKOUT_ROOT / "results" / "reference"
 
 
 def read_record(profile: str, name: str, *, results_dir: str | os.PathLike | None = None) -> dict | None:
@@ -146,7 +147,7 @@ def read_record(profile: str, name: str, *, results_dir: str | os.PathLike | Non
 
 def _n_speakers(data_dir) -> int:
     """Speakers in the corpus: the number of leave-one-speaker-out folds."""
-    from .data import load_emodb
+    from ..data import load_emodb
 
     return int(load_emodb(data_dir, verify=False)["speaker"].nunique())
 
@@ -211,10 +212,10 @@ def run_grid(
     baseline_features : {"compare", "egemaps"}
         openSMILE set of the baseline runs.
     client : distributed.Client, optional
-        Run every missing fold as a task on this Dask cluster (see :mod:`adcrnn_lib.distributed`)
+        Run every missing fold as a task on this Dask cluster (see :mod:`adcrnn_lib.experiments.distributed`)
         instead of one after another in this process; one progress bar over all folds.
     threads : int, optional
-        Backend threads of each task (see :func:`~adcrnn_lib.distributed.pin_threads`).
+        Backend threads of each task (see :func:`~adcrnn_lib.experiments.distributed.pin_threads`).
     resources : dict, optional
         Dask resources each fold holds, e.g. ``{"GPU": 1}``.
 
@@ -224,8 +225,8 @@ def run_grid(
         ``runs`` (count), ``folds_trained``, ``folds_cached``, ``wall_time_s``; also written to
         ``<results>/<profile>/grid.json`` (:data:`GRID_RECORD`) for the reproducibility chapter.
     """
+    from ..storage import write_json
     from .cv import results_root
-    from .storage import write_json
 
     get_profile(profile)  # validate before any work
     started = time.perf_counter()
@@ -310,7 +311,7 @@ def _book_jobs(profile: str, data_dir, *, seed: int, results_dir, tasks: list | 
 def _longest_first(configs: list) -> list:
     """``configs`` with the GAN runs first (their folds also train the fold's GANs), the baselines
     last (seconds a fold), the order kept within each group: a cluster starts the long tasks first."""
-    from .config import GAN_AUGMENTATIONS
+    from ..config import GAN_AUGMENTATIONS
 
     return sorted(configs, key=lambda c: 2 if isinstance(c, BaselineConfig) else (0 if c.augmentation in GAN_AUGMENTATIONS else 1))
 
@@ -481,9 +482,9 @@ def timnet_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...
 
 #: 3 s segments that do not overlap (the paper's segment length, after ACRNN), as overrides of the profile.
 SEGMENTS_3S: dict[str, object] = {"segment_frames": 300, "segment_hop": 300}
-#: The recipes the leaky protocols (:mod:`~adcrnn_lib.leaky`) are opened on: name -> profile
+#: The recipes the leaky protocols (:mod:`~adcrnn_lib.experiments.leaky`) are opened on: name -> profile
 #: overrides. A leaky point's honest twin is its recipe with every door closed
-#: (:meth:`~adcrnn_lib.leaky.LeakyConfig.experiment`): the profile itself (Table V's no-augmentation
+#: (:meth:`~adcrnn_lib.experiments.leaky.LeakyConfig.experiment`): the profile itself (Table V's no-augmentation
 #: and time-shift rows); the profile with 3 s segments, since the segments leak depends on a
 #: segmentation the paper does not give; and the study's constant-step starting recipe
 #: (:data:`STUDY_START`, the best validation epoch) wherever the epoch is picked on the test part,
@@ -513,7 +514,7 @@ LEAKY_SEEDS: tuple[int, ...] = (0, 1)
 
 
 def leaky_configs(profile: str = "cpu", data_dir=None, *, seeds: tuple[int, ...] = LEAKY_SEEDS) -> dict[str, list]:
-    """The leaky points: name -> one :class:`~adcrnn_lib.leaky.LeakyConfig` per seed."""
+    """The leaky points: name -> one :class:`~adcrnn_lib.experiments.leaky.LeakyConfig` per seed."""
     from .leaky import LeakyConfig
 
     return {name: [LeakyConfig(leaks, profile=profile, seed=s, data_dir=_data(data_dir), overrides=LEAKY_RECIPES[recipe]) for s in seeds] for name, (leaks, recipe) in LEAKY_POINTS.items()}
@@ -588,8 +589,8 @@ def find_run(config, *, results_dir=None):
 
 def _corpus_utterances(data_dir) -> set[str] | None:
     """The utterance ids (file stems) of the corpus ``data_dir`` finds, or None when none is found."""
-    from .data import find_corpus
-    from .exceptions import DataError
+    from ..data import find_corpus
+    from ..exceptions import DataError
 
     try:
         folder = find_corpus(data_dir)
@@ -693,10 +694,10 @@ def retrain_check(profile: str = "cpu", data_dir=None, *, fold: int = 0, seed: i
         CPU and instruction sets of both machines (``cpu_reference``, ``cpu_retrain``,
         ``isa_reference``, ``isa_retrain``).
     """
+    from ..data import load_emodb, make_folds
+    from ..features import extract_features
+    from ..storage import write_json
     from .cv import record_problem, results_root, run_dir, run_fold
-    from .data import load_emodb, make_folds
-    from .features import extract_features
-    from .storage import write_json
 
     config = hda_configs(profile, data_dir, seed=seed)["none"]
     ref_path = run_dir(config, reference_dir or reference_root()) / f"fold-{fold}.json"

@@ -5,14 +5,14 @@ same settings, seed and source utterances, so the same cache folder) is trained 
 ladder of generator steps, resuming from the rung below; at every rung its clips are judged:
 
 * **two judges**, both trained on the fold's *real* training utterances only: the fold's ADCRNN
-  (trained as :func:`~adcrnn_lib.quality.fold_quality_report` trains it; every clip is one 1.024 s
+  (trained as :func:`~adcrnn_lib.experiments.quality.fold_quality_report` trains it; every clip is one 1.024 s
   segment) and the ComParE + logistic-regression baseline (openSMILE functionals of each clip, ``C``
-  chosen by inner cross-validation as :func:`~adcrnn_lib.baselines.fit_fold` does). Each gives the
+  chosen by inner cross-validation as :func:`~adcrnn_lib.experiments.baselines.fit_fold` does). Each gives the
   *intended share* (clips assigned to the GAN's emotion) and the inception-style *spread*
-  (:func:`~adcrnn_lib.quality.classifier_scores`). A GAN cannot score by fooling one network alone;
+  (:func:`~adcrnn_lib.experiments.quality.classifier_scores`). A GAN cannot score by fooling one network alone;
 * **the ceiling**: the same scores of the fold's real *test* utterances of that emotion, each cut
   to the GANs' 1.024 s (its middle), which a perfect generator could reach with these judges;
-* **memorization** (:func:`~adcrnn_lib.quality.memorization`) and the screening counts.
+* **memorization** (:func:`~adcrnn_lib.experiments.quality.memorization`) and the screening counts.
 
 Records live under ``<results>/gan-ladder/<profile>/fold<k>-seed<s>/``: ``ceiling.json`` and one
 ``<kind>-<emotion>.json`` per GAN, a list of rungs, written atomically as each rung is judged, so
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 
 __all__ = [
     "RUNGS",
@@ -77,7 +77,7 @@ GAN_OVERRIDABLE: tuple[str, ...] = ("size", "batch_size", "learning_rate", "prec
 
 def check_gan_overrides(overrides: dict | None) -> dict:
     """``overrides`` as a dict of :data:`GAN_OVERRIDABLE` settings, validated by building settings with them."""
-    from .augment.gan import GanSettings
+    from ..augment.gan import GanSettings
 
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(GAN_OVERRIDABLE))
@@ -159,10 +159,10 @@ class Judges:
 
 def _adcrnn_judge(df: pd.DataFrame, fold, *, profile: str, seed: int, folder: Path, progress: bool):
     """The fold's no-augmentation ADCRNN (as the GAN quality report trains it), saved as ``judge.keras``."""
-    from .config import ExperimentConfig
-    from .features import extract_features
-    from .predict import Predictor, save_model
-    from .train import train_split
+    from ..config import ExperimentConfig
+    from ..features import extract_features
+    from ..predict import Predictor, save_model
+    from ..train import train_split
 
     path = folder / "judge.keras"
     if path.is_file():
@@ -178,8 +178,8 @@ def compare_functionals(clips: list[np.ndarray]) -> np.ndarray:
     """openSMILE ComParE functionals of in-memory clips (16 kHz), via temporary wav files."""
     import soundfile as sf
 
+    from ..data import SAMPLE_RATE
     from .baselines import opensmile_features
-    from .data import SAMPLE_RATE
 
     with tempfile.TemporaryDirectory(prefix="adcrnn-ladder-") as tmp:
         paths = []
@@ -192,8 +192,8 @@ def compare_functionals(clips: list[np.ndarray]) -> np.ndarray:
 
 def _compare_judge(df: pd.DataFrame, fold, *, seed: int, progress: bool):
     """ComParE + logistic regression fitted on the fold's training rows, as the baseline's fold is."""
+    from ..data import take_groups
     from .baselines import fit_fold, opensmile_features
-    from .data import take_groups
 
     X = opensmile_features(df["path"].tolist(), feature_set="compare", progress=progress)
     y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
@@ -211,8 +211,8 @@ def _compare_judge(df: pd.DataFrame, fold, *, seed: int, progress: bool):
 
 def real_ceiling(df: pd.DataFrame, fold, judges: Judges, emotions) -> dict[str, dict]:
     """Per emotion: both judges' scores of the fold's real test utterances cut to 1.024 s (their middle)."""
-    from .augment.wavegan import SLICE_SAMPLES
-    from .data import load_audio
+    from ..augment.wavegan import SLICE_SAMPLES
+    from ..data import load_audio
 
     test = df.iloc[fold.test]
     out = {}
@@ -230,7 +230,7 @@ def _encode_clip(y: np.ndarray) -> str:
 
 def played_clips(folder: str | os.PathLike) -> dict[str, list[tuple[int, np.ndarray]]]:
     """Kind -> ``[(steps, clip)]``: the :data:`PLAYED_EMOTION` clip kept at each rung of a ladder folder."""
-    from .augment.gan import GAN_KINDS
+    from ..augment.gan import GAN_KINDS
 
     out = {}
     for kind in GAN_KINDS:
@@ -263,14 +263,14 @@ def climb(
     ``train_s`` (the seconds this call trained), ``seconds_per_step`` (over the steps it trained), the judges' scores, memorization, screening counts,
     the GAN's cache key and the machine (provenance).
     """
-    from .augment.balance import gan_seed
-    from .augment.gan import GanSettings
-    from .augment.gan_clips import emotion_gan, generate_clips
-    from .data import load_audio
-    from .features import resolve_cache_dir
-    from .provenance import provenance
+    from ..augment.balance import gan_seed
+    from ..augment.gan import GanSettings
+    from ..augment.gan_clips import emotion_gan, generate_clips
+    from ..data import load_audio
+    from ..features import resolve_cache_dir
+    from ..provenance import provenance
+    from ..storage import write_json
     from .quality import memorization
-    from .storage import write_json
 
     record = Path(record)
     done = json.loads(record.read_text()) if record.is_file() else []
@@ -334,12 +334,12 @@ def run_ladder(
     (:data:`GAN_OVERRIDABLE`: e.g. ``{"size": 16}``, ``{"precision": "mixed_bfloat16"}``) climbs a
     variant of the profile's GANs, in a folder of its own (:func:`ladder_dir`).
     """
-    from .augment import fold_seed as generation_seed
-    from .augment.balance import emotion_sources
-    from .augment.gan import GAN_KINDS
-    from .data import load_emodb, make_folds
-    from .profiles import get_profile
-    from .storage import write_json
+    from ..augment import fold_seed as generation_seed
+    from ..augment.balance import emotion_sources
+    from ..augment.gan import GAN_KINDS
+    from ..data import load_emodb, make_folds
+    from ..profiles import get_profile
+    from ..storage import write_json
 
     for kind in kinds:
         if kind not in GAN_KINDS:
@@ -374,7 +374,7 @@ def run_ladder(
 def load_ladder(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     """Every judged rung of a ladder folder as one table (columns ``kind``, ``emotion``, ``steps``, ...), and its ceiling."""
     folder = Path(folder)
-    from .augment.gan import GAN_KINDS
+    from ..augment.gan import GAN_KINDS
 
     rows = []
     for path in sorted(p for kind in GAN_KINDS for p in folder.glob(f"{kind}-*.json")):

@@ -8,8 +8,8 @@
   grouped for ``paper``, leave one speaker out for ``loso``), scored by UA.
 * **Folds and results**: exactly the outer folds of :func:`~adcrnn_lib.data.make_folds` (the
   validation part joins the training part, since the inner cross-validation does the selecting),
-  the same metrics and the same fold JSON as :func:`~adcrnn_lib.cv.run_cv`, under
-  ``<results>/baseline/<config key>/``, so :func:`~adcrnn_lib.cv.compare` pairs a baseline with
+  the same metrics and the same fold JSON as :func:`~adcrnn_lib.experiments.cv.run_cv`, under
+  ``<results>/baseline/<config key>/``, so :func:`~adcrnn_lib.experiments.cv.compare` pairs a baseline with
   any ADCRNN run fold by fold.
 * **Speaker normalization** (beyond the paper, off by default): each speaker's features are
   standardized with the mean and standard deviation of that speaker's own utterances. It uses no
@@ -38,10 +38,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from .data import load_emodb, make_folds, take_groups
-from .exceptions import AdcrnnError, ParameterError
-from .metrics import softmax, unweighted_accuracy
-from .storage import save_npy, sha256_file, write_json
+from ..data import load_emodb, make_folds, take_groups
+from ..exceptions import AdcrnnError, ParameterError
+from ..metrics import softmax, unweighted_accuracy
+from ..storage import save_npy, sha256_file, write_json
 
 __all__ = [
     "FEATURE_SETS",
@@ -77,7 +77,7 @@ class BaselineConfig:
     n_splits: int = 5
 
     def __post_init__(self) -> None:
-        from .config import PROTOCOLS, check_choice, check_seed
+        from ..config import PROTOCOLS, check_choice, check_seed
 
         if isinstance(self.n_splits, bool) or not isinstance(self.n_splits, int) or self.n_splits < 2:
             raise ParameterError(f"n_splits={self.n_splits!r}; must be an integer >= 2 (the paper protocol's folds; match the ADCRNN profile's)")
@@ -129,20 +129,20 @@ def _smile(feature_set: str):
 
 def _extract(paths: list[str], feature_set: str) -> np.ndarray:
     """openSMILE functionals of ``paths`` in this process (the worker's job)."""
-    from .data import SAMPLE_RATE, load_audio
+    from ..data import SAMPLE_RATE, load_audio
 
     smile = _smile(feature_set)
     return np.vstack([smile.process_signal(load_audio(p), SAMPLE_RATE).to_numpy(dtype=np.float64) for p in paths])
 
 
 def _extract_in_workers(paths: list[str], feature_set: str, workers: int) -> np.ndarray:
-    """Run :func:`_extract` in ``workers`` fresh ``python -m adcrnn_lib.baselines`` processes."""
+    """Run :func:`_extract` in ``workers`` fresh ``python -m adcrnn_lib.experiments.baselines`` processes."""
     import subprocess
     import sys
     import tempfile
     from pathlib import Path
 
-    from .exceptions import DataError
+    from ..exceptions import DataError
 
     chunks = [paths[w::workers] for w in range(max(1, min(workers, len(paths))))]
     with tempfile.TemporaryDirectory(prefix="adcrnn-opensmile-") as tmp:
@@ -150,7 +150,7 @@ def _extract_in_workers(paths: list[str], feature_set: str, workers: int) -> np.
         for w, chunk in enumerate(chunks):
             job, out = Path(tmp) / f"job{w}.json", Path(tmp) / f"out{w}.npy"
             job.write_text(json.dumps({"paths": chunk, "feature_set": feature_set}))
-            cmd = [sys.executable, "-m", "adcrnn_lib.baselines", str(job), str(out)]
+            cmd = [sys.executable, "-m", "adcrnn_lib.experiments.baselines", str(job), str(out)]
             procs.append((subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True), out))
         results = []
         for proc, out in procs:
@@ -173,12 +173,12 @@ def opensmile_features(
     Every file is read with :func:`~adcrnn_lib.data.load_audio` first, so bad files raise the same
     :class:`~adcrnn_lib.exceptions.DataError` as everywhere else (naming the file).
 
-    openSMILE runs in ``workers`` separate ``python -m adcrnn_lib.baselines`` processes: its native
+    openSMILE runs in ``workers`` separate ``python -m adcrnn_lib.experiments.baselines`` processes: its native
     library corrupts the heap when TensorFlow was loaded first in the same process (seen with
     opensmile 2.6 and tensorflow-cpu 2.21: ``malloc(): invalid size``), and a notebook or the book
     needs both.
     """
-    from .features import resolve_cache_dir
+    from ..features import resolve_cache_dir
 
     if feature_set not in FEATURE_SETS:
         raise ParameterError(f"feature_set={feature_set!r}; allowed: {', '.join(FEATURE_SETS)}")
@@ -261,18 +261,18 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     ----------
     config : BaselineConfig
     results_dir : path, optional
-        Root of the run folders (see :func:`~adcrnn_lib.cv.results_root`).
+        Root of the run folders (see :func:`~adcrnn_lib.experiments.cv.results_root`).
     verify : bool
         Check the corpus checksums.
     progress : bool
     features : np.ndarray, optional
         Precomputed features of every corpus row (else extracted, cached).
     folds : sequence of int, optional
-        Only these fold numbers (see :func:`~adcrnn_lib.cv.run_cv`).
+        Only these fold numbers (see :func:`~adcrnn_lib.experiments.cv.run_cv`).
 
     Returns
     -------
-    adcrnn_lib.cv.CVResult
+    adcrnn_lib.experiments.cv.CVResult
     """
     from .cv import fold_record, run_dir, run_folds
 
@@ -323,10 +323,10 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
 
 
 def _worker_main(argv: list[str]) -> int:
-    """``python -m adcrnn_lib.baselines JOB.json OUT.npy``: extract the job's files (no TensorFlow here)."""
+    """``python -m adcrnn_lib.experiments.baselines JOB.json OUT.npy``: extract the job's files (no TensorFlow here)."""
     import sys
 
-    from .exceptions import AdcrnnError as _Error
+    from ..exceptions import AdcrnnError as _Error
 
     job = json.loads(open(argv[0]).read())
     try:

@@ -2,7 +2,7 @@
 
 The paper reports 85.66 % WA without augmentation from "5-fold cross-validation" and says no more
 about how its folds were cut, how the features were normalized or which epoch was kept. Our honest
-protocol (:func:`~adcrnn_lib.data.make_folds`, :func:`~adcrnn_lib.cv.run_fold`) closes every door
+protocol (:func:`~adcrnn_lib.data.make_folds`, :func:`~adcrnn_lib.experiments.cv.run_fold`) closes every door
 through which a test utterance can reach training or model selection. This module opens them one
 at a time, on the no-augmentation row (and the time-shift row for the last one), so the book can
 show how far each protocol error that the paper does not rule out moves the numbers:
@@ -41,11 +41,11 @@ their honest twins (:func:`utterance_predictions`), so that both sides score the
 utterances: :func:`compare_by_utterance` pairs two runs over utterances (not over folds, which
 differ when takes or segments are split).
 
-Runs are written like every other run (fold JSON, :func:`~adcrnn_lib.cv.run_folds`) under
+Runs are written like every other run (fold JSON, :func:`~adcrnn_lib.experiments.cv.run_folds`) under
 ``<results>/leaky/<key>/``; their configurations carry the leaks in the name, and nothing in
-:mod:`~adcrnn_lib.grid`'s honest tables reads that folder.
+:mod:`~adcrnn_lib.experiments.grid`'s honest tables reads that folder.
 
-This module trains, so it sits above :mod:`~adcrnn_lib.cv` and :mod:`~adcrnn_lib.train`.
+This module trains, so it sits above :mod:`~adcrnn_lib.experiments.cv` and :mod:`~adcrnn_lib.train`.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import ExperimentConfig, check_seed
-from .exceptions import ParameterError
+from ..config import ExperimentConfig, check_seed
+from ..exceptions import ParameterError
 
 __all__ = ["LEAKS", "LeakyConfig", "leaky_units", "run_leaky", "utterance_predictions", "utterance_scores", "compare_by_utterance", "validation_pick", "same_run_gain"]
 
@@ -104,7 +104,7 @@ class LeakyConfig:
     seed: int = 0
     data_dir: str | None = None
     overrides: tuple[tuple[str, object], ...] = ()
-    #: Not fields: what every leaky run is (read by the fold loop and :func:`~adcrnn_lib.cv.load_result`).
+    #: Not fields: what every leaky run is (read by the fold loop and :func:`~adcrnn_lib.experiments.cv.load_result`).
     protocol = "paper"
     loss = "lf1"
     results_group = "leaky"
@@ -165,7 +165,7 @@ def leaky_units(df: pd.DataFrame, features: Sequence[np.ndarray], *, length: int
     share a group in :func:`~adcrnn_lib.data.make_folds`. An utterance of at most ``length``
     frames is one unit of its own length (padded later, after normalization, as in honest runs).
     """
-    from .features import segment_starts
+    from ..features import segment_starts
 
     rows, feats = [], []
     for (_, row), f in zip(df.iterrows(), features):
@@ -179,18 +179,18 @@ def leaky_units(df: pd.DataFrame, features: Sequence[np.ndarray], *, length: int
 
 
 def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = None, verify: bool = True, progress: bool = False, folds: Sequence[int] | None = None):
-    """Cross-validate ``config`` with its leaks open, reusing completed folds (as :func:`~adcrnn_lib.cv.run_cv`).
+    """Cross-validate ``config`` with its leaks open, reusing completed folds (as :func:`~adcrnn_lib.experiments.cv.run_cv`).
 
     Returns
     -------
     CVResult
     """
-    from .augment import augment_training_set
+    from ..augment import augment_training_set
+    from ..data import EMOTIONS, load_emodb, make_folds
+    from ..features import Normalizer, extract_features, log_mel_3d
+    from ..storage import write_json
+    from ..train import make_segment_data, train_model
     from .cv import evaluated_fold_record, run_dir, run_folds
-    from .data import EMOTIONS, load_emodb, make_folds
-    from .features import Normalizer, extract_features, log_mel_3d
-    from .storage import write_json
-    from .train import make_segment_data, train_model
 
     if not isinstance(config, LeakyConfig):
         raise ParameterError(f"run_leaky needs a LeakyConfig, got {type(config).__name__}")
@@ -266,7 +266,7 @@ def utterance_predictions(run) -> pd.DataFrame:
     pd.DataFrame
         Indexed by utterance id, columns ``true`` and ``pred`` (class indices), sorted by id.
     """
-    from .data import EMOTIONS
+    from ..data import EMOTIONS
 
     df = run.predictions()
     utterance = df["utterance"].astype(str).str.split(SEGMENT_MARK).str[0].to_numpy()
@@ -280,7 +280,7 @@ def utterance_predictions(run) -> pd.DataFrame:
 
 def _scores(utterances: pd.DataFrame) -> dict[str, float]:
     """``{"wa", "ua"}`` of one table of :func:`utterance_predictions`."""
-    from .metrics import unweighted_accuracy
+    from ..metrics import unweighted_accuracy
 
     true, pred = utterances["true"].to_numpy(), utterances["pred"].to_numpy()
     return {"wa": float(np.mean(true == pred)), "ua": unweighted_accuracy(true, pred)}
@@ -301,7 +301,7 @@ def compare_by_utterance(a, b, *, n_boot: int = 2000, seed: int = 0) -> dict[str
     interval is a paired bootstrap over them (:func:`~adcrnn_lib.metrics.paired_comparison`; its
     t-test runs over the seeds).
     """
-    from .metrics import paired_comparison
+    from ..metrics import paired_comparison
 
     a, b = list(a), list(b)
     if len(a) != len(b) or not a:

@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .augment import GeneratedClip
-from .config import ExperimentConfig
-from .data import EMOTIONS, Fold, load_emodb, make_folds, take_groups
-from .exceptions import DataError, LeakageError, ParameterError
-from .features import extract_features
-from .metrics import confusion, paired_comparison, scores, softmax
-from .profiles import get_profile
-from .provenance import provenance
-from .storage import write_json
+from ..augment import GeneratedClip
+from ..config import ExperimentConfig
+from ..data import EMOTIONS, Fold, load_emodb, make_folds, take_groups
+from ..exceptions import DataError, LeakageError, ParameterError
+from ..features import extract_features
+from ..metrics import confusion, paired_comparison, scores, softmax
+from ..profiles import get_profile
+from ..provenance import provenance
+from ..storage import CHECKOUT_ROOT, write_json
 
 __all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "results_root", "load_result"]
 
@@ -49,7 +49,7 @@ def results_root(results_dir: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(RESULTS_ENV_VAR)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "results" / "runs"
+    return CHECKOUT_ROOT / "results" / "runs"
 
 
 def run_dir(config, results_dir: str | os.PathLike | None = None) -> Path:
@@ -98,7 +98,7 @@ def check_leakage(df: pd.DataFrame, fold: Fold, clips: list[GeneratedClip], *, p
 # --------------------------------------------------------------------------------------------
 def run_fold(config: ExperimentConfig, df: pd.DataFrame, fold: Fold, features: list[np.ndarray], *, progress: bool = True) -> dict:
     """Train and evaluate one fold; return its JSON-ready record (see :data:`SCHEMA_VERSION`)."""
-    from .train import make_segment_data, speaker_normalize, train_split, training_rows  # Keras: only where a fold trains
+    from ..train import make_segment_data, speaker_normalize, train_split, training_rows  # Keras: only where a fold trains
 
     t0 = time.perf_counter()
     labels = df["emotion"].cat.codes.to_numpy().astype(np.int64)
@@ -151,10 +151,10 @@ def level_check(model, normalizer, paths: Sequence[str], labels: np.ndarray, set
         Kept in the fold record of runs without augmentation or speaker normalization (the models
         a user's ``adcrnn predict`` resembles).
     """
-    from .data import load_audio
-    from .features import log_mel_3d
-    from .level import gain_scores, predictions_at_gains
-    from .train import make_segment_data, predict_utterances
+    from ..data import load_audio
+    from ..features import log_mel_3d
+    from ..level import gain_scores, predictions_at_gains
+    from ..train import make_segment_data, predict_utterances
 
     def predict_clips(clips: list[np.ndarray]) -> np.ndarray:
         data = make_segment_data([log_mel_3d(y) for y in clips], labels, normalizer, length=settings.segment_frames, hop=settings.segment_hop)
@@ -171,7 +171,7 @@ def evaluated_fold_record(config, fold: int, trained, test, *, test_ids, train_i
     ``trained`` is a :class:`~adcrnn_lib.train.TrainedModel`, ``test`` the
     :class:`~adcrnn_lib.train.SegmentData` of the fold's test utterances (in ``test_ids`` order).
     """
-    from .train import predict_utterances
+    from ..train import predict_utterances
 
     return fold_record(
         config,
@@ -467,7 +467,7 @@ def run_cv(
     progress : bool
         tqdm bars over folds and epochs.
     folds : sequence of int, optional
-        Only these fold numbers (one worker's task, see :mod:`adcrnn_lib.distributed`); the result
+        Only these fold numbers (one worker's task, see :mod:`adcrnn_lib.experiments.distributed`); the result
         then holds just them. Default: every fold.
 
     Returns

@@ -1,7 +1,7 @@
 """Table cells for the book's results chapters: mean +- std, paired differences, verdicts.
 
-Every number is formatted from a :class:`~adcrnn_lib.cv.CVResult`; paper numbers come in from
-:mod:`adcrnn_lib.paper` and are labelled as the paper's by :func:`~adcrnn_lib.paper.paper_label`.
+Every number is formatted from a :class:`~adcrnn_lib.experiments.cv.CVResult`; paper numbers come in from
+:mod:`adcrnn_lib.chapters.paper` and are labelled as the paper's by :func:`~adcrnn_lib.chapters.paper.paper_label`.
 :func:`for_page` and :func:`split_differences` shape a table for a page no wider than the article
 column (``_static/tables.css``).
 """
@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .cv import CVResult, compare, pool_seeds
+from ..experiments.cv import CVResult, compare, pool_seeds
 from .paper import PAPER_COLUMN, paper_cell
 
 __all__ = ["mean_std", "result_cells", "seed_spread", "paired_cells", "verdict", "results_table", "best_of", "for_page", "split_differences"]
@@ -69,7 +69,7 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
     ``versus_name`` (verdict against it, e.g. the best baseline), and ``extra``, further cells
     (column -> text) placed after the scores (e.g. how well a row's GANs learned).
 
-    A list of runs is pooled over seeds x folds (:func:`~adcrnn_lib.cv.pool_seeds`): WA and UA
+    A list of runs is pooled over seeds x folds (:func:`~adcrnn_lib.experiments.cv.pool_seeds`): WA and UA
     are then mean ± std over seeds x folds, ``base`` and ``versus`` must list the same seeds, and
     the table gains the columns ``seeds`` and ``UA seed spread`` (:func:`seed_spread`).
     """

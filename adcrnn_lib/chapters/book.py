@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._quiet import LOG_LEVEL_VAR, chapter_log_level
-from .chapters import BUILD_STARTED_VAR, hda_title, shown_path
-from .data import ENV_VAR, find_corpus
-from .exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
-from .grid import BUILD_RECORD, COLD_BUILD_RECORD, HDA_AUGMENTATIONS, read_record, run_grid
-from .profiles import get_profile
+from .._quiet import LOG_LEVEL_VAR, chapter_log_level
+from ..data import ENV_VAR, find_corpus
+from ..exceptions import AdcrnnError, CorpusNotFoundError, ParameterError
+from ..experiments.grid import BUILD_RECORD, COLD_BUILD_RECORD, HDA_AUGMENTATIONS, read_record, run_grid
+from ..profiles import get_profile
+from ..storage import CHECKOUT_ROOT
+from .common import hda_title, shown_path
+from .reproducibility import BUILD_STARTED_VAR
 
 __all__ = ["Chapter", "CHAPTERS", "BUILD_RECORD", "COLD_BUILD_RECORD", "build_record", "project_root", "run_notebook", "build_book"]
 
@@ -57,7 +59,7 @@ def build_record(profile: str, *, cold: bool = False, results_dir: str | os.Path
     """The timing record of the last complete book build (or cold build) of ``profile``, if any.
 
     A record is a :func:`~adcrnn_lib.provenance.provenance` dict with ``wall_time_s`` (the whole
-    :func:`build_book` call), ``grid`` (the :func:`~adcrnn_lib.grid.run_grid` summary),
+    :func:`build_book` call), ``grid`` (the :func:`~adcrnn_lib.experiments.grid.run_grid` summary),
     ``chapters_s`` and ``render_s``; it is ``<results>/<profile>/book.json`` (``book-cold.json``
     for the last build that trained every fold).
     """
@@ -66,7 +68,7 @@ def build_record(profile: str, *, cold: bool = False, results_dir: str | os.Path
 
 def project_root() -> Path:
     """The source checkout this package runs from (it holds ``_config.yml``)."""
-    root = Path(__file__).resolve().parent.parent
+    root = CHECKOUT_ROOT
     if not (root / "_config.yml").is_file():
         raise AdcrnnError(f"{root} has no _config.yml: the book is built from a source checkout of adcrnn")
     return root
@@ -226,7 +228,7 @@ def build_book(
 ) -> Path:
     """Run the grid of cross-validations, every chapter with ``profile``, and build the HTML book.
 
-    First :func:`~adcrnn_lib.grid.run_grid` trains (or finds cached) every run the chapters show,
+    First :func:`~adcrnn_lib.experiments.grid.run_grid` trains (or finds cached) every run the chapters show,
     logging which run of how many is going and the time left; then papermill executes each chapter
     into ``book/`` (the chapters read the cached folds); then ``jupyter-book build -W -n``.
 
@@ -253,14 +255,14 @@ def build_book(
         the overall progress and time estimate).
     workers : int, optional
         Train the grid's folds on a local Dask cluster of this many worker processes (see
-        :mod:`adcrnn_lib.distributed`); default: one after another in this process.
+        :mod:`adcrnn_lib.experiments.distributed`); default: one after another in this process.
     scheduler : str, optional
         Train them on the Dask cluster at this address instead (default ``$ADCRNN_DASK_SCHEDULER``).
     jobs : int
         Chapters executed at once (each in its own kernel); they only read the grid's results.
     threads : int, optional
         Backend threads of each local worker (default: the cores shared among them). The numbers a
-        fold ends with depend on it in the last float digits, see :mod:`adcrnn_lib.distributed`.
+        fold ends with depend on it in the last float digits, see :mod:`adcrnn_lib.experiments.distributed`.
 
     Returns
     -------
@@ -287,13 +289,13 @@ def build_book(
     except CorpusNotFoundError:
         if not download or data_dir is not None:
             raise
-        from .download import download_emodb
+        from ..download import download_emodb
 
         logger.info("EmoDB not found; downloading it")
         wav_dir = download_emodb()
     summary = None
     if grid:
-        from .distributed import close, connect
+        from ..experiments.distributed import close, connect
 
         client = connect(workers, scheduler, threads=threads)
         try:
@@ -328,9 +330,9 @@ def build_book(
 
 def _record_build(profile: str, grid_summary: dict | None, *, chapters_s: float, render_s: float, wall_time_s: float) -> None:
     """Write the build's timing as ``book.json`` (and ``book-cold.json`` when it trained every fold)."""
-    from .cv import results_root
-    from .provenance import provenance
-    from .storage import write_json
+    from ..experiments.cv import results_root
+    from ..provenance import provenance
+    from ..storage import write_json
 
     cold = bool(grid_summary) and grid_summary["folds_cached"] == 0 and grid_summary["folds_trained"] > 0
     record = provenance(profile=profile, wall_time_s=wall_time_s, grid=grid_summary, chapters_s=round(chapters_s, 1), render_s=round(render_s, 1), cold=cold)

@@ -2,7 +2,7 @@
 
 The unit of work is one fold of one configuration (ADCRNN, a baseline or TIM-Net). A task trains
 the fold, or finds its file, through the same function as a sequential run
-(:func:`~adcrnn_lib.cv.run_cv` with ``folds=[k]``), so it writes the same fold JSON, atomically,
+(:func:`~adcrnn_lib.experiments.cv.run_cv` with ``folds=[k]``), so it writes the same fold JSON, atomically,
 into the same results folder. A killed task leaves no fold file; a rerun trains only what is
 missing. The book's few pieces of work that are not folds (chapter 2's GAN quality report, chapter
 7's retrained fold) run as :class:`JobTask` tasks beside the folds.
@@ -49,8 +49,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import GAN_AUGMENTATIONS, ExperimentConfig
-from .exceptions import AdcrnnError, ParameterError
+from ..config import GAN_AUGMENTATIONS, ExperimentConfig
+from ..exceptions import AdcrnnError, ParameterError
 
 __all__ = ["SCHEDULER_VAR", "FoldTask", "JobTask", "GridError", "connect", "close", "fold_tasks", "run_config", "run_fold_task", "run_job_task", "run_tasks", "pin_threads"]
 
@@ -85,7 +85,7 @@ class JobTask:
 
     ``func`` must be a module-level function (the task is pickled by reference); it takes
     ``results_dir`` and ``verify`` keyword arguments, as :func:`run_tasks` passes them on. Examples:
-    the GAN quality report of fold 0 and the retraining check (:func:`~adcrnn_lib.grid.run_grid`).
+    the GAN quality report of fold 0 and the retraining check (:func:`~adcrnn_lib.experiments.grid.run_grid`).
     """
 
     name: str
@@ -244,12 +244,12 @@ def close(client) -> None:
 def run_config(config, *, client, results_dir=None, verify: bool = True, threads: int | None = None, resources: dict | None = None, progress: bool = True):
     """Cross-validate one configuration with its missing folds as tasks on ``client``'s cluster.
 
-    The distributed twin of :func:`~adcrnn_lib.cv.run_cv` (and of the baseline and TIM-Net runs):
+    The distributed twin of :func:`~adcrnn_lib.experiments.cv.run_cv` (and of the baseline and TIM-Net runs):
     folds whose files are usable are not trained again. Returns the whole
-    :class:`~adcrnn_lib.cv.CVResult`, read back from the fold files.
+    :class:`~adcrnn_lib.experiments.cv.CVResult`, read back from the fold files.
     """
+    from ..data import load_emodb
     from .cv import load_result, missing_folds
-    from .data import load_emodb
 
     n_speakers = load_emodb(config.data_dir, verify=verify)["speaker"].nunique()  # checks the corpus here, before any task
     missing = missing_folds(config, results_dir, int(n_speakers))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import EMOTIONS
+from ..data import EMOTIONS
 
 __all__ = ["classifier_scores", "clip_features", "nearest_distances", "memorization", "gan_quality", "fold_quality_report", "quality_report_path", "paper_fold_quality", "gan_learning", "gan_learning_sentence"]
 
@@ -40,8 +40,8 @@ def classifier_scores(probs: np.ndarray, intended: str) -> dict[str, float]:
 
 def clip_features(audios: list[np.ndarray]) -> np.ndarray:
     """Flattened static log-Mel of the first 16384 samples of each clip (zero-padded), ``(n, d)``."""
-    from .features import log_mel_3d
-    from .augment.wavegan import SLICE_SAMPLES
+    from ..augment.wavegan import SLICE_SAMPLES
+    from ..features import log_mel_3d
 
     rows = []
     for y in audios:
@@ -111,10 +111,10 @@ def gan_quality(train: pd.DataFrame, kind: str, predict, *, seed: int, fold: int
         Index ``emotion``; columns: clips kept, drawn, rejected per reason, the classifier
         scores and the memorization distances.
     """
-    from .data import load_audio
-    from .augment import fold_seed
-    from .augment.balance import gan_models
-    from .augment.gan_clips import generate_clips
+    from ..augment import fold_seed
+    from ..augment.balance import gan_models
+    from ..augment.gan_clips import generate_clips
+    from ..data import load_audio
 
     rows = []
     for emotion, model, missing, gan_seed in gan_models(train, kind=kind, seed=fold_seed(seed, fold), profile=profile, progress=progress):
@@ -152,11 +152,11 @@ def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: i
     """
     import json
 
-    from .config import ExperimentConfig
-    from .features import extract_features
-    from .predict import Predictor
-    from .storage import write_json
-    from .train import train_split
+    from ..config import ExperimentConfig
+    from ..features import extract_features
+    from ..predict import Predictor
+    from ..storage import write_json
+    from ..train import train_split
 
     path = quality_report_path(profile, seed=seed, fold=fold.k, results_dir=results_dir)
     config = ExperimentConfig(profile=profile, augmentation="none", seed=seed)
@@ -177,7 +177,7 @@ def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: i
 
 def quality_report_path(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None):
     """Where :func:`fold_quality_report` keeps fold ``fold``'s table: beside Table V's ``none`` run."""
-    from .config import ExperimentConfig
+    from ..config import ExperimentConfig
     from .cv import run_dir
 
     return run_dir(ExperimentConfig(profile=profile, augmentation="none", seed=seed), results_dir) / f"gan-quality-fold{fold}.json"
@@ -189,8 +189,8 @@ def paper_fold_quality(profile: str = "cpu", data_dir=None, *, seed: int = 0, fo
     What the book's grid runs once its GAN folds are done (so the GANs are read from the cache),
     and what the augmentation chapter then reads back.
     """
-    from .data import load_emodb, make_folds
-    from .profiles import get_profile
+    from ..data import load_emodb, make_folds
+    from ..profiles import get_profile
 
     df = load_emodb(data_dir, verify=verify)
     folds = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)

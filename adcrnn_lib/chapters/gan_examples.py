@@ -6,7 +6,7 @@ Both come from the GANs the fold's cross-validation runs train, which live in th
 run has the fold files but no cache, and would otherwise retrain twelve GANs to draw two clips and
 twelve curves. :func:`fold_gan_examples` therefore writes what the chapter draws to
 ``gan-examples-fold<k>.json`` in the folder of that profile's no-augmentation run (beside
-``gan-quality-fold<k>.json``, so :func:`~adcrnn_lib.grid.save_reference` copies it), and reads it back
+``gan-quality-fold<k>.json``, so :func:`~adcrnn_lib.experiments.grid.save_reference` copies it), and reads it back
 when every GAN key in it matches the GANs this fold would train (same settings, seeds and source
 files); otherwise it trains or loads them and writes the file again.
 
@@ -41,9 +41,9 @@ def _file_name(fold: int) -> str:
 
 def expected_gan_keys(train: pd.DataFrame, *, kind: str, seed: int, profile: str) -> dict[str, str]:
     """Emotion -> cache key of the GAN a fold with generation seed ``seed`` trains, without training it."""
-    from .augment.balance import emotion_sources, gan_seed
-    from .augment.gan import GanSettings
-    from .augment.gan_clips import gan_key
+    from ..augment.balance import emotion_sources, gan_seed
+    from ..augment.gan import GanSettings
+    from ..augment.gan_clips import gan_key
 
     settings = GanSettings.from_profile(kind, profile)
     return {
@@ -92,11 +92,11 @@ def fold_gan_examples(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: int
         np.ndarray [shape=(16384,)], the first clip the fold's run uses of that GAN);
         ``cached``: whether it was read back from the file.
     """
-    from .config import ExperimentConfig
-    from .cv import run_dir
-    from .provenance import provenance
-    from .storage import write_json
-    from .augment import fold_seed
+    from ..augment import fold_seed
+    from ..config import ExperimentConfig
+    from ..experiments.cv import run_dir
+    from ..provenance import provenance
+    from ..storage import write_json
 
     train = df.iloc[fold.train]
     generation_seed = fold_seed(seed, fold.k)
@@ -115,8 +115,8 @@ def fold_gan_examples(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: int
 
 def _train_examples(train: pd.DataFrame, *, generation_seed: int, profile: str, progress: bool) -> dict:
     """Train (or load from the cache) the fold's GANs; their curves and one screened clip per kind."""
-    from .augment.balance import gan_models
-    from .augment.gan_clips import generate_clips
+    from ..augment.balance import gan_models
+    from ..augment.gan_clips import generate_clips
 
     gans: dict[str, dict] = {}
     examples: dict[str, dict] = {}

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .data import EMOTION_ABBREVIATIONS, EMOTIONS
+from ..data import EMOTION_ABBREVIATIONS, EMOTIONS
 
 __all__ = [
     "class_labels",
@@ -172,7 +172,7 @@ def plot_gan_curves(gans: dict):
     ----------
     gans : dict
         Kind -> emotion -> ``{"history": {"step", "critic_loss", "gradient_penalty"}}``, as
-        :func:`~adcrnn_lib.gan_examples.fold_gan_examples` returns under ``"gans"``.
+        :func:`~adcrnn_lib.chapters.gan_examples.fold_gan_examples` returns under ``"gans"``.
     """
     import matplotlib.pyplot as plt
 
@@ -194,7 +194,7 @@ def plot_fold_scores(results: dict, *, baseline=None, baseline_label: str = "bes
     Parameters
     ----------
     results : dict
-        Label -> :class:`~adcrnn_lib.cv.CVResult`.
+        Label -> :class:`~adcrnn_lib.experiments.cv.CVResult`.
     baseline : CVResult, optional
         Drawn as a dashed line at its mean.
     metric : {"ua", "wa"}
@@ -222,7 +222,7 @@ def plot_training_curves(results: dict, *, fold: int = 0):
     Parameters
     ----------
     results : dict
-        Label -> :class:`~adcrnn_lib.cv.CVResult` (ADCRNN runs, whose folds keep a ``history``).
+        Label -> :class:`~adcrnn_lib.experiments.cv.CVResult` (ADCRNN runs, whose folds keep a ``history``).
     """
     import matplotlib.pyplot as plt
 
@@ -251,12 +251,12 @@ def plot_summary(groups: dict, *, baseline, baseline_label: str, metric: str = "
     ----------
     groups : dict
         Panel title -> list of rows ``{"label", "result", "paper"}``: ``result`` a
-        :class:`~adcrnn_lib.cv.CVResult`, ``paper`` the paper's ``(mean, std)`` in % or None.
+        :class:`~adcrnn_lib.experiments.cv.CVResult`, ``paper`` the paper's ``(mean, std)`` in % or None.
     baseline : CVResult
         Drawn as a dashed line at its mean ``metric``.
     baseline_label : str
     metric : {"wa", "ua"}
-        Ours; the paper's "accuracy" is most likely WA (see :mod:`adcrnn_lib.paper`).
+        Ours; the paper's "accuracy" is most likely WA (see :mod:`adcrnn_lib.chapters.paper`).
 
     Returns
     -------
@@ -297,15 +297,15 @@ def plot_gan_ladder(table, medians: dict[str, float], *, chance: float = 1 / 7):
     Parameters
     ----------
     table : pandas.DataFrame
-        Every judged rung (:func:`~adcrnn_lib.gan_ladder.load_ladder`).
+        Every judged rung (:func:`~adcrnn_lib.experiments.gan_ladder.load_ladder`).
     medians : dict
-        Judge -> the real clips' median intended share (:func:`~adcrnn_lib.gan_ladder.ceiling_medians`).
+        Judge -> the real clips' median intended share (:func:`~adcrnn_lib.experiments.gan_ladder.ceiling_medians`).
     """
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from .gan_ladder import JUDGE_NAMES
-    from .quality import GAN_NAMES
+    from ..experiments.gan_ladder import JUDGE_NAMES
+    from ..experiments.quality import GAN_NAMES
 
     judges = [j for j in JUDGE_NAMES if f"{j}_intended_share" in table]
     kinds = [k for k in ("wavegan", "specgan") if k in set(table["kind"])]

@@ -23,8 +23,8 @@ only (TensorFlow or JAX backend):
 
 Folds, selection and results are ours: the folds of :func:`~adcrnn_lib.data.make_folds` (the
 fold's validation part scores every epoch), the selection rule of :attr:`TimNetConfig.selection`
-("last" by default, as the authors evaluate), and the fold JSON of :func:`~adcrnn_lib.cv.run_cv`
-under ``<results>/timnet/<key>/``, so :func:`~adcrnn_lib.cv.compare` pairs it with any run.
+("last" by default, as the authors evaluate), and the fold JSON of :func:`~adcrnn_lib.experiments.cv.run_cv`
+under ``<results>/timnet/<key>/``, so :func:`~adcrnn_lib.experiments.cv.compare` pairs it with any run.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 
 __all__ = ["TimNetConfig", "mfcc_features", "build_timnet", "compile_timnet", "run_timnet", "TIMNET_SR", "TIMNET_SAMPLES", "PUBLISHED"]
 
@@ -90,8 +90,8 @@ class TimNetConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
-        from .config import PROTOCOLS, check_choice, check_seed
-        from .profiles import SELECTIONS
+        from ..config import PROTOCOLS, check_choice, check_seed
+        from ..profiles import SELECTIONS
 
         check_choice("protocol", self.protocol, PROTOCOLS)
         check_choice("selection", self.selection, SELECTIONS)
@@ -123,7 +123,7 @@ class TimNetConfig:
 def _file_mfcc(path: str) -> np.ndarray:
     import librosa
 
-    from .data import load_audio
+    from ..data import load_audio
 
     y = load_audio(path, sr=TIMNET_SR)
     if len(y) < TIMNET_SAMPLES:
@@ -137,8 +137,8 @@ def _file_mfcc(path: str) -> np.ndarray:
 
 def mfcc_features(paths, *, cache: bool | str | os.PathLike = True) -> np.ndarray:
     """TIM-Net's MFCC input of each file, shape (n_files, frames, 39), cached per file content."""
-    from .features import resolve_cache_dir
-    from .storage import save_npy, sha256_file
+    from ..features import resolve_cache_dir
+    from ..storage import save_npy, sha256_file
 
     root = resolve_cache_dir(cache)
     out = []
@@ -189,7 +189,7 @@ def compile_timnet(model, learning_rate: float = 1e-3):
     0.98) and cross-entropy with label smoothing 0.1, the optimizer built now. Returns ``model``."""
     import keras
 
-    from .train import compile_for_training
+    from ..train import compile_for_training
 
     return compile_for_training(
         model,
@@ -199,8 +199,8 @@ def compile_timnet(model, learning_rate: float = 1e-3):
 
 
 def _train_fold(x_train, y_train, x_val, y_val, config: TimNetConfig, seed: int, num_classes: int):
-    from .profiles import get_profile
-    from .train import SegmentData, _Select, set_determinism
+    from ..profiles import get_profile
+    from ..train import SegmentData, _Select, set_determinism
 
     set_determinism(seed)
     model = compile_timnet(build_timnet(x_train.shape[1:], num_classes, dilations=config.dilations), config.learning_rate)
@@ -214,18 +214,18 @@ def _train_fold(x_train, y_train, x_val, y_val, config: TimNetConfig, seed: int,
 
 
 def run_timnet(config: TimNetConfig, *, results_dir=None, verify: bool = True, progress: bool = True, folds: Sequence[int] | None = None):
-    """Cross-validate TIM-Net in our folds; completed folds are reused (as :func:`~adcrnn_lib.cv.run_cv`).
+    """Cross-validate TIM-Net in our folds; completed folds are reused (as :func:`~adcrnn_lib.experiments.cv.run_cv`).
 
-    ``folds`` runs only those fold numbers (one worker's task), as in :func:`~adcrnn_lib.cv.run_cv`.
+    ``folds`` runs only those fold numbers (one worker's task), as in :func:`~adcrnn_lib.experiments.cv.run_cv`.
 
     Returns
     -------
-    adcrnn_lib.cv.CVResult
+    adcrnn_lib.experiments.cv.CVResult
     """
+    from ..data import EMOTIONS, load_emodb, make_folds
+    from ..metrics import softmax
+    from ..storage import write_json
     from .cv import fold_record, run_dir, run_folds
-    from .data import EMOTIONS, load_emodb, make_folds
-    from .metrics import softmax
-    from .storage import write_json
 
     if not isinstance(config, TimNetConfig):
         raise ParameterError(f"run_timnet needs a TimNetConfig, got {type(config).__name__}")

@@ -1,19 +1,19 @@
 """The training-budget study chapter: what each training lever does to ADCRNN, and at what cost.
 
-Each study point is the starting recipe (:data:`~adcrnn_lib.grid.STUDY_START`: the ``cpu`` profile
+Each study point is the starting recipe (:data:`~adcrnn_lib.experiments.grid.STUDY_START`: the ``cpu`` profile
 as it was) with one lever changed, or the combination that became the ``cpu`` profile
-(:data:`~adcrnn_lib.grid.STUDY_LEVERS`), run under the paper's protocol without augmentation, loss
-Lf1, for every seed of :data:`~adcrnn_lib.grid.STUDY_SEEDS` (each seed draws its own folds and
-weights). Points are paired with the starting recipe over seeds x folds (:func:`~adcrnn_lib.cv.compare`).
+(:data:`~adcrnn_lib.experiments.grid.STUDY_LEVERS`), run under the paper's protocol without augmentation, loss
+Lf1, for every seed of :data:`~adcrnn_lib.experiments.grid.STUDY_SEEDS` (each seed draws its own folds and
+weights). Points are paired with the starting recipe over seeds x folds (:func:`~adcrnn_lib.experiments.cv.compare`).
 
 The study is too long for every cold build, so its runs are read from this build's results when
 there, else from the committed reference (the page says which), and a point neither holds is shown
-as not run; the chapter's ``run_missing`` parameter trains those (:func:`~adcrnn_lib.grid.run_study`).
+as not run; the chapter's ``run_missing`` parameter trains those (:func:`~adcrnn_lib.experiments.grid.run_study`).
 
-The leaky points (:data:`~adcrnn_lib.grid.LEAKY_POINTS`, :mod:`~adcrnn_lib.leaky`) are read the
+The leaky points (:data:`~adcrnn_lib.experiments.grid.LEAKY_POINTS`, :mod:`~adcrnn_lib.experiments.leaky`) are read the
 same way and shown in their own table, every row labelled as leaky; no honest number uses them.
 
-This module reads runs, so it sits above :mod:`~adcrnn_lib.cv` and :mod:`~adcrnn_lib.grid`.
+This module reads runs, so it sits above :mod:`~adcrnn_lib.experiments.cv` and :mod:`~adcrnn_lib.experiments.grid`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .chapters import Findings
+from .common import Findings
 from .paper import TABLE_V, paper_label
 
 __all__ = ["BASE_POINT", "CHOSEN_POINT", "PROFILE_POINT", "VALIDATION_POINT", "PAPER_BAR", "FOUR_LEAKS", "paper_bar", "leaks_reaching_the_paper", "leaky_summary", "leaky_facts", "load_study", "study_table", "study_chapter", "plot_frontier", "FRONTIER_GROUPS", "frontier_group", "frontier_labels", "load_leaky", "leaky_table", "is_variant", "variants_table"]
@@ -41,7 +41,7 @@ BUGGY_KEY = "0eb5c13e982a60b2"
 #: The study point with the settings of the buggy run (the starting recipe before its BN momentum
 #: was changed), so that the two differ by the fix alone.
 BUGGY_TWIN = "BN momentum 0.99 (Keras's default)"
-#: The calibration row: TIM-Net in the study's folds (:mod:`~adcrnn_lib.timnet`), not ADCRNN.
+#: The calibration row: TIM-Net in the study's folds (:mod:`~adcrnn_lib.experiments.timnet`), not ADCRNN.
 TIMNET_POINT = "TIM-Net (calibration)"
 #: :data:`CHOSEN_POINT` (30 epochs, 3 s segments) left one speaker out (seed 0, no augmentation,
 #: Lf1), kept in the reference under its key: the profile's leave-one-speaker-out run is paired with
@@ -54,8 +54,8 @@ def _stored_run(folder):
     import json
     from pathlib import Path
 
-    from .config import ExperimentConfig
-    from .cv import CVResult, record_problem
+    from ..config import ExperimentConfig
+    from ..experiments.cv import CVResult, record_problem
 
     folder = Path(folder)
     paths = sorted(folder.glob("fold-*.json"), key=lambda p: int(p.stem.split("-")[1]))
@@ -75,8 +75,8 @@ def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=N
     the profile cannot take the lever (averaging 5 epochs of the 1-epoch smoke profile). With ``timnet``, the calibration row
     :data:`TIMNET_POINT` is included the same way.
     """
-    from . import grid
-    from .exceptions import ParameterError
+    from ..exceptions import ParameterError
+    from ..experiments import grid
 
     seeds = grid.STUDY_SEEDS if seeds is None else tuple(seeds)
     out: dict[str, dict] = {}
@@ -136,7 +136,7 @@ def _fold_seconds(runs) -> float:
 def study_table(study: dict[str, dict], *, base: str = BASE_POINT) -> pd.DataFrame:
     """One row per study point: WA and UA (mean ± std over seeds x folds), the between-seed spread
     of UA, the paired UA difference against ``base``, fold time, and where the runs were read."""
-    from .cv import compare
+    from ..experiments.cv import compare
 
     base_runs = study.get(base, {}).get("runs")
     rows = []
@@ -232,17 +232,17 @@ def plot_frontier(study: dict[str, dict], *, baseline=None, baseline_label: str 
 
 
 def load_leaky(profile: str = "cpu", data_dir=None, *, results_dir=None) -> dict[str, dict]:
-    """Every leaky point (:data:`~adcrnn_lib.grid.LEAKY_POINTS`) and its honest twin, as :func:`load_study`.
+    """Every leaky point (:data:`~adcrnn_lib.experiments.grid.LEAKY_POINTS`) and its honest twin, as :func:`load_study`.
 
     Returns
     -------
     dict
         name -> ``{"runs": [...] or None, "twins": [...] or None, "source": str, "leaks": tuple,
         "recipe": str, "augmentation": str}``: the leaky runs and the honest twins
-        (:meth:`~adcrnn_lib.leaky.LeakyConfig.experiment`), one per seed, each None unless every
+        (:meth:`~adcrnn_lib.experiments.leaky.LeakyConfig.experiment`), one per seed, each None unless every
         seed's run is complete; ``source`` says where the leaky runs were read.
     """
-    from . import grid
+    from ..experiments import grid
 
     out = {}
     for name, configs in grid.leaky_configs(profile, data_dir).items():
@@ -280,13 +280,13 @@ def leaky_summary(leaky: dict[str, dict]) -> dict[str, dict]:
     "twin_wa", "diff", "ci", "paper", "bar", "reaches"}``.
 
     ``scored_wa`` is the WA over the items the run tested (segments, for a segments leak; %);
-    ``wa`` and ``ua`` are per utterance (:func:`~adcrnn_lib.leaky.utterance_scores`, %), the
+    ``wa`` and ``ua`` are per utterance (:func:`~adcrnn_lib.experiments.leaky.utterance_scores`, %), the
     scores the twin and the paper report; ``diff`` and ``ci`` are the WA points against the honest
-    twin, paired over seeds x utterances (:func:`~adcrnn_lib.leaky.compare_by_utterance`; None
+    twin, paired over seeds x utterances (:func:`~adcrnn_lib.experiments.leaky.compare_by_utterance`; None
     while a twin is not run); ``paper`` is the paper's Table V row of the same augmentation
     (mean, std), ``bar`` its mean less its std, ``reaches`` whether ``wa`` is at or above ``bar``.
     """
-    from .leaky import compare_by_utterance, utterance_scores
+    from ..experiments.leaky import compare_by_utterance, utterance_scores
 
     out = {}
     for name, point in leaky.items():
@@ -357,7 +357,7 @@ def leaky_facts(leaky: dict[str, dict], summary: dict[str, dict] | None = None) 
     ``"reaches"`` or ``"does not reach"`` the paper's bar), and the same ``leaky_three_*`` for the
     three of them without ``test_selection``; ``leaky_epoch_gain``, ``leaky_epoch_range`` (the epoch
     picked on the test part alone: WA points over the epoch the validation part picks in the same
-    training run, mean and range over seeds x folds, :func:`~adcrnn_lib.leaky.same_run_gain`); ``leaky_shift_wa``, ``leaky_shift_diff``,
+    training run, mean and range over seeds x folds, :func:`~adcrnn_lib.experiments.leaky.same_run_gain`); ``leaky_shift_wa``, ``leaky_shift_diff``,
     ``leaky_shift_paper`` (time-shift copies made before the split against the paper's time-shift row).
     """
     summary = leaky_summary(leaky) if summary is None else summary
@@ -390,7 +390,7 @@ def leaky_facts(leaky: dict[str, dict], summary: dict[str, dict] | None = None) 
     epoch = next((n for n in summary if leaky[n]["leaks"] == ("test_selection",)), None)
     facts["leaky_epoch_gain"] = facts["leaky_epoch_range"] = "(not run)"
     if epoch is not None:
-        from .leaky import same_run_gain
+        from ..experiments.leaky import same_run_gain
 
         gains = 100 * np.concatenate([same_run_gain(r) for r in leaky[epoch]["runs"]])
         facts.update(leaky_epoch_gain=f"{gains.mean():+.1f}", leaky_epoch_range=f"{gains.min():+.1f} to {gains.max():+.1f}")
@@ -401,9 +401,9 @@ def leaky_facts(leaky: dict[str, dict], summary: dict[str, dict] | None = None) 
 
 
 def is_variant(name: str) -> bool:
-    """Whether a study point is a variant of the ``cpu`` recipe (:data:`~adcrnn_lib.grid.RECIPE_VARIANTS`),
+    """Whether a study point is a variant of the ``cpu`` recipe (:data:`~adcrnn_lib.experiments.grid.RECIPE_VARIANTS`),
     paired with the recipe rather than with the starting recipe."""
-    from .grid import RECIPE_VARIANTS
+    from ..experiments.grid import RECIPE_VARIANTS
 
     return name in RECIPE_VARIANTS
 
@@ -411,8 +411,8 @@ def is_variant(name: str) -> bool:
 def variants_table(study: dict[str, dict]) -> pd.DataFrame:
     """The variants of the ``cpu`` recipe (:func:`is_variant`) against it, paired over seeds x folds:
     WA and UA, their paired differences with bootstrap intervals, and fold time."""
-    from .cv import compare
-    from .grid import CPU_RECIPE
+    from ..experiments.cv import compare
+    from ..experiments.grid import CPU_RECIPE
 
     chosen = study.get(CHOSEN_POINT, {}).get("runs")
     rows = []
@@ -437,7 +437,7 @@ def variants_table(study: dict[str, dict]) -> pd.DataFrame:
 def _validation_sentence(profile_runs, runs) -> str:
     """What training on the validation part is worth: :data:`VALIDATION_POINT` against
     :data:`PROFILE_POINT`, paired over the seeds x folds both hold; or that it is not run."""
-    from .cv import compare
+    from ..experiments.cv import compare
 
     if not profile_runs or not runs:
         return ("Training each fold on its validation part too (an eighth of its training utterances, which the profile's "
@@ -458,8 +458,8 @@ def _timnet_status(seed_runs: dict, versus: dict | None = None) -> str:
     it names each seed's mean UA. ``versus``: name -> runs
     (one per seed) paired with TIM-Net's runs of the same seeds, stated as UA points with their interval.
     """
-    from .cv import compare
-    from .timnet import PUBLISHED
+    from ..experiments.cv import compare
+    from ..experiments.timnet import PUBLISHED
 
     theirs = f"its authors report {PUBLISHED[0]:.2f} % WA and {PUBLISHED[1]:.2f} % UA on EmoDB in random 10-fold"
     done = [r for r in seed_runs.values() if r is not None]
@@ -497,7 +497,7 @@ def _loso_tradeoff(profile_run, chosen_run) -> dict[str, str]:
     ``loso_diff``, ``loso_ci`` (the profile's UA points against the recipe, with the bootstrap 95%
     interval); each ``"(not run)"`` while either run is missing.
     """
-    from .cv import compare
+    from ..experiments.cv import compare
 
     facts = dict.fromkeys(("loso_profile_ua", "loso_chosen_ua", "loso_diff", "loso_ci"), "(not run)")
     if profile_run is None or chosen_run is None:
@@ -543,8 +543,8 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     :func:`load_leaky`), ``leaky_table`` (see :func:`leaky_table`), ``variants`` (see
     :func:`variants_table`).
     """
-    from .cv import compare
-    from .grid import STUDY_SEEDS, baseline_configs, find_run, loso_configs, reference_root, run_leaky_points, run_study, timnet_configs
+    from ..experiments.cv import compare
+    from ..experiments.grid import STUDY_SEEDS, baseline_configs, find_run, loso_configs, reference_root, run_leaky_points, run_study, timnet_configs
 
     if run_missing:
         run_study(profile, data_dir or None, timnet=True, verify=verify, results_dir=results_dir)
