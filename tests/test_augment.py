@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from adcrnn_lib import data
-from adcrnn_lib.augment import augment_training_set, balance as bal
+from adcrnn_lib.augment import augment_training_set
+from adcrnn_lib.augment import balance as bal
 from adcrnn_lib.augment.classic import pitch_shift, time_shift
 from adcrnn_lib.exceptions import ParameterError
-
 
 
 # ------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 from adcrnn_lib import chapters, data
 from adcrnn_lib.chapters.paper import TABLE_IV, TABLE_V
 from adcrnn_lib.experiments import cv, grid
+from adcrnn_lib.experiments.results import results_root, run_dir
 
 from .helpers.quality import write_quality_record
 from .helpers.runs import constructed_folds, constructed_records, hand_scores, write_records
@@ -56,7 +57,7 @@ def _write(config, table, accuracy, *, root=None, wall: float = 1.0, machine: di
         r["wall_time_s"] = wall
         if machine is not None:
             r["provenance"]["machine"] = machine
-    write_records(records, cv.run_dir(config, root))
+    write_records(records, run_dir(config, root))
     return records
 
 
@@ -263,7 +264,7 @@ def test_retrain_chapter_compares_the_retrained_fold_with_the_reference_s(table,
 
     config = grid.hda_configs(PROFILE, small_corpus)["none"]
     ref = _write(config, table, 0.5, root=reference, machine={"cpu": "AMD EPYC", "isa": ["avx2", "avx512f"]})
-    retrained = _write(config, table, 0.8, root=cv.results_root() / grid.RETRAIN_DIR, machine={"cpu": "Intel Xeon", "isa": ["avx2"]})
+    retrained = _write(config, table, 0.8, root=results_root() / grid.RETRAIN_DIR, machine={"cpu": "Intel Xeon", "isa": ["avx2"]})
     found = chapters.retrain_chapter(PROFILE, str(small_corpus), seed=0, verify=False, reference=reference)
     share = _same_share(retrained[:1], ref[:1])
     assert 0 < share < 100

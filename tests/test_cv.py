@@ -19,6 +19,7 @@ from adcrnn_lib.augment import GeneratedClip
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import LeakageError, ParameterError, TrainingError
 from adcrnn_lib.experiments import cv
+from adcrnn_lib.experiments.results import results_root
 from adcrnn_lib.train import SegmentData, train_model
 
 from .helpers.runs import EMOTION_OF_CODE, hand_scores, run_folder
@@ -79,7 +80,7 @@ def module_folders():
     """The cache and results folders a module-scoped fixture (a trained run, a model) would use."""
     from adcrnn_lib import features
 
-    return features.default_cache_dir(), cv.results_root()
+    return features.default_cache_dir(), results_root()
 
 
 def test_fixtures_never_touch_the_users_folders(module_folders, tmp_path_factory):

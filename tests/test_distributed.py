@@ -15,6 +15,7 @@ import pytest
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import AdcrnnError, ParameterError
 from adcrnn_lib.experiments import cv, distributed
+from adcrnn_lib.experiments.results import run_dir
 
 from .helpers.plugin import backend_threads
 
@@ -62,7 +63,7 @@ def test_resume_trains_only_missing_folds_and_matches_the_sequential_run(client,
     advertise a "GPU" resource, which each fold then holds) and writes the predictions the
     sequential run wrote."""
     config = paper_run.config
-    folder = cv.run_dir(config, tmp_path)
+    folder = run_dir(config, tmp_path)
     folder.mkdir(parents=True)
     shutil.copy2(paper_run.run_dir / "fold-0.json", folder / "fold-0.json")
     before = (folder / "fold-0.json").stat().st_mtime_ns
@@ -86,7 +87,7 @@ def test_local_workers_share_the_cores_by_default():
 
 def test_a_failing_fold_is_named_and_the_others_finish(client, paper_run, small_corpus, tmp_path):
     good = paper_run.config
-    folder = cv.run_dir(good, tmp_path)
+    folder = run_dir(good, tmp_path)
     folder.mkdir(parents=True)
     shutil.copy2(paper_run.run_dir / "fold-0.json", folder / "fold-0.json")
     bad = _config(tmp_path / "no-corpus-here", seed=5)
@@ -153,7 +154,7 @@ def test_a_worker_killed_mid_fold_has_its_fold_trained_elsewhere(client, small_c
     finally:
         client.run(release)  # the surviving worker forgets the hook (the killed one was replaced)
     result = done["result"]
-    folder = cv.run_dir(config, tmp_path / "results")
+    folder = run_dir(config, tmp_path / "results")
     # nothing half-written: no temporary file of an interrupted write either
     assert len(result.folds) == 2 and sorted(p.name for p in folder.iterdir()) == ["config.json", "fold-0.json", "fold-1.json"]
     assert all(cv.fold_done(folder / f"fold-{k}.json", config, k) for k in (0, 1))
@@ -179,14 +180,14 @@ def test_non_fold_jobs_run_on_workers_and_a_failing_one_is_named(client, paper_r
     from adcrnn_lib.experiments import grid
 
     reference = tmp_path / "reference"
-    shutil.copytree(paper_run.run_dir, cv.run_dir(paper_run.config, reference))  # the smoke Table V none run is paper_run
-    results = tmp_path / "results"
+    shutil.copytree(paper_run.run_dir, run_dir(paper_run.config, reference))  # the smoke Table V none run is paper_run
+    results_dir = tmp_path / "results"
     check = distributed.JobTask("retraining check, fold 0", grid.retrain_check, {"profile": "smoke", "data_dir": str(small_corpus), "reference_dir": str(reference)})
     broken = distributed.JobTask("a job that raises", grid.retrain_check, {"profile": "no-such-profile"})
     with pytest.raises(distributed.GridError) as err:
-        distributed.run_tasks([check, broken], client=client, results_dir=results, verify=False, progress=False)
+        distributed.run_tasks([check, broken], client=client, results_dir=results_dir, verify=False, progress=False)
     assert "1 of 2 task(s) failed" in str(err.value) and "a job that raises: ParameterError: profile='no-such-profile'" in str(err.value)
-    retrained = json.loads((cv.run_dir(paper_run.config, results / grid.RETRAIN_DIR) / "fold-0.json").read_text())
+    retrained = json.loads((run_dir(paper_run.config, results_dir / grid.RETRAIN_DIR) / "fold-0.json").read_text())
     assert retrained["predictions"] == paper_run.folds[0]["predictions"]  # a worker with this process's threads trains the same fold
 
 
@@ -249,7 +250,7 @@ def test_a_failing_gan_owner_fails_the_fold_waiting_on_it_without_running_it(cli
     owner = _config(tmp_path / "no-corpus-here", augmentation="wavegan")
     waiting = paper_run.config  # fold 0 of a run with no files here: it would train if it ran
     assert distributed.fold_tasks([(owner, [0]), (_config(tmp_path / "no-corpus-here", augmentation="wavegan", loss="lf2"), [0])])[1].after == (0,)
-    folder = cv.run_dir(waiting, tmp_path)
+    folder = run_dir(waiting, tmp_path)
     folder.mkdir(parents=True)
     shutil.copy2(paper_run.run_dir / "fold-1.json", folder / "fold-1.json")
     tasks = [distributed.FoldTask(owner, 0), distributed.FoldTask(waiting, 0, after=(0,)), distributed.FoldTask(waiting, 1)]

@@ -183,7 +183,7 @@ def test_the_chosen_rung_is_the_cheapest_that_half_reaches_the_ceiling_under_bot
     from adcrnn_lib import chapters
     from adcrnn_lib.experiments.gan_ladder import ceiling_medians, chosen_rung, ladder_dir, ladder_summary
 
-    monkeypatch.setattr("adcrnn_lib.experiments.grid.reference_root", lambda: tmp_path / "no-reference")
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(tmp_path / "no-reference"))
     folder = ladder_dir("cpu", results_dir=tmp_path)
     # WaveGAN: ADCRNN reaches half its ceiling (0.4) at 100 steps, ComParE (0.2) only at 300; SpecGAN never does under ComParE
     _write_ladder(folder, {

@@ -13,6 +13,7 @@ import pytest
 from adcrnn_lib import data, profiles
 from adcrnn_lib.exceptions import DataError, ParameterError
 from adcrnn_lib.experiments import cv, grid
+from adcrnn_lib.experiments.results import run_dir
 
 from .helpers.quality import write_quality_record
 from .helpers.runs import constructed_folds, constructed_records, constructed_run, hand_scores, write_records
@@ -37,14 +38,14 @@ def test_best_augmentation_is_the_highest_mean_ua_without_none(table, small_corp
     loso = grid.loso_configs("smoke", small_corpus, results_dir=tmp_path)
     assert list(loso) == ["none", "none, speaker-normalized", "pitch_shift"] and loso["pitch_shift"].protocol == "loso"
     # a Table V run with a fold missing is not ranked on its other folds: no best augmentation yet
-    (cv.run_dir(configs["pitch_shift"], tmp_path) / "fold-1.json").unlink()
+    (run_dir(configs["pitch_shift"], tmp_path) / "fold-1.json").unlink()
     with pytest.raises(ParameterError, match=r"incomplete run .*fold\(s\) \[1\] missing"):
         grid.best_augmentation("smoke", small_corpus, results_dir=tmp_path)
 
 
 def test_missing_folds_counts_only_usable_fold_files(table, small_corpus, tmp_path):
     config = grid.hda_configs("smoke", small_corpus)["none"]
-    folder = cv.run_dir(config, tmp_path)
+    folder = run_dir(config, tmp_path)
     assert cv.missing_folds(config, tmp_path, 3) == list(range(N_SPLITS))
     constructed_run(config, table, tmp_path, 0.5)
     assert cv.missing_folds(config, tmp_path, 3) == []
@@ -78,22 +79,22 @@ def test_save_reference_copies_whole_runs_only(table, small_corpus, tmp_path):
     kept = reference / "gan-ladder" / "smoke" / "fold0-seed0"
     assert sorted(p.name for p in kept.iterdir()) == ["ceiling.json", "wavegan-fear.json"]  # the records, not the judge model or its metadata
     written.remove(kept)
-    assert sorted(written) == sorted(cv.run_dir(c, reference) for c in whole)  # the fallback still finds leave-one-speaker-out
+    assert sorted(written) == sorted(run_dir(c, reference) for c in whole)  # the fallback still finds leave-one-speaker-out
     for config in whole:
-        assert sorted(p.name for p in cv.run_dir(config, reference).iterdir()) == sorted(p.name for p in cv.run_dir(config, results).iterdir())
+        assert sorted(p.name for p in run_dir(config, reference).iterdir()) == sorted(p.name for p in run_dir(config, results).iterdir())
         assert cv.load_result(config, results_dir=reference).folds == cv.load_result(config, results_dir=results).folds
-    assert not cv.run_dir(hda["pitch_shift"], reference).exists() and not cv.run_dir(loso["none, speaker-normalized"], reference).exists()
+    assert not run_dir(hda["pitch_shift"], reference).exists() and not run_dir(loso["none, speaker-normalized"], reference).exists()
     assert json.loads((reference / "smoke" / grid.GRID_RECORD).read_text()) == {"runs": 3}
     assert not (reference / "smoke" / grid.COLD_BUILD_RECORD).exists()  # the older build's times left with it
 
 
 def test_time_estimate_scales_reference_fold_times(table, small_corpus, tmp_path, monkeypatch):
     reference, results = tmp_path / "reference", tmp_path / "results"
-    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(reference))
     hda = grid.hda_configs("smoke", small_corpus)
     a, b = hda["none"], hda["time_shift"]
     for record, seconds in zip(constructed_records(a, constructed_folds(table, "paper", 0.5)), (10.0, 20.0)):
-        write_records([{**record, "wall_time_s": seconds}], cv.run_dir(a, reference))
+        write_records([{**record, "wall_time_s": seconds}], run_dir(a, reference))
     constructed_run(b, table, results, 0.5, drop=(1,))  # b: fold 0 done, fold 1 to train, no reference time
     guess = grid._FOLD_SECONDS_GUESS["smoke"]
     assert grid._estimate([a, b], results, "smoke", None, 3) == pytest.approx(10 + 20 + guess)
@@ -137,10 +138,10 @@ def test_table_v_rows_run_every_seed_of_the_profile_and_pair_over_them(table, sm
     accuracy = {"none": 0.5, "time_shift": 0.6, "pitch_shift": 0.4, "wavegan": 0.5, "specgan": 0.3}
     for s in (0, 1):
         for aug, config in grid.hda_configs("smoke", small_corpus, seed=s).items():
-            write_records(constructed_records(config, constructed_folds(table, "paper", accuracy[aug] + 0.3 * s, seed=s)), cv.run_dir(config, tmp_path))
+            write_records(constructed_records(config, constructed_folds(table, "paper", accuracy[aug] + 0.3 * s, seed=s)), run_dir(config, tmp_path))
         for (protocol, norm), config in grid.baseline_configs(small_corpus, seed=s, features="egemaps", profile="smoke").items():
             if protocol == "paper":
-                write_records(constructed_records(config, constructed_folds(table, "paper", 0.6 if norm else 0.7, seed=s)), cv.run_dir(config, tmp_path))
+                write_records(constructed_records(config, constructed_folds(table, "paper", 0.6 if norm else 0.7, seed=s)), run_dir(config, tmp_path))
     with pytest.raises(DataError, match="no quality record of the smoke profile's wavegan GANs"):  # a GAN row says how its GANs learned, or the table is refused
         chapters.table_v("smoke", str(small_corpus), seed=0, baseline_features="egemaps", verify=False)
     write_quality_record("smoke", shares={"wavegan": 0.5, "specgan": 0.0})
@@ -162,8 +163,8 @@ def test_table_v_rows_run_every_seed_of_the_profile_and_pair_over_them(table, sm
     assert page.facts["ua"] == f"{100 * pooled['pitch_shift'].summary()['ua']['mean']:.1f}" and page.facts["n_seeds"] == 2
     assert page.extra["folds"].index.names == ["seed", "fold"] and len(page.extra["folds"]) == 2 * N_SPLITS
     for key, config in grid.ablation_configs("smoke", small_corpus).items():
-        if not cv.run_dir(config, tmp_path).exists():  # model 3 is Table V's WaveGAN row
-            write_records(constructed_records(config, constructed_folds(table, "paper", 0.45)), cv.run_dir(config, tmp_path))
+        if not run_dir(config, tmp_path).exists():  # model 3 is Table V's WaveGAN row
+            write_records(constructed_records(config, constructed_folds(table, "paper", 0.45)), run_dir(config, tmp_path))
     vi = chapters.table_vi("smoke", str(small_corpus), seed=0, baseline_features="egemaps", verify=False)
     assert vi.extra["versus"]["seeds"].to_dict() == {**{f"Lf1, {chapters.AUGMENTATION_NAMES[a]}": 2 for a in grid.HDA_AUGMENTATIONS}, **{f"WaveGAN, {chapters.MODEL_NAMES[k]}": 1 for k in grid.ABLATION_MODELS if k != (True, "lf1")}}
 
@@ -179,7 +180,7 @@ def test_find_run_prefers_this_build_and_falls_back_to_the_reference_for_an_unus
     fold file :func:`~adcrnn_lib.experiments.cv.record_problem` rejects is passed over for the reference (which
     the chapter then names as its source); neither whole gives nothing."""
     results, reference = tmp_path / "results", tmp_path / "reference"
-    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(reference))
     config = grid.hda_configs("smoke", small_corpus)["none"]
     assert grid.find_run(config, results_dir=results) == (None, None)
     ref = constructed_run(config, table, reference, 0.8)
@@ -188,11 +189,11 @@ def test_find_run_prefers_this_build_and_falls_back_to_the_reference_for_an_unus
     local = constructed_run(config, table, results, 0.4)
     assert [r["predictions"] for r in local] != [r["predictions"] for r in ref]  # the two copies differ
     run, where = grid.find_run(config, results_dir=results)
-    assert where == "this build" and _was(run, local) and run.run_dir == cv.run_dir(config, results)
+    assert where == "this build" and _was(run, local) and run.run_dir == run_dir(config, results)
     monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(results))  # results_dir=None: the results root
     assert grid.find_run(config)[1] == "this build"
 
-    folder = cv.run_dir(config, results)
+    folder = run_dir(config, results)
     (folder / "fold-1.json").unlink()  # a half-finished local run
     run, where = grid.find_run(config, results_dir=results)
     assert where == "reference" and _was(run, ref)
@@ -203,7 +204,7 @@ def test_find_run_prefers_this_build_and_falls_back_to_the_reference_for_an_unus
     write_records([local[1]], folder)
     assert grid.find_run(config, results_dir=results)[1] == "this build"
 
-    (cv.run_dir(config, reference) / "fold-0.json").unlink()
+    (run_dir(config, reference) / "fold-0.json").unlink()
     (folder / "fold-0.json").unlink()
     assert grid.find_run(config, results_dir=results) == (None, None)  # neither whole: not run
 
@@ -214,11 +215,11 @@ def test_find_run_stops_at_an_unreadable_local_fold_file_naming_it(table, small_
     from adcrnn_lib.exceptions import DataError
 
     results, reference = tmp_path / "results", tmp_path / "reference"
-    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(reference))
     config = grid.hda_configs("smoke", small_corpus)["none"]
     constructed_run(config, table, reference, 0.8)
     constructed_run(config, table, results, 0.4)
-    path = cv.run_dir(config, results) / "fold-1.json"
+    path = run_dir(config, results) / "fold-1.json"
     path.write_text('{"schema_version": 1, "comp')
     with pytest.raises(DataError, match=rf"{path}: unreadable fold file"):
         grid.find_run(config, results_dir=results)
@@ -234,7 +235,7 @@ def other_corpus_run(table, small_corpus, tmp_path, monkeypatch):
     other = data.load_emodb(make_corpus(tmp_path / "other" / "wav", speakers=["10", "11", "12"]), verify=False)
     assert not set(other["utterance"]) & set(table["utterance"])
     reference = tmp_path / "reference"
-    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(reference))
     config = grid.hda_configs("smoke", small_corpus)["none"]
     assert grid.hda_configs("smoke", tmp_path / "other" / "wav")["none"].key() == config.key()
     return config, constructed_run(config, other, reference, 0.8), constructed_run(config, table, tmp_path / "results", 0.4)

@@ -12,8 +12,9 @@ from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.data import load_emodb, make_folds, take_groups
 from adcrnn_lib.exceptions import ParameterError
 from adcrnn_lib.experiments import leaky
-from adcrnn_lib.experiments.cv import load_result, run_dir
+from adcrnn_lib.experiments.cv import load_result
 from adcrnn_lib.experiments.leaky import LeakyConfig, leaky_units, run_leaky
+from adcrnn_lib.experiments.results import run_dir
 from adcrnn_lib.features import segment
 
 #: Short segments, so the synthetic utterances (0.5-1.2 s) have several; 3 epochs, so selection has a choice
@@ -234,7 +235,7 @@ def test_the_book_reads_leaky_points_from_the_reference_labelled_and_apart(small
     assert all(run_dir(c, reference) in written for c in leaks + honest)
     assert not run_dir(configs["the four no-augmentation leaks together"][0], reference).exists()  # not run, not copied
 
-    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(reference))
     found = budget.load_leaky("smoke", str(small_corpus), results_dir=empty)
     assert found["normalization from the whole corpus"]["source"] == "reference" and found["normalization from the whole corpus"]["twins"]
     assert found["the four no-augmentation leaks together"]["runs"] is None and found["the four no-augmentation leaks together"]["source"] == "not run"
@@ -387,7 +388,7 @@ def test_find_run_reads_a_reference_run_scored_on_segments_of_this_corpus(small_
     from .helpers.runs import write_records
 
     reference = tmp_path / "reference"
-    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(reference))
     config = LeakyConfig(("segments",), profile="smoke", data_dir=str(small_corpus))
     table = load_emodb(small_corpus, verify=False)
     run = _segment_run(config, table["utterance"].tolist(), table["emotion"].cat.codes.tolist(), lambda j, i, y: _probs(y, {y: 0.7}))

@@ -138,14 +138,14 @@ def test_the_level_points_are_paired_with_the_profile_and_judged_against_the_goa
     moved by -24 dB, the level option right on 80 % with none moved; leaving one speaker out, only
     the profile is run."""
     from adcrnn_lib import data
-    from adcrnn_lib.chapters import LEVEL_GOAL_CHANGED, level_points
+    from adcrnn_lib.chapters import level_points
     from adcrnn_lib.experiments import grid
-    from adcrnn_lib.experiments.cv import run_dir
+    from adcrnn_lib.experiments.results import run_dir
 
     from .helpers.runs import constructed_folds, constructed_records, write_records
 
     monkeypatch.setenv("ADCRNN_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(tmp_path / "no-reference"))
     table = data.load_emodb(small_corpus, verify=False)
     configs = grid.level_configs("smoke", str(small_corpus))
     point = next(iter(grid.LEVEL_POINTS))  # the other points are not run

@@ -11,7 +11,6 @@ from adcrnn_lib.models import Attention, DilatedRNN, bf16_supported, build_adcrn
 from adcrnn_lib.profiles import PROFILES
 
 
-
 def _paper_param_count(frames=300, bands=40, classes=7) -> int:
     """ADCRNN's parameters with the paper's widths, derived layer by layer."""
     conv = lambda k, cin, cout: k * k * cin * cout + cout  # noqa: E731

@@ -13,6 +13,7 @@ from scipy import stats
 from adcrnn_lib.chapters import report
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.experiments.cv import CVResult
+from adcrnn_lib.experiments.results import RESULTS_ENV_VAR
 
 from .helpers.runs import constructed_records
 
@@ -144,9 +145,9 @@ def test_build_table_states_the_reference_cold_build_or_that_none_made_it(tmp_pa
     import json
 
     from adcrnn_lib import chapters
-    from adcrnn_lib.experiments import cv, grid
+    from adcrnn_lib.experiments import grid
 
-    monkeypatch.setenv(cv.RESULTS_ENV_VAR, str(tmp_path / "here"))  # no builds recorded here
+    monkeypatch.setenv(RESULTS_ENV_VAR, str(tmp_path / "here"))  # no builds recorded here
     reference = tmp_path / "reference"
     (reference / "smoke").mkdir(parents=True)
     assert chapters.build_table("smoke", reference=reference).facts["ref_cold"] == "not recorded (the reference has no build record of this profile)"
@@ -173,10 +174,10 @@ def test_build_table_says_what_is_known_and_nothing_else(tmp_path, monkeypatch):
     import time
 
     from adcrnn_lib import chapters
-    from adcrnn_lib.experiments import cv, grid
+    from adcrnn_lib.experiments import grid
 
     here, reference = tmp_path / "here", tmp_path / "reference"
-    monkeypatch.setenv(cv.RESULTS_ENV_VAR, str(here))
+    monkeypatch.setenv(RESULTS_ENV_VAR, str(here))
     monkeypatch.delenv(chapters.BUILD_STARTED_VAR, raising=False)
     measured = chapters.REFERENCE_COLD_BUILD
     cached = {"wall_time_s": 102.0, "chapters_s": 80.0, "render_s": 10.0, "git_commit": measured["rebuilt_at"] + "abcd", "machine": {"cpu": "X", "cores": 2}, "created": "2026-12-01T06:14:45", "grid": {"folds_trained": 0, "folds_cached": 140, "wall_time_s": 12.0}}

@@ -12,6 +12,7 @@ from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import ParameterError
 from adcrnn_lib.experiments import grid
 from adcrnn_lib.experiments.cv import CVResult, compare, load_result, run_cv
+from adcrnn_lib.experiments.results import reference_root
 from adcrnn_lib.experiments.timnet import TimNetConfig, build_timnet, run_timnet
 
 from .helpers.runs import constructed_folds, constructed_records, constructed_run
@@ -37,7 +38,7 @@ def smoke_study(small_corpus, paper_run, tmp_path_factory):
     folds pair and how the table summarizes them, which needs its folds, not its training."""
     import shutil
 
-    from adcrnn_lib.experiments.cv import run_dir
+    from adcrnn_lib.experiments.results import run_dir
 
     results = tmp_path_factory.mktemp("study-results")
     configs = grid.study_configs("smoke", str(small_corpus), seeds=(0, 1), levers=LEVERS)
@@ -79,7 +80,7 @@ def test_seeds_draw_their_own_folds_and_compare_pairs_seeds_by_folds(smoke_study
 def test_study_table_reads_runs_and_marks_missing_points(smoke_study, monkeypatch, tmp_path):
     results, _, runs = smoke_study
     monkeypatch.setattr(grid, "STUDY_LEVERS", {**LEVERS, "never run": {"epochs": 2}})
-    monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(tmp_path / "no-reference"))
     found = budget.load_study("smoke", None, seeds=(0, 1), results_dir=results, timnet=False)
     assert found["never run"]["runs"] is None and found["never run"]["source"] == "not run"
     assert found["starting recipe"]["source"] == "this build"
@@ -190,7 +191,7 @@ def test_save_reference_keeps_finished_study_runs(smoke_study, small_corpus, tmp
     results, configs, _ = smoke_study
     monkeypatch.setattr(grid, "STUDY_LEVERS", LEVERS)  # the study these runs are the points of
     written = grid.save_reference("smoke", str(small_corpus), results_dir=results, reference_dir=tmp_path)
-    from adcrnn_lib.experiments.cv import run_dir
+    from adcrnn_lib.experiments.results import run_dir
 
     for cs in configs.values():
         for c in cs:
@@ -287,7 +288,7 @@ def constructed_study(small_corpus, tmp_path_factory):
 def test_the_chapter_states_what_the_runs_say(constructed_study, small_corpus, monkeypatch, tmp_path):
     """Every difference the chapter glues equals a comparison made by hand, with its direction."""
     results, runs, baseline, leaky, twins, honest = constructed_study
-    monkeypatch.setattr(grid, "reference_root", lambda: tmp_path / "no-reference")
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(tmp_path / "no-reference"))
     found = budget.study_chapter("smoke", str(small_corpus), verify=False, results_dir=results)
     facts = found.facts
     pooled = lambda rs, m: 100 * np.mean([f[m] for r in rs for f in r.folds])  # noqa: E731
@@ -333,16 +334,16 @@ def test_the_keys_the_chapter_names_are_runs_of_the_reference():
     """The chapter reads two runs by key and calls a study point Table V's row: if the profile or the
     hashing moves, these fail instead of the page printing "(not run)"."""
     for key in (budget.BUGGY_KEY, budget.LOSO_CHOSEN_KEY):
-        assert budget._stored_run(grid.reference_root() / "cpu" / key) is not None, key
+        assert budget._stored_run(reference_root() / "cpu" / key) is not None, key
     import json
 
-    loso = budget._stored_run(grid.reference_root() / "cpu" / budget.LOSO_CHOSEN_KEY)
+    loso = budget._stored_run(reference_root() / "cpu" / budget.LOSO_CHOSEN_KEY)
     trained_with = json.loads((loso.run_dir / "config.json").read_text())["profile"]  # the settings it trained with, as its folder records them
     assert loso.config.protocol == "loso" and {k: trained_with[k] for k in grid.CPU_RECIPE} == grid.CPU_RECIPE
     profile_point = grid.study_configs("cpu", None, levers={budget.PROFILE_POINT: grid.STUDY_LEVERS[budget.PROFILE_POINT]})[budget.PROFILE_POINT]
     for config in profile_point:
         assert config.key() == grid.hda_configs("cpu", None, seed=config.seed)["none"].key()
-        assert (grid.reference_root() / "cpu" / config.key()).is_dir()
+        assert (reference_root() / "cpu" / config.key()).is_dir()
 
 
 def test_train_missing_trains_only_what_neither_this_build_nor_the_reference_holds(small_corpus, tmp_path, monkeypatch):
@@ -354,7 +355,7 @@ def test_train_missing_trains_only_what_neither_this_build_nor_the_reference_hol
 
     corpus = str(small_corpus)
     reference, results = tmp_path / "reference", tmp_path / "results"
-    monkeypatch.setattr(grid, "reference_root", lambda: reference)
+    monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(reference))
     trained = []
     for module, name in ((cv, "run_cv"), (leaky_module, "run_leaky"), (timnet, "run_timnet")):
         monkeypatch.setattr(module, name, lambda config, _name=name, **kw: trained.append((_name, config.key())))

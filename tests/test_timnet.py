@@ -12,6 +12,7 @@ from adcrnn_lib import data, profiles
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.experiments import baselines, cv, timnet
 from adcrnn_lib.experiments.baselines import BaselineConfig, run_baseline
+from adcrnn_lib.experiments.results import run_dir
 from adcrnn_lib.experiments.timnet import TimNetConfig, build_timnet, compile_timnet, mfcc_features, run_timnet
 
 from .helpers.audio import tone, write_wav
@@ -93,8 +94,8 @@ def test_a_rerun_trains_nothing_and_a_resumed_run_only_the_missing_fold(tiny_run
     again = run_timnet(config, results_dir=results, verify=False, progress=False)
     assert again.folds == first.folds
     # a copy with fold 1 gone trains fold 1 alone, with that fold's seed
-    shutil.copytree(first.run_dir, cv.run_dir(config, tmp_path))
-    (cv.run_dir(config, tmp_path) / "fold-1.json").unlink()
+    shutil.copytree(first.run_dir, run_dir(config, tmp_path))
+    (run_dir(config, tmp_path) / "fold-1.json").unlink()
     seeds = []
     monkeypatch.setattr(timnet, "_train_fold", lambda *a, **kw: seeds.append(a[5]) or real(*a, **kw))
     resumed = run_timnet(config, results_dir=tmp_path, verify=False, progress=False)

@@ -330,7 +330,7 @@ def build_book(
 
 def _record_build(profile: str, grid_summary: dict | None, *, chapters_s: float, render_s: float, wall_time_s: float) -> None:
     """Write the build's timing as ``book.json`` (and ``book-cold.json`` when it trained every fold)."""
-    from ..experiments.cv import results_root
+    from ..experiments.results import results_root
     from ..provenance import provenance
     from ..storage import write_json
 

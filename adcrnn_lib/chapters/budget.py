@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..experiments.results import fold_paths, reference_root
 from .common import Findings
 from .paper import TABLE_V, paper_label
 
@@ -58,7 +59,7 @@ def _stored_run(folder):
     from ..experiments.cv import CVResult, record_problem
 
     folder = Path(folder)
-    paths = sorted(folder.glob("fold-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    paths = list(fold_paths(folder).values())
     if not paths:
         return None
     records = [json.loads(p.read_text()) for p in paths]
@@ -90,7 +91,7 @@ def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=N
     if timnet:
         points[TIMNET_POINT] = (grid.timnet_configs(profile, data_dir, seeds=seeds), {})
     if profile == "cpu":
-        buggy = _stored_run(grid.reference_root() / profile / BUGGY_KEY)
+        buggy = _stored_run(reference_root() / profile / BUGGY_KEY)
         out[BUGGY_POINT] = {"runs": [buggy] if buggy else None, "source": "reference" if buggy else "not run", "overrides": {}}
     for name, (configs, overrides) in points.items():
         if configs is None:
@@ -544,7 +545,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     :func:`variants_table`).
     """
     from ..experiments.cv import compare
-    from ..experiments.grid import STUDY_SEEDS, baseline_configs, find_run, loso_configs, reference_root, run_leaky_points, run_study, timnet_configs
+    from ..experiments.grid import STUDY_SEEDS, baseline_configs, find_run, loso_configs, run_leaky_points, run_study, timnet_configs
 
     if run_missing:
         run_study(profile, data_dir or None, timnet=True, verify=verify, results_dir=results_dir)

@@ -94,7 +94,7 @@ def fold_gan_examples(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: int
     """
     from ..augment import fold_seed
     from ..config import ExperimentConfig
-    from ..experiments.cv import run_dir
+    from ..experiments.results import run_dir
     from ..provenance import provenance
     from ..storage import write_json
 

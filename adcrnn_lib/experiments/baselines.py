@@ -41,7 +41,8 @@ from sklearn.svm import SVC
 from ..data import load_emodb, make_folds, take_groups
 from ..exceptions import AdcrnnError, ParameterError
 from ..metrics import softmax, unweighted_accuracy
-from ..storage import save_npy, sha256_file, write_json
+from ..storage import save_npy, sha256_file
+from .results import write_run_config
 
 __all__ = [
     "FEATURE_SETS",
@@ -274,13 +275,14 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     -------
     adcrnn_lib.experiments.cv.CVResult
     """
-    from .cv import fold_record, run_dir, run_folds
+    from .cv import fold_record, run_folds
+    from .results import run_dir
 
     df = load_emodb(config.data_dir, verify=verify)
     n_splits = config.n_splits if config.protocol == "paper" else None
     all_folds = make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
     folder = run_dir(config, results_dir)
-    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})
+    write_run_config(folder, config, name=config.name)
     speakers = df["speaker"].to_numpy()
     y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
     groups = speakers if config.protocol == "loso" else take_groups(df)

@@ -31,33 +31,15 @@ from ..features import extract_features
 from ..metrics import confusion, paired_comparison, scores, softmax
 from ..profiles import get_profile
 from ..provenance import provenance
-from ..storage import CHECKOUT_ROOT, write_json
+from ..storage import write_json
+from .results import fold_path, fold_paths, n_folds, run_dir, write_run_config
 
-__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "results_root", "load_result"]
+__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "load_result", "missing_folds"]
 
 logger = logging.getLogger(__name__)
 
 #: Version of the fold JSON layout.
 SCHEMA_VERSION = 1
-RESULTS_ENV_VAR = "ADCRNN_RESULTS_DIR"
-
-
-def results_root(results_dir: str | os.PathLike | None = None) -> Path:
-    """``results_dir``, else ``$ADCRNN_RESULTS_DIR``, else ``results/runs`` in the project."""
-    if results_dir is not None:
-        return Path(results_dir)
-    env = os.environ.get(RESULTS_ENV_VAR)
-    if env:
-        return Path(env)
-    return CHECKOUT_ROOT / "results" / "runs"
-
-
-def run_dir(config, results_dir: str | os.PathLike | None = None) -> Path:
-    """The folder of one configuration's fold files: ``<root>/<results_group>/<key>``.
-
-    ``results_group`` is the profile for ADCRNN runs and ``"baseline"`` for baselines.
-    """
-    return results_root(results_dir) / config.results_group / config.key()
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,13 +291,6 @@ def fold_done(path: Path, config, k: int) -> bool:
     return record_problem(record, config_key=config.key(), fold=k) is None
 
 
-def n_folds(config, n_speakers: int) -> int:
-    """How many folds ``config`` has: one per speaker under ``"loso"``, else its profile's (or baseline's) ``n_splits``."""
-    if config.protocol == "loso":
-        return n_speakers
-    return get_profile(config.profile).n_splits if isinstance(config, ExperimentConfig) else config.n_splits
-
-
 def missing_folds(config, results_dir, n_speakers: int) -> list[int]:
     """The folds of ``config`` still to train: those without a complete, current fold record.
 
@@ -325,7 +300,7 @@ def missing_folds(config, results_dir, n_speakers: int) -> list[int]:
     ADCRNN, baseline or TIM-Net configuration.
     """
     folder = run_dir(config, results_dir)
-    return [k for k in range(n_folds(config, n_speakers)) if not fold_done(folder / f"fold-{k}.json", config, k)]
+    return [k for k in range(n_folds(config, n_speakers)) if not fold_done(fold_path(folder, k), config, k)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,7 +413,7 @@ def run_folds(
         folds = [f for f in folds if f.k in set(only)]
     records = []
     for fold in tqdm(folds, desc=description, unit="fold", disable=not progress):
-        path = folder / f"fold-{fold.k}.json"
+        path = fold_path(folder, fold.k)
         record = _load_fold(path, config=config, fold=fold, test_ids=test_ids[fold.test].tolist())
         if record is None:
             record = train_fold(fold)
@@ -461,7 +436,7 @@ def run_cv(
     ----------
     config : ExperimentConfig
     results_dir : str or os.PathLike, optional
-        Root of the run folders (see :func:`results_root`).
+        Root of the run folders (see :func:`~adcrnn_lib.experiments.results.results_root`).
     verify : bool
         Check the corpus against EmoDB's checksums (off only for look-alike corpora).
     progress : bool
@@ -480,7 +455,7 @@ def run_cv(
     df = load_emodb(config.data_dir, verify=verify)
     all_folds = make_folds(df, protocol=config.protocol, n_splits=prof.n_splits if config.protocol == "paper" else None, seed=config.seed)
     folder = run_dir(config, results_dir)
-    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": config.settings().to_dict()})
+    write_run_config(folder, config, profile=config.settings().to_dict())
     features: list = []  # extracted (or read from the cache) at the first fold to train: a finished run is only read
 
     def train_fold(fold: Fold) -> dict:
@@ -492,14 +467,6 @@ def run_cv(
         config, all_folds, df["utterance"].to_numpy(), train_fold, folder,
         only=folds, progress=progress, description=f"{config.augmentation}/{config.loss}/{config.protocol}",
     )
-
-
-def _expected_folds(config, corpus: set[str]) -> int:
-    """How many folds a finished run of ``config`` has over ``corpus`` (utterance ids)."""
-    if config.protocol == "loso":
-        return len({u[:2] for u in corpus})  # EmoDB ids start with the 2-digit speaker
-    n_splits = getattr(config, "n_splits", None)  # baselines carry their fold count
-    return int(n_splits) if n_splits is not None else get_profile(config.profile).n_splits
 
 
 def load_result(config: ExperimentConfig, *, results_dir: str | os.PathLike | None = None) -> CVResult:
@@ -520,11 +487,7 @@ def load_result(config: ExperimentConfig, *, results_dir: str | os.PathLike | No
         A fold file that is not readable JSON.
     """
     folder = run_dir(config, results_dir)
-    paths = {}
-    for path in folder.glob("fold-*.json"):
-        k = path.stem.split("-", 1)[1]
-        if k.isdigit():
-            paths[int(k)] = path
+    paths = fold_paths(folder)
     if not paths:
         raise ParameterError(f"no results for {config} in {folder}")
     key = config.key()
@@ -540,7 +503,7 @@ def load_result(config: ExperimentConfig, *, results_dir: str | os.PathLike | No
         records.append(record)
     first = records[0]
     corpus = {*first.get("train_utterances", []), *first.get("val_utterances", []), *(p["utterance"] for p in first["predictions"])}
-    expected = _expected_folds(config, corpus)
+    expected = n_folds(config, len({u[:2] for u in corpus}))  # EmoDB ids start with the 2-digit speaker
     missing = sorted(set(range(expected)) - set(paths))
     if missing:
         raise ParameterError(f"incomplete run in {folder}: {len(paths)} of {expected} folds done, fold(s) {missing} missing; rerun the configuration to finish it")

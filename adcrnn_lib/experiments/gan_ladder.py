@@ -108,7 +108,7 @@ def variant_name(overrides: dict | None) -> str:
 def ladder_dir(profile: str, *, fold: int = 0, seed: int = 0, overrides: dict | None = None, results_dir=None) -> Path:
     """The folder of one fold's ladder records: ``fold0-seed0`` for the profile's GANs, with
     :func:`variant_name`'s suffix for a variant (``fold0-seed0-size16``, ``fold0-seed0-mixed_bfloat16``)."""
-    from .cv import results_root
+    from .results import results_root
 
     return results_root(results_dir) / "gan-ladder" / profile / f"fold{fold}-seed{seed}{variant_name(overrides)}"
 
@@ -399,7 +399,7 @@ JUDGE_NAMES = {"adcrnn": "ADCRNN", "compare": "ComParE + logistic regression"}
 
 def find_ladder(profile: str, *, fold: int = 0, seed: int = 0, results_dir=None) -> tuple[Path | None, str | None]:
     """The ladder folder of this build's results, else the committed reference's; and which (``"this build"``, ``"reference"``)."""
-    from .grid import reference_root
+    from .results import reference_root
 
     for where, root in (("this build", results_dir), ("reference", reference_root())):
         folder = ladder_dir(profile, fold=fold, seed=seed, results_dir=root)

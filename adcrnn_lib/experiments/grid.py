@@ -27,9 +27,9 @@ import numpy as np
 from ..config import ExperimentConfig
 from ..exceptions import ParameterError
 from ..profiles import get_profile
-from ..storage import CHECKOUT_ROOT
 from .baselines import BaselineConfig
-from .cv import missing_folds, n_folds
+from .cv import missing_folds
+from .results import fold_path, n_folds, reference_root, results_root, run_dir
 
 __all__ = [
     "HDA_AUGMENTATIONS",
@@ -41,7 +41,6 @@ __all__ = [
     "baseline_configs",
     "loso_configs",
     "best_augmentation",
-    "reference_root",
     "run_grid",
     "save_reference",
     "find_run",
@@ -132,14 +131,8 @@ def loso_configs(profile: str, data_dir=None, *, augmentation: str = "best", see
     return out
 
 
-def reference_root() -> Path:
-    """``results/reference`` of the checkout: the committed reference run (fold JSON only)."""
-    return CHECKOUT_ROOT / "results" / "reference"
-
-
 def read_record(profile: str, name: str, *, results_dir: str | os.PathLike | None = None) -> dict | None:
     """The timing file ``name`` (:data:`GRID_RECORD`, ...) of ``profile`` under the results root, if any."""
-    from .cv import results_root
 
     path = results_root(results_dir) / profile / name
     return json.loads(path.read_text()) if path.is_file() else None
@@ -153,9 +146,8 @@ def _n_speakers(data_dir) -> int:
 
 
 def _reference_seconds(config, fold: int) -> float | None:
-    from .cv import run_dir
 
-    path = run_dir(config, reference_root()) / f"fold-{fold}.json"
+    path = fold_path(run_dir(config, reference_root()), fold)
     try:
         return float(json.loads(path.read_text())["wall_time_s"])
     except (OSError, ValueError, KeyError):
@@ -226,7 +218,6 @@ def run_grid(
         ``<results>/<profile>/grid.json`` (:data:`GRID_RECORD`) for the reproducibility chapter.
     """
     from ..storage import write_json
-    from .cv import results_root
 
     get_profile(profile)  # validate before any work
     started = time.perf_counter()
@@ -325,7 +316,6 @@ def _run_grid_tasks(queue: list, profile: str, data_dir, *, seed: int, verify: b
     """
     from tqdm.auto import tqdm
 
-    from .cv import results_root
     from .distributed import FoldTask, GridError, fold_tasks, run_tasks
 
     runs = trained = cached = 0
@@ -373,7 +363,6 @@ def save_reference(profile: str = "cpu", data_dir=None, *, seed: int = 0, result
     """
     import shutil
 
-    from .cv import results_root, run_dir
 
     ref_root = Path(reference_dir or reference_root())
     n_speakers = _n_speakers(data_dir)
@@ -697,14 +686,14 @@ def retrain_check(profile: str = "cpu", data_dir=None, *, fold: int = 0, seed: i
     from ..data import load_emodb, make_folds
     from ..features import extract_features
     from ..storage import write_json
-    from .cv import record_problem, results_root, run_dir, run_fold
+    from .cv import record_problem, run_fold
 
     config = hda_configs(profile, data_dir, seed=seed)["none"]
-    ref_path = run_dir(config, reference_dir or reference_root()) / f"fold-{fold}.json"
+    ref_path = fold_path(run_dir(config, reference_dir or reference_root()), fold)
     if not ref_path.is_file():
         return None
     reference = json.loads(ref_path.read_text())
-    path = run_dir(config, results_root(results_dir) / RETRAIN_DIR) / f"fold-{fold}.json"
+    path = fold_path(run_dir(config, results_root(results_dir) / RETRAIN_DIR), fold)
     record = json.loads(path.read_text()) if path.is_file() else None
     if record is None or record_problem(record, config_key=config.key(), fold=fold, test_ids=[p["utterance"] for p in reference["predictions"]]) is not None:
         df = load_emodb(config.data_dir, verify=verify)

@@ -188,9 +188,9 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
     from ..augment import augment_training_set
     from ..data import EMOTIONS, load_emodb, make_folds
     from ..features import Normalizer, extract_features, log_mel_3d
-    from ..storage import write_json
     from ..train import make_segment_data, train_model
-    from .cv import evaluated_fold_record, run_dir, run_folds
+    from .cv import evaluated_fold_record, run_folds
+    from .results import run_dir, write_run_config
 
     if not isinstance(config, LeakyConfig):
         raise ParameterError(f"run_leaky needs a LeakyConfig, got {type(config).__name__}")
@@ -213,7 +213,7 @@ def run_leaky(config: LeakyConfig, *, results_dir: str | os.PathLike | None = No
         prof = dataclasses.replace(prof, patience=prof.epochs)
     cut = {"length": prof.segment_frames, "hop": prof.segment_hop}
     folder = run_dir(config, results_dir)
-    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "profile": prof.to_dict(), "leaks": {k: LEAKS[k] for k in config.leaks}})
+    write_run_config(folder, config, profile=prof.to_dict(), leaks={k: LEAKS[k] for k in config.leaks})
 
     def train_fold(fold) -> dict:
         t0 = time.perf_counter()

@@ -178,7 +178,7 @@ def fold_quality_report(df: pd.DataFrame, fold, *, profile: str = "cpu", seed: i
 def quality_report_path(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None):
     """Where :func:`fold_quality_report` keeps fold ``fold``'s table: beside Table V's ``none`` run."""
     from ..config import ExperimentConfig
-    from .cv import run_dir
+    from .results import run_dir
 
     return run_dir(ExperimentConfig(profile=profile, augmentation="none", seed=seed), results_dir) / f"gan-quality-fold{fold}.json"
 

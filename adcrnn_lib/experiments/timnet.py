@@ -224,15 +224,15 @@ def run_timnet(config: TimNetConfig, *, results_dir=None, verify: bool = True, p
     """
     from ..data import EMOTIONS, load_emodb, make_folds
     from ..metrics import softmax
-    from ..storage import write_json
-    from .cv import fold_record, run_dir, run_folds
+    from .cv import fold_record, run_folds
+    from .results import run_dir, write_run_config
 
     if not isinstance(config, TimNetConfig):
         raise ParameterError(f"run_timnet needs a TimNetConfig, got {type(config).__name__}")
     df = load_emodb(config.data_dir, verify=verify)
     all_folds = make_folds(df, protocol=config.protocol, n_splits=config.n_splits if config.protocol == "paper" else None, seed=config.seed)
     folder = run_dir(config, results_dir)
-    write_json(folder / "config.json", {"config": config.to_dict(), "config_key": config.key(), "name": config.name})
+    write_run_config(folder, config, name=config.name)
     X = mfcc_features(df["path"].tolist())
     y = df["emotion"].cat.codes.to_numpy().astype(np.int64)
     ids = df["utterance"].to_numpy()

@@ -98,7 +98,7 @@ def constructed_run(config, table, root, accuracy: float, *, drop=()) -> list[di
     """Write a run of ``config`` under ``root`` from constructed predictions (right on ``accuracy``
     of each class's test utterances, in the folds its protocol and seed draw), leaving out the folds
     in ``drop``; returns every fold's record, written or not."""
-    from adcrnn_lib.experiments.cv import run_dir
+    from adcrnn_lib.experiments.results import run_dir
 
     records = constructed_records(config, constructed_folds(table, config.protocol, accuracy, seed=config.seed))
     write_records([r for r in records if r["fold"] not in drop], run_dir(config, root))
