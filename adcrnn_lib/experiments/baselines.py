@@ -38,7 +38,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from ..data import load_emodb, make_folds, take_groups
+from ..data import load_emodb, take_groups
 from ..exceptions import AdcrnnError, ParameterError
 from ..metrics import softmax, unweighted_accuracy
 from ..storage import save_npy, sha256_file
@@ -275,12 +275,11 @@ def run_baseline(config: BaselineConfig, *, results_dir=None, verify: bool = Tru
     -------
     adcrnn_lib.experiments.cv.CVResult
     """
-    from .cv import fold_record, run_folds
+    from .cv import fold_record, folds_of, run_folds
     from .results import run_dir
 
     df = load_emodb(config.data_dir, verify=verify)
-    n_splits = config.n_splits if config.protocol == "paper" else None
-    all_folds = make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
+    all_folds = folds_of(config, df)
     folder = run_dir(config, results_dir)
     write_run_config(folder, config, name=config.name)
     speakers = df["speaker"].to_numpy()

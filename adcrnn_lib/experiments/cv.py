@@ -29,12 +29,11 @@ from ..data import EMOTIONS, Fold, load_emodb, make_folds, take_groups
 from ..exceptions import DataError, LeakageError, ParameterError
 from ..features import extract_features
 from ..metrics import confusion, paired_comparison, scores, softmax
-from ..profiles import get_profile
 from ..provenance import provenance
 from ..storage import write_json
 from .results import fold_path, fold_paths, n_folds, run_dir, write_run_config
 
-__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "load_result", "missing_folds"]
+__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "load_result", "missing_folds", "folds_of", "run_folds"]
 
 logger = logging.getLogger(__name__)
 
@@ -364,6 +363,14 @@ class CVResult:
         return float(sum(r["wall_time_s"] for r in self.folds))
 
 
+def folds_of(config, df) -> list[Fold]:
+    """The folds ``config`` trains on the corpus table ``df``: its protocol's, with its fold count
+    (:func:`~adcrnn_lib.experiments.results.n_folds`) and seed. ``config`` may be an ADCRNN,
+    baseline or TIM-Net configuration."""
+    n_splits = n_folds(config, 0) if config.protocol == "paper" else None
+    return make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
+
+
 def run_folds(
     config,
     folds: Sequence[Fold],
@@ -451,9 +458,8 @@ def run_cv(
     """
     if not isinstance(config, ExperimentConfig):
         raise ParameterError(f"run_cv needs an ExperimentConfig, got {type(config).__name__}")
-    prof = get_profile(config.profile)
     df = load_emodb(config.data_dir, verify=verify)
-    all_folds = make_folds(df, protocol=config.protocol, n_splits=prof.n_splits if config.protocol == "paper" else None, seed=config.seed)
+    all_folds = folds_of(config, df)
     folder = run_dir(config, results_dir)
     write_run_config(folder, config, profile=config.settings().to_dict())
     features: list = []  # extracted (or read from the cache) at the first fold to train: a finished run is only read

@@ -222,15 +222,15 @@ def run_timnet(config: TimNetConfig, *, results_dir=None, verify: bool = True, p
     -------
     adcrnn_lib.experiments.cv.CVResult
     """
-    from ..data import EMOTIONS, load_emodb, make_folds
+    from ..data import EMOTIONS, load_emodb
     from ..metrics import softmax
-    from .cv import fold_record, run_folds
+    from .cv import fold_record, folds_of, run_folds
     from .results import run_dir, write_run_config
 
     if not isinstance(config, TimNetConfig):
         raise ParameterError(f"run_timnet needs a TimNetConfig, got {type(config).__name__}")
     df = load_emodb(config.data_dir, verify=verify)
-    all_folds = make_folds(df, protocol=config.protocol, n_splits=config.n_splits if config.protocol == "paper" else None, seed=config.seed)
+    all_folds = folds_of(config, df)
     folder = run_dir(config, results_dir)
     write_run_config(folder, config, name=config.name)
     X = mfcc_features(df["path"].tolist())
