@@ -181,14 +181,14 @@ def _write_ladder(folder, shares: dict, *, copies: float = 0.0):
 
 def test_the_chosen_rung_is_the_cheapest_that_half_reaches_the_ceiling_under_both_judges(tmp_path, monkeypatch):
     from adcrnn_lib import chapters
-    from adcrnn_lib.experiments.gan_ladder import ceiling_medians, chosen_rung, ladder_dir, ladder_summary
+    from adcrnn_lib.experiments.gan_ladder import ceiling_medians, chosen_rung, extrapolated_steps, ladder_dir, ladder_summary
 
     monkeypatch.setenv("ADCRNN_REFERENCE_DIR", str(tmp_path / "no-reference"))
     folder = ladder_dir("cpu", results_dir=tmp_path)
     # WaveGAN: ADCRNN reaches half its ceiling (0.4) at 100 steps, ComParE (0.2) only at 300; SpecGAN never does under ComParE
     _write_ladder(folder, {
         "wavegan": {"fear": {20: (0.0, 0.0), 100: (0.5, 0.1), 300: (0.6, 0.3)}, "sadness": {20: (1.0, 0.0), 100: (0.4, 0.1), 300: (0.5, 0.2)}},
-        "specgan": {"fear": {20: (0.0, 0.0), 100: (0.9, 0.0)}, "sadness": {20: (1.0, 0.0), 100: (0.9, 0.1)}},
+        "specgan": {"fear": {20: (0.0, 0.0), 100: (0.9, 0.0)}, "sadness": {20: (1.0, 0.0), 100: (0.9, 0.12)}},
     })
     table, ceiling = load_ladder(folder)
     summary, medians = ladder_summary(table), ceiling_medians(ceiling, ["fear", "sadness"])
@@ -199,5 +199,14 @@ def test_the_chosen_rung_is_the_cheapest_that_half_reaches_the_ceiling_under_bot
     assert found.facts["ladder_choice_wavegan"] == "300 steps" and found.facts["ladder_choice_specgan"] == "no rung up to 100 steps"
     assert found.facts["ladder_source"] == "this build" and found.facts["ladder_ceiling_compare"] == "40"
     assert "WaveGAN after 300 generator steps: 55 % (ADCRNN judge) and 25 % (ComParE judge), goal met at 300 steps" in found.facts["ladder_sentence"]
+    assert found.facts["ladder_short"].startswith("Trained longer, the GANs learn: WaveGAN meets the quality goal at 300 generator steps")
+    # SpecGAN's ComParE median rose from 0.0 to 0.06 between 20 and 100 steps: a straight line over log
+    # steps reaches its goal of 0.2 after (0.2 - 0.06) / (0.06 / log10(5)) = 1.63 more decades, at 4,275 steps
+    assert extrapolated_steps(summary, medians, "specgan") == (4_300, "")
+    assert found.facts["ladder_extrapolated_specgan"].startswith("about 4,300 steps (about 2 h a GAN")
+    assert found.facts["ladder_extrapolated_wavegan"] == "met at 300 steps"
     _write_ladder(folder, {"wavegan": {"fear": {300: (0.6, 0.3)}, "sadness": {300: (0.5, 0.2)}}}, copies=0.5)  # near-copies: refused
     assert chosen_rung(ladder_summary(load_ladder(folder)[0]), medians, "wavegan") is None
+    # a median that falls between the top two rungs gives no extrapolation, and the chapter says no GAN learned
+    _write_ladder(folder, {"wavegan": {"fear": {100: (0.3, 0.1), 300: (0.2, 0.2)}, "sadness": {100: (0.3, 0.1), 300: (0.2, 0.2)}}})
+    assert extrapolated_steps(ladder_summary(load_ladder(folder)[0]), medians, "wavegan") == (None, "the ADCRNN judge's median share did not rise from 100 to 300 steps")

@@ -143,11 +143,15 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
     ``ladder_adcrnn_<kind>``, ``ladder_compare_<kind>`` (%, at the top rung), ``ladder_step_s_<kind>``
     (median seconds a step), ``ladder_choice_<kind>`` (the chosen rung or "no rung up to N steps") and
     ``ladder_paper_hours_<kind>`` (one GAN of the paper's size and steps on this machine, from
-    ``bench_gan``; "not measured" without it). Every fact is "(not run)" without a ladder.
+    ``bench_gan``; "not measured" without it), ``ladder_extrapolated_<kind>`` (where the goal would
+    be met if the median shares kept rising as between the top two rungs, or why that cannot be
+    said, :func:`~adcrnn_lib.experiments.gan_ladder.extrapolated_steps`) and ``ladder_short`` (the
+    chapter's first sentence about the GANs: which kind meets the goal and where, or that none does
+    up to the top rung). Every fact is "(not run)" without a ladder.
     ``extra``: ``table`` (every judged rung), ``summary``, ``ceiling``, ``medians``, ``clips`` (kind
     -> [(steps, 16-bit PCM bytes)] of the played emotion's kept clip per rung).
     """
-    from ..experiments.gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, ceiling_medians, chosen_rung, find_ladder, ladder_summary, load_ladder, played_clips
+    from ..experiments.gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, ceiling_medians, chosen_rung, extrapolated_steps, find_ladder, ladder_summary, load_ladder, played_clips
     from ..experiments.quality import GAN_NAMES
 
     kinds = ("wavegan", "specgan")
@@ -158,7 +162,8 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
     facts: dict[str, object] = {"ladder_goal": goal}
     folder, where = find_ladder(profile, fold=fold, seed=seed, results_dir=results_dir)
     keys = ["ladder_source", "ladder_sentence", "ladder_ceiling_adcrnn", "ladder_ceiling_compare"]
-    keys += [f"ladder_{what}_{kind}" for kind in kinds for what in ("top", "adcrnn", "compare", "step_s", "choice")]
+    keys += [f"ladder_{what}_{kind}" for kind in kinds for what in ("top", "adcrnn", "compare", "step_s", "choice", "extrapolated")]
+    keys.append("ladder_short")
     facts.update(dict.fromkeys(keys, "(not run)"))
     hours = _bench_gan_paper_hours()
     for kind in kinds:
@@ -166,6 +171,7 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
     if folder is None:
         facts["ladder_source"] = "neither this build's results nor the reference (none is here yet)"
         facts["ladder_sentence"] = f"No GAN budget ladder of the {profile} profile is here yet (adcrnn gan-ladder makes one)."
+        facts["ladder_short"] = "Whether longer training makes the GANs learn is not measured here yet (no GAN budget ladder)."
         return Findings({}, pd.DataFrame(), facts, {"table": pd.DataFrame(), "summary": pd.DataFrame(), "ceiling": {}, "medians": {}, "clips": {}})
     table, ceiling = load_ladder(folder)
     summary = ladder_summary(table)
@@ -175,6 +181,7 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
         if judge in medians:
             facts[f"ladder_ceiling_{judge}"] = f"{100 * medians[judge]:.0f}"
     parts = []
+    choices: dict[str, tuple] = {}
     for kind in kinds:
         if summary.empty or kind not in summary.index.get_level_values("kind"):
             continue
@@ -188,9 +195,29 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
         facts[f"ladder_step_s_{kind}"] = f"{of_kind['seconds_per_step'].median():.2f}"
         choice = chosen_rung(summary, medians, kind)
         facts[f"ladder_choice_{kind}"] = f"{choice:,} steps" if choice is not None else f"no rung up to {top:,} steps"
+        choices[kind] = (choice, top, float(row["minutes_per_gan"]))
+        steps, why = extrapolated_steps(summary, medians, kind)
+        if choice is not None:
+            facts[f"ladder_extrapolated_{kind}"] = f"met at {choice:,} steps"
+        elif steps is None:
+            facts[f"ladder_extrapolated_{kind}"] = f"not extrapolable: {why}"
+        else:
+            hours = steps * float(of_kind["seconds_per_step"].median()) / 3600
+            facts[f"ladder_extrapolated_{kind}"] = f"about {steps:,} steps (about {hours:,.0f} h a GAN on this machine), if the median shares kept rising as from the rung below to {top:,} steps"
         parts.append(
             f"{GAN_NAMES[kind]} after {top:,} generator steps: {facts[f'ladder_adcrnn_{kind}']} % (ADCRNN judge) and "
             f"{facts[f'ladder_compare_{kind}']} % (ComParE judge), goal met at {facts[f'ladder_choice_{kind}']}"
+        )
+    met = {k: c for k, c in choices.items() if c[0] is not None}
+    if met:
+        facts["ladder_short"] = "Trained longer, the GANs learn: " + "; ".join(
+            f"{GAN_NAMES[k]} meets the quality goal at {c[0]:,} generator steps" for k, c in met.items()
+        ) + f" (fold {fold}, both judges)."
+    elif choices:
+        reach = "; ".join(f"{GAN_NAMES[k]} up to {c[1]:,} steps, about {c[2]:,.0f} min a GAN" for k, c in choices.items())
+        facts["ladder_short"] = (
+            f"No GAN meets the quality goal on the budget ladder so far ({reach}): the GAN rows of the "
+            f"{profile} profile are trained with GANs that did not learn, and test nothing about GAN augmentation."
         )
     facts["ladder_sentence"] = (
         f"On fold {fold}, the median share of a GAN's clips that the judges assign to the intended emotion is "

@@ -460,3 +460,43 @@ def chosen_rung(summary: pd.DataFrame, medians: dict[str, float], kind: str) -> 
         if len(judged) == len(JUDGE_NAMES) and all(row[f"{j}_share"] >= CEILING_FRACTION * medians[j] for j in judged) and row["near_copies"] <= NEAR_COPY_MAX:
             return int(steps)
     return None
+
+
+def extrapolated_steps(summary: pd.DataFrame, medians: dict[str, float], kind: str) -> tuple[int | None, str]:
+    """Where ``kind`` would meet the goal if its median shares kept rising as between its top two rungs.
+
+    For each judge, the median intended share is extended in a straight line over log steps
+    through the top two rungs every emotion has reached, to :data:`CEILING_FRACTION` of that
+    judge's ceiling; both judges must get there, so the later point counts. An extrapolation, not a
+    measurement: it assumes the rise continues.
+
+    Returns
+    -------
+    steps : int or None
+        Generator steps (two significant digits), the top rung if it already meets the shares, or
+        None when a judge's median did not rise between the two rungs (nothing to extend).
+    why : str
+        ``""``, or for None which judge did not rise and between which rungs.
+    """
+    import math
+
+    if summary.empty or kind not in summary.index.get_level_values("kind"):
+        return None, "no rung reached by every emotion"
+    of_kind = summary.loc[kind].sort_index()
+    if len(of_kind) < 2:
+        return None, "one rung only"
+    (s1, r1), (s2, r2) = list(of_kind.iloc[-2:].iterrows())
+    needed = int(s2)
+    for judge in JUDGE_NAMES:
+        if f"{judge}_share" not in r2 or judge not in medians:
+            continue
+        goal, v1, v2 = CEILING_FRACTION * medians[judge], float(r1[f"{judge}_share"]), float(r2[f"{judge}_share"])
+        if v2 >= goal:
+            continue
+        if v2 <= v1:
+            return None, f"the {JUDGE_NAMES[judge]} judge's median share did not rise from {int(s1):,} to {int(s2):,} steps"
+        decades = (goal - v2) / ((v2 - v1) / math.log10(s2 / s1))
+        needed = max(needed, int(s2 * 10**decades))
+    digits = max(0, len(str(needed)) - 2)
+    return int(round(needed, -digits)), ""
+
