@@ -15,7 +15,7 @@ def baselines_of(profile: str, data_dir, *, seed: int, features: str, classifier
     from ..experiments.baselines import run_baseline
     from ..experiments.grid import baseline_configs
 
-    configs = baseline_configs(data_dir or None, seed=seed, features=features, classifier=classifier, profile=profile)
+    configs = baseline_configs(data_dir, seed=seed, features=features, classifier=classifier, profile=profile)
     return {key: run_baseline(c, verify=verify, progress=False) for key, c in configs.items() if protocol is None or key[0] == protocol}
 
 

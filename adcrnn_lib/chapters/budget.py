@@ -548,9 +548,9 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     from ..experiments.grid import STUDY_SEEDS, baseline_configs, find_run, loso_configs, run_leaky_points, run_study, timnet_configs
 
     if run_missing:
-        run_study(profile, data_dir or None, timnet=True, verify=verify, results_dir=results_dir)
-        run_leaky_points(profile, data_dir or None, verify=verify, results_dir=results_dir)
-    study = load_study(profile, data_dir or None, results_dir=results_dir)
+        run_study(profile, data_dir, timnet=True, verify=verify, results_dir=results_dir)
+        run_leaky_points(profile, data_dir, verify=verify, results_dir=results_dir)
+    study = load_study(profile, data_dir, results_dir=results_dir)
     table = study_table(study)
     done = {n: p for n, p in study.items() if p["runs"] is not None}
     facts: dict[str, object] = {
@@ -600,7 +600,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
                 best_diff=f"{100 * c['diff']:+.1f}",
                 best_ci=_interval(c),
             )
-    baseline_config = baseline_configs(data_dir or None, seed=seed, profile=profile)[("paper", False)]
+    baseline_config = baseline_configs(data_dir, seed=seed, profile=profile)[("paper", False)]
     baseline, _ = find_run(baseline_config, results_dir=results_dir)
     profile_runs = study.get(PROFILE_POINT, {}).get("runs")
     facts.update(profile_wa="(not run)", profile_ua="(not run)", profile_vs_recipe="(not run)", profile_vs_baseline="(not run)", profile_vs_baseline_ci="(not run)")
@@ -625,14 +625,14 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
         top = max(ran, key=lambda n: _pooled(study[n]["runs"])["wa"].mean())
         pooled = _pooled(study[top]["runs"])
         facts.update(variant_best=top, variant_best_wa=f"{100 * pooled['wa'].mean():.1f}", variant_best_ua=f"{100 * pooled['ua'].mean():.1f}", variant_best_diff=variants.loc[top, "WA vs the recipe (points)"])
-    timnet = timnet_configs(profile, data_dir or None)
-    baselines = [find_run(baseline_configs(data_dir or None, seed=c.seed, profile=profile)[("paper", False)], results_dir=results_dir)[0] for c in timnet]
+    timnet = timnet_configs(profile, data_dir)
+    baselines = [find_run(baseline_configs(data_dir, seed=c.seed, profile=profile)[("paper", False)], results_dir=results_dir)[0] for c in timnet]
     versus = {"the ComParE baseline": [b for b in baselines if b is not None], "ADCRNN as the cpu profile trains it": profile_runs or []}
     facts["timnet_status"] = _timnet_status({c.seed: find_run(c, results_dir=results_dir)[0] for c in timnet}, versus)
-    loso_profile = find_run(loso_configs(profile, data_dir or None, augmentation="none")["none"], results_dir=results_dir)[0]
+    loso_profile = find_run(loso_configs(profile, data_dir, augmentation="none")["none"], results_dir=results_dir)[0]
     loso_chosen = _stored_run(reference_root() / profile / LOSO_CHOSEN_KEY) if profile == "cpu" else None
     facts.update(_loso_tradeoff(loso_profile, loso_chosen))
-    leaky = load_leaky(profile, data_dir or None, results_dir=results_dir)
+    leaky = load_leaky(profile, data_dir, results_dir=results_dir)
     summary = leaky_summary(leaky)
     facts.update(leaky_facts(leaky, summary))
     extra = {"study": study, "baseline": baseline, "leaky": leaky, "leaky_table": leaky_table(leaky, summary), "variants": variants}

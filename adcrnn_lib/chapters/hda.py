@@ -22,7 +22,7 @@ def hda_runs(profile: str, data_dir, *, seed: int, verify: bool, only=None) -> d
     from ..experiments.cv import run_cv
     from ..experiments.grid import hda_configs, table_v_seeds
 
-    by_seed = [hda_configs(profile, data_dir or None, seed=s) for s in table_v_seeds(profile, seed)]
+    by_seed = [hda_configs(profile, data_dir, seed=s) for s in table_v_seeds(profile, seed)]
     return {aug: [run_cv(configs[aug], verify=verify, progress=False) for configs in by_seed] for aug in by_seed[0] if only is None or aug in only}
 
 
@@ -96,7 +96,7 @@ def hda_page(augmentation: str, profile: str, data_dir: str, *, seed: int, basel
     from .paper import TABLE_V
     from .plots import class_labels
 
-    configs = hda_configs(profile, data_dir or None, seed=seed)  # validates profile and seed
+    configs = hda_configs(profile, data_dir, seed=seed)  # validates profile and seed
     if augmentation not in configs:
         raise ParameterError(f"augmentation={augmentation!r}; allowed: {', '.join(configs)}")
     runs = hda_runs(profile, data_dir, seed=seed, verify=verify, only=(augmentation, "none"))
@@ -121,7 +121,7 @@ def _ablation(profile: str, data_dir, *, seed: int, verify: bool) -> dict:
     from ..experiments.cv import run_cv
     from ..experiments.grid import ablation_configs
 
-    return {k: run_cv(c, verify=verify, progress=False) for k, c in ablation_configs(profile, data_dir or None, seed=seed).items()}
+    return {k: run_cv(c, verify=verify, progress=False) for k, c in ablation_configs(profile, data_dir, seed=seed).items()}
 
 
 def table_iv(profile: str, data_dir: str, *, seed: int, baseline_features: str, verify: bool) -> Findings:

@@ -62,18 +62,17 @@ def run_table(profile: str, data_dir: str, *, seed: int, baseline_features: str,
     from .paper import TABLE_IV, TABLE_V
     from .report import mean_std
 
-    data = data_dir or None
-    runs = {f"Table V, {AUGMENTATION_NAMES[a]}": c for a, c in grid.hda_configs(profile, data, seed=seed).items()}
-    runs.update({f"Table IV, {MODEL_NAMES[k]}": c for k, c in grid.ablation_configs(profile, data, seed=seed).items() if k != (True, "lf1")})
-    runs.update({f"LOSO, {a}": c for a, c in grid.loso_configs(profile, data, seed=seed).items()})
+    runs = {f"Table V, {AUGMENTATION_NAMES[a]}": c for a, c in grid.hda_configs(profile, data_dir, seed=seed).items()}
+    runs.update({f"Table IV, {MODEL_NAMES[k]}": c for k, c in grid.ablation_configs(profile, data_dir, seed=seed).items() if k != (True, "lf1")})
+    runs.update({f"LOSO, {a}": c for a, c in grid.loso_configs(profile, data_dir, seed=seed).items()})
 
     def label(protocol: str, norm: bool) -> str:  # short: a row label of a table that must fit the page
         return f"baseline, {'random folds' if protocol == 'paper' else PROTOCOL_NAMES[protocol]}{', speaker-norm' if norm else ''}"
 
-    runs.update({label(p, n): c for (p, n), c in grid.baseline_configs(data, seed=seed, features=baseline_features, profile=profile).items()})
+    runs.update({label(p, n): c for (p, n), c in grid.baseline_configs(data_dir, seed=seed, features=baseline_features, profile=profile).items()})
     for s in grid.table_v_seeds(profile, seed)[1:]:  # Table V's further seeds, with their baselines
-        runs.update({f"Table V, {AUGMENTATION_NAMES[a]} (seed {s})": c for a, c in grid.hda_configs(profile, data, seed=s).items()})
-        runs.update({f"{label(p, n)} (seed {s})": c for (p, n), c in grid.baseline_configs(data, seed=s, features=baseline_features, profile=profile).items() if p == "paper"})
+        runs.update({f"Table V, {AUGMENTATION_NAMES[a]} (seed {s})": c for a, c in grid.hda_configs(profile, data_dir, seed=s).items()})
+        runs.update({f"{label(p, n)} (seed {s})": c for (p, n), c in grid.baseline_configs(data_dir, seed=s, features=baseline_features, profile=profile).items() if p == "paper"})
     paper = {f"Table V, {AUGMENTATION_NAMES[a]}": m for a, (m, _) in TABLE_V.items()}
     paper.update({f"Table IV, {MODEL_NAMES[k]}": m for k, (m, _) in TABLE_IV.items()})
     results, rows = {}, []
@@ -216,7 +215,7 @@ def retrain_chapter(profile: str, data_dir, *, seed: int, verify: bool, referenc
     """
     from ..experiments.grid import retrain_check
 
-    check = retrain_check(profile, data_dir or None, seed=seed, verify=verify, reference_dir=reference)
+    check = retrain_check(profile, data_dir, seed=seed, verify=verify, reference_dir=reference)
     if check is None:
         missing = "(the reference has no such fold: it predates results version 2 or this profile)"
         return Findings({}, pd.DataFrame(), {"retrain_same": missing, "retrain_max_diff": missing, "retrain_machines": missing})

@@ -38,12 +38,12 @@ def loso_chapter(profile: str, data_dir: str, *, augmentation: str, seed: int, b
 
     if augmentation != "best" and augmentation not in HDA_AUGMENTATIONS[1:]:
         raise ParameterError(f"augmentation={augmentation!r}; allowed: best, {', '.join(HDA_AUGMENTATIONS[1:])}")
-    loso_cfg = loso_configs(profile, data_dir or None, augmentation=augmentation, seed=seed)
+    loso_cfg = loso_configs(profile, data_dir, augmentation=augmentation, seed=seed)
     aug = next(a for a in loso_cfg if not a.startswith("none"))
-    hda_cfg = hda_configs(profile, data_dir or None, seed=seed)
+    hda_cfg = hda_configs(profile, data_dir, seed=seed)
     loso = {a: run_cv(c, verify=verify, progress=False) for a, c in loso_cfg.items()}
     paper = {a: run_cv(hda_cfg[a], verify=verify, progress=False) for a in ("none", aug)}
-    bases = {k: run_baseline(c, verify=verify, progress=False) for k, c in baseline_configs(data_dir or None, seed=seed, features=baseline_features, profile=profile).items()}
+    bases = {k: run_baseline(c, verify=verify, progress=False) for k, c in baseline_configs(data_dir, seed=seed, features=baseline_features, profile=profile).items()}
     base_loso = bases[("loso", False)]
     rows = []
     for a in ("none", aug):
@@ -166,7 +166,7 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
     where = {"paper": "random folds", "loso": "leave one speaker out"}
     found: dict[tuple[str, str], list] = {}
     read_from: dict[tuple[str, str], str] = {}
-    for protocol, by_name in level_configs(profile, data_dir or None).items():
+    for protocol, by_name in level_configs(profile, data_dir).items():
         for name, configs in by_name.items():
             runs, sources = zip(*(find_run(c) for c in configs))
             if all(r is not None for r in runs):  # a point counts when every seed's run is there
@@ -207,7 +207,7 @@ def level_points(profile: str, data_dir: str | None, *, verify: bool = True) -> 
             short.append(f"{name}: {changed[quietest]:.0f} % of the predictions change at {quietest} dB")
     table, level_facts = level_table(results)
     loudest = max(CHECK_GAINS_DB)
-    clips = [load_audio(p) for p in load_emodb(data_dir or None, verify=verify)["path"]]
+    clips = [load_audio(p) for p in load_emodb(data_dir, verify=verify)["path"]]
     share = clipped_at_gain(clips, loudest)
     facts = {
         "level_points_sentence": ". ".join(said) + ".",
