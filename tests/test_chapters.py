@@ -290,3 +290,15 @@ def test_gan_quality_report_is_shown_as_two_tables_with_readable_headers():
     assert quality.loc[("specgan", "fear"), "intended share"] == round(report.loc[("specgan", "fear"), "intended_share"], 3)
     assert all("_" not in c for c in [*quality.columns, *screening.columns]) and quality.index.equals(index)
     assert list(chapters.gan_quality_tables(report.drop(columns="steps"))[1].columns)[0] == "drawn"
+
+
+def test_corpus_chapter_counts_the_corpus_it_finds(small_corpus):
+    from adcrnn_lib.data import EMOTIONS, load_emodb
+
+    found = chapters.corpus_chapter(str(small_corpus), profile="smoke", verify=False)
+    df = load_emodb(small_corpus, verify=False)
+    assert found.facts["n_utterances"] == len(df) == found.table["utterances"].sum() and found.facts["n_speakers"] == 3
+    assert list(found.table.index) == list(EMOTIONS) and found.facts["n_largest"] == found.table["utterances"].max()
+    assert found.extra["sex"].loc["total", "total"] == len(df)
+    assert len(found.extra["folds"]["loso"]) >= 3 and found.extra["happy"]["emotion"] == "happiness"
+    assert found.extra["log_mel"].shape[-1] == 3  # static, delta, delta-delta

@@ -6,9 +6,9 @@ a :class:`~.common.Findings`: the runs read (for the provenance table), the tabl
 ``facts`` (glue key -> the number or words the page states, documented per function) and ``extra``
 (further tables and runs the page draws).
 
-One module per chapter: :mod:`.augmentation` (chapter 2), :mod:`.baseline`, :mod:`.hda`
-(Tables V, IV and VI and the augmentation pages), :mod:`.speakers` (chapter 6),
-:mod:`.reproducibility` (chapter 7), :mod:`.budget` (the training-budget study) and
+One module per chapter: :mod:`.corpus` (chapter 1), :mod:`.augmentation` (chapter 2),
+:mod:`.baseline`, :mod:`.hda` (Tables V, IV and VI and the augmentation pages), :mod:`.speakers`
+(chapter 6), :mod:`.reproducibility` (chapter 7), :mod:`.budget` (the training-budget study) and
 :mod:`.gan_examples` (chapter 2's GAN clips and curves); what they share is in :mod:`.common`.
 Table cells are formatted in :mod:`.report`, figures drawn in :mod:`.plots`, the paper's own
 numbers kept in :mod:`.paper`; :mod:`.book` trains the grid and executes the chapters into
@@ -23,6 +23,7 @@ loading the model code.
 from .augmentation import *  # noqa: F401,F403
 from .baseline import *  # noqa: F401,F403
 from .common import *  # noqa: F401,F403
+from .corpus import *  # noqa: F401,F403
 from .hda import *  # noqa: F401,F403
 from .reproducibility import *  # noqa: F401,F403
 from .speakers import *  # noqa: F401,F403
