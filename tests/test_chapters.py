@@ -302,3 +302,18 @@ def test_corpus_chapter_counts_the_corpus_it_finds(small_corpus):
     assert found.extra["sex"].loc["total", "total"] == len(df)
     assert len(found.extra["folds"]["loso"]) >= 3 and found.extra["happy"]["emotion"] == "happiness"
     assert found.extra["log_mel"].shape[-1] == 3  # static, delta, delta-delta
+
+
+def test_augmentation_chapter_states_the_fold_s_balancing_and_the_classic_examples(small_corpus):
+    import pandas as pd
+
+    found = chapters.balancing_chapter(str(small_corpus), profile="smoke", seed=0, verify=False)
+    counts = found.table
+    assert found.facts["n_anger_fold"] == counts.loc["anger", "original"] and found.facts["n_train_fold"] == counts["original"].sum()
+    assert found.facts["n_generated_time_shift"] == (counts["+ time_shift"] - counts["original"]).sum()
+    facts, versions = chapters.classic_examples(found.extra["df"], pitch_steps=-1.5)
+    assert facts["pitch_steps"] == "-1.5" and facts["tau_samples"] == 160 and len(versions) == 3
+    (original, _), (shifted, _), _ = versions.values()
+    assert len(shifted) == len(original) and sorted(shifted) == sorted(original)  # a roll keeps every sample
+    report = pd.DataFrame({"intended_share": [0.2, 0.4], "inception_score": [1.0, 2.0], "ratio": [0.9, 1.1], "share_closer_than_train_p5": [0.6, 0.0]})
+    assert chapters.gan_quality_facts(report) == {"gan_intended_mean": "30", "gan_inception_mean": "1.50", "gan_ratio_min": "0.90", "gan_flagged": 1, "gan_count": 2}

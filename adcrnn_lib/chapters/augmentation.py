@@ -10,7 +10,7 @@ import pandas as pd
 
 from .common import Findings
 
-__all__ = ["check_pitch_steps", "parameter_cycles_table", "balance_counts", "gan_settings_table", "GAN_QUALITY_COLUMNS", "GAN_SCREENING_COLUMNS", "gan_quality_tables", "GAN_QUALITY_COLUMN", "gan_quality_cell", "gan_learning_fact", "gan_ladder"]
+__all__ = ["check_pitch_steps", "balancing_chapter", "classic_examples", "gan_quality_facts", "parameter_cycles_table", "balance_counts", "gan_settings_table", "GAN_QUALITY_COLUMNS", "GAN_SCREENING_COLUMNS", "gan_quality_tables", "GAN_QUALITY_COLUMN", "gan_quality_cell", "gan_learning_fact", "gan_ladder"]
 
 
 def parameter_cycles_table() -> pd.DataFrame:
@@ -51,6 +51,64 @@ def balance_counts(train: pd.DataFrame, *, seed: int, fold: int) -> tuple[pd.Dat
         counts[f"+ {method}"] = counts["original"].add(added, fill_value=0)
         generated[method] = len(clips)
     return counts.reindex(EMOTIONS).fillna(0).astype(int), generated
+
+
+def balancing_chapter(data_dir: str | None, *, profile: str, seed: int, verify: bool) -> Findings:
+    """How balancing fills the grid's first training fold (fold 0 of ``seed``'s paper folds).
+
+    ``table``: utterances per emotion before and after each classic balancing
+    (:func:`balance_counts`). ``facts``: ``profile_name``, ``n_train_fold``, ``n_anger_fold`` and
+    ``n_generated_<method>`` per classic method. ``extra``: ``df`` (the corpus table) and ``fold``.
+    """
+    from ..data import load_emodb, make_folds
+    from ..profiles import get_profile
+
+    df = load_emodb(data_dir, verify=verify)
+    fold = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)[0]  # the grid's fold 0
+    train = df.iloc[fold.train]
+    counts, generated = balance_counts(train, seed=seed, fold=fold.k)
+    facts = {"profile_name": get_profile(profile).name, "n_train_fold": len(train), "n_anger_fold": int(counts.loc["anger", "original"])}
+    facts.update({f"n_generated_{method}": n for method, n in generated.items()})
+    return Findings({}, counts, facts, {"df": df, "fold": fold})
+
+
+def classic_examples(df: pd.DataFrame, *, pitch_steps: float) -> tuple[dict[str, object], dict[str, object]]:
+    """The first happy utterance of ``df`` as recorded, time-shifted by 10 ms with roll and pitch-shifted by ``pitch_steps``.
+
+    Returns
+    -------
+    facts : dict
+        ``aug_utterance`` (its id), ``tau_samples`` (the shift), ``pitch_steps`` (signed).
+    versions : dict
+        Title -> ``(samples, 3D log-Mel)``, in that order.
+    """
+    from ..augment import classic
+    from ..data import SAMPLE_RATE, load_audio
+    from ..features import log_mel_3d
+
+    happy = df[df["emotion"] == "happiness"].iloc[0]
+    y = load_audio(happy["path"])
+    tau = SAMPLE_RATE // 100
+    shown = {
+        "original": y,
+        f"time-shifted forward by tau = {tau} samples, with roll": classic.time_shift(y, tau=tau, direction="forward", roll=True),
+        f"pitch-shifted by {pitch_steps:+g} half-steps": classic.pitch_shift(y, n_steps=pitch_steps),
+    }
+    versions = {f"{happy['utterance']}: {title}": (audio, log_mel_3d(audio)) for title, audio in shown.items()}
+    return {"aug_utterance": happy["utterance"], "tau_samples": tau, "pitch_steps": f"{pitch_steps:+g}"}, versions
+
+
+def gan_quality_facts(report: pd.DataFrame) -> dict[str, object]:
+    """What the page states about a fold's GAN quality report: ``gan_intended_mean`` (%), ``gan_inception_mean``,
+    ``gan_ratio_min`` (the smallest memorization ratio), ``gan_flagged`` (GANs with most clips
+    nearer a training clip than training clips are to each other) and ``gan_count``."""
+    return {
+        "gan_intended_mean": f"{100 * report['intended_share'].mean():.0f}",
+        "gan_inception_mean": f"{report['inception_score'].mean():.2f}",
+        "gan_ratio_min": f"{report['ratio'].min():.2f}",
+        "gan_flagged": int((report["share_closer_than_train_p5"] > 0.5).sum()),
+        "gan_count": len(report),
+    }
 
 
 def gan_settings_table(profile: str) -> pd.DataFrame:
@@ -149,9 +207,10 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
     chapter's first sentence about the GANs: which kind meets the goal and where, or that none does
     up to the top rung). Every fact is "(not run)" without a ladder.
     ``extra``: ``table`` (every judged rung), ``summary``, ``ceiling``, ``medians``, ``clips`` (kind
-    -> [(steps, 16-bit PCM bytes)] of the played emotion's kept clip per rung).
+    -> [(steps, samples)] of the played emotion's kept clip per rung) and ``played`` ([(label,
+    samples)]: the same clips, each with the sentence that names it).
     """
-    from ..experiments.gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, ceiling_medians, chosen_rung, extrapolated_steps, find_ladder, ladder_summary, load_ladder, played_clips
+    from ..experiments.gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, ceiling_medians, chosen_rung, PLAYED_EMOTION, extrapolated_steps, find_ladder, ladder_summary, load_ladder, played_clips
     from ..experiments.quality import GAN_NAMES
 
     kinds = ("wavegan", "specgan")
@@ -172,7 +231,7 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
         facts["ladder_source"] = "neither this build's results nor the reference (none is here yet)"
         facts["ladder_sentence"] = f"No GAN budget ladder of the {profile} profile is here yet (adcrnn gan-ladder makes one)."
         facts["ladder_short"] = "Whether longer training makes the GANs learn is not measured here yet (no GAN budget ladder)."
-        return Findings({}, pd.DataFrame(), facts, {"table": pd.DataFrame(), "summary": pd.DataFrame(), "ceiling": {}, "medians": {}, "clips": {}})
+        return Findings({}, pd.DataFrame(), facts, {"table": pd.DataFrame(), "summary": pd.DataFrame(), "ceiling": {}, "medians": {}, "clips": {}, "played": []})
     table, ceiling = load_ladder(folder)
     summary = ladder_summary(table)
     medians = ceiling_medians(ceiling, sorted(table["emotion"].unique()))
@@ -239,4 +298,6 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
     page.append({"GAN": "real test clips (the ceiling)", "generator steps": "-",
                  "ADCRNN judge (%)": facts["ladder_ceiling_adcrnn"], "ComParE judge (%)": facts["ladder_ceiling_compare"]})
     table_page = pd.DataFrame(page).fillna("").set_index("GAN")
-    return Findings({}, table_page, facts, {"table": table, "summary": summary, "ceiling": ceiling, "medians": medians, "clips": played_clips(folder)})
+    clips = played_clips(folder)
+    played = [(f"{GAN_NAMES[kind]}, {PLAYED_EMOTION}, after {steps:,} generator steps:", clip) for kind, of_kind in clips.items() for steps, clip in of_kind]
+    return Findings({}, table_page, facts, {"table": table, "summary": summary, "ceiling": ceiling, "medians": medians, "clips": clips, "played": played})
