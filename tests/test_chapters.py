@@ -317,3 +317,19 @@ def test_augmentation_chapter_states_the_fold_s_balancing_and_the_classic_exampl
     assert len(shifted) == len(original) and sorted(shifted) == sorted(original)  # a roll keeps every sample
     report = pd.DataFrame({"intended_share": [0.2, 0.4], "inception_score": [1.0, 2.0], "ratio": [0.9, 1.1], "share_closer_than_train_p5": [0.6, 0.0]})
     assert chapters.gan_quality_facts(report) == {"gan_intended_mean": "30", "gan_inception_mean": "1.50", "gan_ratio_min": "0.90", "gan_flagged": 1, "gan_count": 2}
+
+
+def test_a_page_checks_its_parameters_and_states_its_provenance():
+    from adcrnn_lib.exceptions import ParameterError
+
+    page = chapters.start_page("smoke", data_dir="", verify_checksums=False, seed=3)
+    table = page.provenance(extra_fact="x")
+    values = dict(zip(table.index, table.iloc[:, 0]))
+    assert values["profile"] == "smoke" and values["seed"] == 3 and values["data_dir"] == "(searched)" and values["extra_fact"] == "x"
+    assert "seed" not in set(chapters.start_page("smoke", data_dir="", verify_checksums=True).provenance().index)  # a page without one
+    for bad in ({"profile": "nope"}, {"seed": -1}, {"verify_checksums": "yes"}, {"data_dir": 3}):
+        kw = {"profile": "smoke", "data_dir": "", "verify_checksums": True, "seed": 0, **bad}
+        with pytest.raises(ParameterError, match=next(iter(bad))):
+            chapters.start_page(kw.pop("profile"), **kw)
+    with pytest.raises(ParameterError, match="run_missing"):
+        chapters.check_flag("run_missing", "no")

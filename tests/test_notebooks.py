@@ -142,3 +142,13 @@ def test_explored_changes_only_the_literals():
     assert cell["source"].count("\n") == "".join(_parameters_cell(original)["source"]).count("\n")
     others = [c["source"] for c in nb["cells"] if c is not cell]
     assert others == ["".join(c["source"]) for c in original["cells"] if c is not _parameters_cell(original)]
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
+def test_every_page_starts_and_ends_the_same_way(template):
+    """One call checks a page's parameters (a ParameterError names a bad one) and starts its clock;
+    one call makes its provenance table."""
+    code = ["".join(c["source"]) for c in json.loads(template.read_text())["cells"] if c["cell_type"] == "code"]
+    assert "chapters.start_page(profile, data_dir=data_dir, verify_checksums=verify_checksums" in code[1], template.name
+    assert code[-1].startswith("page.provenance("), template.name
+    assert not any("raise " in c for c in code), f"{template.name}: a parameter check belongs in adcrnn_lib (ParameterError)"

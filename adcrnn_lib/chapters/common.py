@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["AUGMENTATION_NAMES", "MODEL_NAMES", "Findings", "hda_title", "shown_path", "glue_facts", "pct", "ua_cell", "wa_cell", "paired_ua_cell", "fold_table", "fold_scores", "PROTOCOL_NAMES"]
+__all__ = ["Page", "start_page", "check_flag", "AUGMENTATION_NAMES", "MODEL_NAMES", "Findings", "hda_title", "shown_path", "glue_facts", "pct", "ua_cell", "wa_cell", "paired_ua_cell", "fold_table", "fold_scores", "PROTOCOL_NAMES"]
 
 
 #: Table V's rows as the book names them.
@@ -128,3 +128,52 @@ def fold_scores(result) -> pd.DataFrame:
 # The baseline chapter
 # --------------------------------------------------------------------------------------------
 PROTOCOL_NAMES = {"paper": "random 5-fold (the paper's protocol)", "loso": "leave one speaker out"}
+
+
+@dataclass
+class Page:
+    """One chapter's run: its profile, the corpus parameter as given, its seed and when it started.
+
+    Returned by :func:`start_page`; :meth:`provenance` makes the table every page ends with.
+    """
+
+    profile: object  # a Profile
+    data_dir: str
+    seed: int | None
+    started: float
+    extra: dict = field(default_factory=dict)
+
+    def provenance(self, **extra) -> pd.DataFrame:
+        """The page's provenance table: profile, commit, machine, versions, its wall time so far,
+        the corpus as the reader gave it (:func:`shown_path`), its seed, and ``extra``."""
+        import time
+
+        from ..provenance import provenance, provenance_table
+
+        seed = {} if self.seed is None else {"seed": self.seed}
+        record = provenance(profile=self.profile.name, wall_time_s=time.perf_counter() - self.started, data_dir=shown_path(self.data_dir), **seed, **self.extra, **extra)
+        return provenance_table(record)
+
+
+def check_flag(name: str, value: object) -> None:
+    """Raise a ParameterError unless a chapter's parameter ``name`` is True or False."""
+    from ..exceptions import ParameterError
+
+    if not isinstance(value, bool):
+        raise ParameterError(f"{name}={value!r}; allowed: True, False")
+
+
+def start_page(profile: str, *, data_dir: object, verify_checksums: object, seed: object = None) -> Page:
+    """Check a chapter's common parameters and start its clock.
+
+    Raises a :class:`~adcrnn_lib.exceptions.ParameterError` naming the first parameter with a wrong
+    type or value (an unknown profile too); ``seed=None`` for a chapter without one.
+    """
+    import time
+
+    from ..config import check_notebook_parameters
+    from ..profiles import get_profile
+
+    check_notebook_parameters(data_dir=data_dir, verify_checksums=verify_checksums, seed=0 if seed is None else seed)
+    return Page(get_profile(profile), data_dir, seed, time.perf_counter())
+
