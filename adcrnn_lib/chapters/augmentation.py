@@ -60,11 +60,13 @@ def balancing_chapter(data_dir: str | None, *, profile: str, seed: int, verify: 
     (:func:`balance_counts`). ``facts``: ``profile_name``, ``n_train_fold``, ``n_anger_fold`` and
     ``n_generated_<method>`` per classic method. ``extra``: ``df`` (the corpus table) and ``fold``.
     """
-    from ..data import load_emodb, make_folds
+    from ..config import ExperimentConfig
+    from ..data import load_emodb
+    from ..experiments.cv import folds_of
     from ..profiles import get_profile
 
     df = load_emodb(data_dir, verify=verify)
-    fold = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)[0]  # the grid's fold 0
+    fold = folds_of(ExperimentConfig(profile=profile, seed=seed), df)[0]  # the grid's fold 0
     train = df.iloc[fold.train]
     counts, generated = balance_counts(train, seed=seed, fold=fold.k)
     facts = {"profile_name": get_profile(profile).name, "n_train_fold": len(train), "n_anger_fold": int(counts.loc["anger", "original"])}
@@ -210,7 +212,7 @@ def gan_ladder(profile: str, *, seed: int = 0, fold: int = 0, results_dir=None) 
     -> [(steps, samples)] of the played emotion's kept clip per rung) and ``played`` ([(label,
     samples)]: the same clips, each with the sentence that names it).
     """
-    from ..experiments.gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, ceiling_medians, chosen_rung, PLAYED_EMOTION, extrapolated_steps, find_ladder, ladder_summary, load_ladder, played_clips
+    from ..experiments.gan_ladder import CEILING_FRACTION, NEAR_COPY_MAX, PLAYED_EMOTION, ceiling_medians, chosen_rung, extrapolated_steps, find_ladder, ladder_summary, load_ladder, played_clips
     from ..experiments.quality import GAN_NAMES
 
     kinds = ("wavegan", "specgan")

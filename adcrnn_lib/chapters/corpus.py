@@ -25,7 +25,8 @@ def corpus_chapter(data_dir: str | None, *, profile: str, verify: bool) -> Findi
     import numpy as np
 
     from .. import data, features
-    from ..profiles import get_profile
+    from ..config import ExperimentConfig
+    from ..experiments.cv import folds_of
 
     df = data.load_emodb(data_dir, verify=verify)
     counts = df["emotion"].value_counts().reindex(data.EMOTIONS)
@@ -56,8 +57,7 @@ def corpus_chapter(data_dir: str | None, *, profile: str, verify: bool) -> Findi
         index=pd.Index(data.EMOTIONS, name="emotion"),
     )
     folds = {
-        "paper": fold_table(df, data.make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=0)),
-        "loso": fold_table(df, data.make_folds(df, protocol="loso", seed=0)),
+        protocol: fold_table(df, folds_of(ExperimentConfig(profile=profile, protocol=protocol), df)) for protocol in ("paper", "loso")
     }
     extra = {
         "df": df, "counts": counts, "sex": pd.crosstab(df["emotion"], df["sex"], margins=True, margins_name="total"), "folds": folds,

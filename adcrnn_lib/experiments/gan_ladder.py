@@ -337,15 +337,16 @@ def run_ladder(
     from ..augment import fold_seed as generation_seed
     from ..augment.balance import emotion_sources
     from ..augment.gan import GAN_KINDS
-    from ..data import load_emodb, make_folds
-    from ..profiles import get_profile
+    from ..config import ExperimentConfig
+    from ..data import load_emodb
     from ..storage import write_json
+    from .cv import folds_of
 
     for kind in kinds:
         if kind not in GAN_KINDS:
             raise ParameterError(f"GAN kind={kind!r}; allowed: {', '.join(GAN_KINDS)}")
     df = load_emodb(data_dir, verify=verify)
-    folds = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)
+    folds = folds_of(ExperimentConfig(profile=profile, seed=seed), df)  # the grid's paper folds
     the_fold = folds[fold]
     train = df.iloc[the_fold.train]
     sources = emotion_sources(train)

@@ -683,10 +683,10 @@ def retrain_check(profile: str = "cpu", data_dir=None, *, fold: int = 0, seed: i
         CPU and instruction sets of both machines (``cpu_reference``, ``cpu_retrain``,
         ``isa_reference``, ``isa_retrain``).
     """
-    from ..data import load_emodb, make_folds
+    from ..data import load_emodb
     from ..features import extract_features
     from ..storage import write_json
-    from .cv import record_problem, run_fold
+    from .cv import folds_of, record_problem, run_fold
 
     config = hda_configs(profile, data_dir, seed=seed)["none"]
     ref_path = fold_path(run_dir(config, reference_dir or reference_root()), fold)
@@ -697,7 +697,7 @@ def retrain_check(profile: str = "cpu", data_dir=None, *, fold: int = 0, seed: i
     record = json.loads(path.read_text()) if path.is_file() else None
     if record is None or record_problem(record, config_key=config.key(), fold=fold, test_ids=[p["utterance"] for p in reference["predictions"]]) is not None:
         df = load_emodb(config.data_dir, verify=verify)
-        folds = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)
+        folds = folds_of(config, df)
         logger.info("retraining fold %d of %s to compare with the reference", fold, _describe(config))
         record = run_fold(config, df, folds[fold], extract_features(df["path"].tolist(), progress=False), progress=False)
         write_json(path, record)

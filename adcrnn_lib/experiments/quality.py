@@ -189,11 +189,12 @@ def paper_fold_quality(profile: str = "cpu", data_dir=None, *, seed: int = 0, fo
     What the book's grid runs once its GAN folds are done (so the GANs are read from the cache),
     and what the augmentation chapter then reads back.
     """
-    from ..data import load_emodb, make_folds
-    from ..profiles import get_profile
+    from ..config import ExperimentConfig
+    from ..data import load_emodb
+    from .cv import folds_of
 
     df = load_emodb(data_dir, verify=verify)
-    folds = make_folds(df, protocol="paper", n_splits=get_profile(profile).n_splits, seed=seed)
+    folds = folds_of(ExperimentConfig(profile=profile, seed=seed), df)  # the grid's paper folds
     return fold_quality_report(df, folds[fold], profile=profile, seed=seed, results_dir=results_dir, progress=progress)
 
 
