@@ -33,7 +33,7 @@ from ..provenance import provenance
 from ..storage import write_json
 from .results import fold_path, fold_paths, n_folds, run_dir, write_run_config
 
-__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "load_result", "missing_folds", "folds_of", "run_folds"]
+__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "load_result", "missing_folds", "folds_of", "runner", "run_folds"]
 
 logger = logging.getLogger(__name__)
 
@@ -369,6 +369,21 @@ def folds_of(config, df) -> list[Fold]:
     baseline or TIM-Net configuration."""
     n_splits = n_folds(config, 0) if config.protocol == "paper" else None
     return make_folds(df, protocol=config.protocol, n_splits=n_splits, seed=config.seed)
+
+
+def runner(config) -> Callable:
+    """The cross-validation function of ``config``'s kind: :func:`run_cv` (ADCRNN),
+    :func:`~adcrnn_lib.experiments.baselines.run_baseline`, :func:`~adcrnn_lib.experiments.timnet.run_timnet`
+    or :func:`~adcrnn_lib.experiments.leaky.run_leaky`. Each takes ``results_dir``, ``verify``,
+    ``progress`` and ``folds``."""
+    from .baselines import BaselineConfig, run_baseline
+    from .leaky import LeakyConfig, run_leaky
+    from .timnet import TimNetConfig, run_timnet
+
+    for kind, run in ((ExperimentConfig, run_cv), (BaselineConfig, run_baseline), (TimNetConfig, run_timnet), (LeakyConfig, run_leaky)):
+        if isinstance(config, kind):
+            return run
+    raise ParameterError(f"no cross-validation for {type(config).__name__}")
 
 
 def run_folds(

@@ -119,22 +119,6 @@ def pin_threads(threads: int | None) -> None:
                 raise ParameterError(f"this process already runs TensorFlow with {tf.config.threading.get_intra_op_parallelism_threads()} threads, not {threads}") from None
 
 
-def _runner(config):
-    """The cross-validation function of ``config``'s kind (each takes ``folds=``)."""
-    from .baselines import BaselineConfig, run_baseline
-    from .timnet import TimNetConfig, run_timnet
-
-    if isinstance(config, ExperimentConfig):
-        from .cv import run_cv
-
-        return run_cv
-    if isinstance(config, BaselineConfig):
-        return run_baseline
-    if isinstance(config, TimNetConfig):
-        return run_timnet
-    raise ParameterError(f"no cross-validation for {type(config).__name__}")
-
-
 def run_fold_task(config, fold: int, *, results_dir: str | None = None, verify: bool = True, threads: int | None = None, after=None) -> dict:
     """Train (or find) fold ``fold`` of ``config`` and write its file; what a worker runs.
 
@@ -143,7 +127,9 @@ def run_fold_task(config, fold: int, *, results_dir: str | None = None, verify: 
     """
     pin_threads(threads)
     t0 = time.perf_counter()
-    result = _runner(config)(config, results_dir=results_dir, verify=verify, progress=False, folds=[fold])
+    from .cv import runner
+
+    result = runner(config)(config, results_dir=results_dir, verify=verify, progress=False, folds=[fold])
     record = result.folds[0]
     return {"key": config.key(), "fold": fold, "ua": record["ua"], "wall_time_s": round(time.perf_counter() - t0, 1), "worker_pid": os.getpid()}
 

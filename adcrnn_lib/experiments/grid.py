@@ -246,8 +246,7 @@ def _grid_configs(profile: str, data_dir, *, seed: int, baseline_features: str) 
 
 def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int, verify: bool, results_dir, n_speakers: int, progress: bool) -> tuple[int, int, int]:
     """:func:`run_grid`'s runs one after another in this process: (runs, folds trained, folds cached)."""
-    from .baselines import run_baseline
-    from .cv import run_cv
+    from .cv import runner
     from .distributed import run_tasks
 
     trained = cached = 0
@@ -261,10 +260,7 @@ def _run_grid_here(queue: list, total: int, profile: str, data_dir, *, seed: int
         left = _estimate([config, *queue], results_dir, profile, speed, n_speakers)
         logger.info("[run %d/%d] %s: %d of %d folds to train; about %s left", n, total, _describe(config), len(missing), n_folds(config, n_speakers), _hms(left))
         t0 = time.perf_counter()
-        if isinstance(config, BaselineConfig):
-            run_baseline(config, verify=verify, progress=progress, results_dir=results_dir)
-        else:
-            run_cv(config, verify=verify, progress=progress, results_dir=results_dir)
+        runner(config)(config, verify=verify, progress=progress, results_dir=results_dir)
         ref = [_reference_seconds(config, k) for k in missing]
         if missing and all(r is not None for r in ref):
             measured += time.perf_counter() - t0
@@ -528,9 +524,7 @@ def _with_own_twins(leaky: list) -> list:
 def _train_missing(queue: list, tag: str, *, results_dir, verify: bool, progress: bool) -> dict:
     """Train each run of ``queue`` (ADCRNN, TIM-Net or leaky) that neither this build nor the
     reference holds, logging ``[tag i/N]``; counts as :func:`run_grid`'s summary."""
-    from .cv import run_cv
-    from .leaky import LeakyConfig, run_leaky
-    from .timnet import TimNetConfig, run_timnet
+    from .cv import runner
 
     started = time.perf_counter()
     trained = cached = 0
@@ -539,8 +533,7 @@ def _train_missing(queue: list, tag: str, *, results_dir, verify: bool, progress
             cached += 1
             continue
         logger.info("[%s %d/%d] %s seed %d", tag, i, len(queue), getattr(config, "name", None) or dict(config.overrides) or f"{config.profile} profile", config.seed)
-        run = run_leaky if isinstance(config, LeakyConfig) else run_timnet if isinstance(config, TimNetConfig) else run_cv
-        run(config, verify=verify, progress=progress, results_dir=results_dir)
+        runner(config)(config, verify=verify, progress=progress, results_dir=results_dir)
         trained += 1
     return {"runs": len(queue), "runs_trained": trained, "runs_cached": cached, "wall_time_s": round(time.perf_counter() - started, 1)}
 
