@@ -11,7 +11,7 @@ from adcrnn_lib.chapters import budget
 from adcrnn_lib.config import ExperimentConfig
 from adcrnn_lib.exceptions import ParameterError
 from adcrnn_lib.experiments import grid
-from adcrnn_lib.experiments.cv import CVResult, compare, load_result, run_cv
+from adcrnn_lib.experiments.cv import CVResult, compare, load_result, load_run_folder, run_cv
 from adcrnn_lib.experiments.results import reference_root
 from adcrnn_lib.experiments.timnet import TimNetConfig, build_timnet, run_timnet
 
@@ -334,10 +334,10 @@ def test_the_keys_the_chapter_names_are_runs_of_the_reference():
     """The chapter reads two runs by key and calls a study point Table V's row: if the profile or the
     hashing moves, these fail instead of the page printing "(not run)"."""
     for key in (budget.BUGGY_KEY, budget.LOSO_CHOSEN_KEY):
-        assert budget._stored_run(reference_root() / "cpu" / key) is not None, key
+        assert load_run_folder(reference_root() / "cpu" / key) is not None, key
     import json
 
-    loso = budget._stored_run(reference_root() / "cpu" / budget.LOSO_CHOSEN_KEY)
+    loso = load_run_folder(reference_root() / "cpu" / budget.LOSO_CHOSEN_KEY)
     trained_with = json.loads((loso.run_dir / "config.json").read_text())["profile"]  # the settings it trained with, as its folder records them
     assert loso.config.protocol == "loso" and {k: trained_with[k] for k in grid.CPU_RECIPE} == grid.CPU_RECIPE
     profile_point = grid.study_configs("cpu", None, levers={budget.PROFILE_POINT: grid.STUDY_LEVERS[budget.PROFILE_POINT]})[budget.PROFILE_POINT]

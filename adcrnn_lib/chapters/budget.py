@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..experiments.results import fold_paths, reference_root
+from ..experiments.cv import load_run_folder
+from ..experiments.results import reference_root
 from .common import Findings
 from .paper import TABLE_V, paper_label
 
@@ -50,24 +51,6 @@ TIMNET_POINT = "TIM-Net (calibration)"
 LOSO_CHOSEN_KEY = "ad3ee60580b46f93"
 
 
-def _stored_run(folder):
-    """A complete run read from ``folder`` under the key its own files state (no configuration to recompute it)."""
-    import json
-    from pathlib import Path
-
-    from ..config import ExperimentConfig
-    from ..experiments.cv import CVResult, record_problem
-
-    folder = Path(folder)
-    paths = list(fold_paths(folder).values())
-    if not paths:
-        return None
-    records = [json.loads(p.read_text()) for p in paths]
-    if any(record_problem(r, config_key=folder.name, fold=k) for k, r in enumerate(records)):
-        return None
-    return CVResult(ExperimentConfig(**records[0]["config"]), records, folder)
-
-
 def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=None, timnet: bool = True) -> dict[str, dict]:
     """Every study point: ``{"runs": [CVResult per seed] or None, "source": str, "overrides": dict}``.
 
@@ -91,7 +74,7 @@ def load_study(profile: str = "cpu", data_dir=None, *, seeds=None, results_dir=N
     if timnet:
         points[TIMNET_POINT] = (grid.timnet_configs(profile, data_dir, seeds=seeds), {})
     if profile == "cpu":
-        buggy = _stored_run(reference_root() / profile / BUGGY_KEY)
+        buggy = load_run_folder(reference_root() / profile / BUGGY_KEY)
         out[BUGGY_POINT] = {"runs": [buggy] if buggy else None, "source": "reference" if buggy else "not run", "overrides": {}}
     for name, (configs, overrides) in points.items():
         if configs is None:
@@ -630,7 +613,7 @@ def study_chapter(profile: str, data_dir, *, seed: int = 0, verify: bool = True,
     versus = {"the ComParE baseline": [b for b in baselines if b is not None], "ADCRNN as the cpu profile trains it": profile_runs or []}
     facts["timnet_status"] = _timnet_status({c.seed: find_run(c, results_dir=results_dir)[0] for c in timnet}, versus)
     loso_profile = find_run(loso_configs(profile, data_dir, augmentation="none")["none"], results_dir=results_dir)[0]
-    loso_chosen = _stored_run(reference_root() / profile / LOSO_CHOSEN_KEY) if profile == "cpu" else None
+    loso_chosen = load_run_folder(reference_root() / profile / LOSO_CHOSEN_KEY) if profile == "cpu" else None
     facts.update(_loso_tradeoff(loso_profile, loso_chosen))
     leaky = load_leaky(profile, data_dir, results_dir=results_dir)
     summary = leaky_summary(leaky)

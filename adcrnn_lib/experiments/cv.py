@@ -33,7 +33,7 @@ from ..provenance import provenance
 from ..storage import write_json
 from .results import fold_path, fold_paths, n_folds, run_dir, write_run_config
 
-__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "load_result", "missing_folds", "folds_of", "runner", "run_folds"]
+__all__ = ["SCHEMA_VERSION", "CVResult", "run_cv", "run_fold", "fold_record", "evaluated_fold_record", "record_problem", "check_leakage", "compare", "pool_seeds", "load_result", "load_run_folder", "missing_folds", "folds_of", "runner", "run_folds"]
 
 logger = logging.getLogger(__name__)
 
@@ -488,6 +488,20 @@ def run_cv(
         config, all_folds, df["utterance"].to_numpy(), train_fold, folder,
         only=folds, progress=progress, description=f"{config.augmentation}/{config.loss}/{config.protocol}",
     )
+
+
+def load_run_folder(folder: str | os.PathLike) -> CVResult | None:
+    """A complete ADCRNN run read from ``folder`` under the key its own fold files state, with no
+    configuration to recompute that key (a run kept in the reference under an older key); None
+    when the folder holds no fold file or a fold that is not usable."""
+    folder = Path(folder)
+    paths = list(fold_paths(folder).values())
+    if not paths:
+        return None
+    records = [json.loads(p.read_text()) for p in paths]
+    if any(record_problem(r, config_key=folder.name, fold=k) for k, r in enumerate(records)):
+        return None
+    return CVResult(ExperimentConfig(**records[0]["config"]), records, folder)
 
 
 def load_result(config: ExperimentConfig, *, results_dir: str | os.PathLike | None = None) -> CVResult:
